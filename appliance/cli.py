@@ -1,0 +1,292 @@
+"""The `madoguchi` command: one click group per domain. Each command is one transaction."""
+
+from __future__ import annotations
+
+import datetime
+import getpass
+import os
+import sys
+
+import click
+
+from appliance import clock, runtime
+from appliance.demo import create_demo_city
+from appliance.health import run_checks
+from appliance.settings import SettingsError, load_settings
+from db import migrations
+from db.bookings import Actor, BookingError
+from db.connection import Busy, DatabaseProblem, open_database, write_transaction
+from db.keys import KeyProblem, create_keys
+from db.models import Slot, StaffUser, Venue
+from db.rotation import rotate
+from db.slots import SlotRequestError, WeeklyTemplate, adjust_capacity, close_slots, generate_slots, plan_slots
+from db.users import UserError, add_user, set_disabled
+
+KNOWN_PROBLEMS = (SettingsError, KeyProblem, DatabaseProblem, SlotRequestError, UserError, BookingError, Busy)
+
+
+class MadoguchiGroup(click.Group):
+    """Known problems end the command with one clear line and a non-zero status, no traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KNOWN_PROBLEMS as exc:
+            raise click.ClickException(str(exc) or type(exc).__name__) from None
+
+
+def cli_actor() -> Actor:
+    return Actor(f"cli:{getpass.getuser()}", role="admin", source="cli")
+
+
+def _settings():
+    os.umask(0o077)  # the database, logs and exports are for the service user only
+    settings = runtime.configure(load_settings())
+    runtime.setup_logging(settings)
+    return settings
+
+
+def _open(**kwargs):
+    return open_database(_settings(), **kwargs)
+
+
+def _venue(slug: str) -> Venue:
+    venue = Venue.get_or_none(Venue.slug == slug)
+    if venue is None:
+        slugs = ", ".join(v.slug for v in Venue.select().order_by(Venue.sort_order))
+        raise click.ClickException(f"there is no venue {slug!r} (venues: {slugs or 'none yet'})")
+    return venue
+
+
+def _date_range(first: datetime.date | None, last: datetime.date | None, day: datetime.date | None):
+    if day and (first or last):
+        raise click.UsageError("give --date or --from/--to, not both")
+    if day:
+        return day, day
+    if not (first and last):
+        raise click.UsageError("give --date, or both --from and --to")
+    return first, last
+
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _as_date(value):
+    return value.date() if value else None
+
+
+@click.group(cls=MadoguchiGroup)
+@click.version_option(package_name="madoguchi")
+def main():
+    """madoguchi: reservations and phone answering for a city's service counters."""
+
+
+@main.command()
+@click.option("--admin", "admin_login", default="admin", show_default=True, help="Login of the first administrator.")
+def init(admin_login):
+    """Create keys (0600), the encrypted database and the first administrator."""
+    settings = _settings()
+    key_files = list(settings.key_dir.glob("*.key")) if settings.key_dir.exists() else []
+    if not key_files:
+        create_keys(settings.key_dir)
+        click.echo(f"created keys in {settings.key_dir} (back this folder up separately from the data)")
+    else:
+        click.echo(f"using the existing keys in {settings.key_dir}")
+    db = open_database(settings, create=True, require_current_schema=False)
+    applied = migrations.migrate(db)
+    click.echo(f"created {settings.database_path} (schema version {applied[-1].version})")
+    with write_transaction():
+        user, password = add_user(admin_login, "admin", cli_actor(), clock.now(), display_name="管理者")
+    click.echo(f"administrator: {user.login}\none-time password: {password}\n"
+               "(it must be changed at the first login)")
+
+
+@main.command()
+@click.option("--weeks", type=click.IntRange(1, 52), help="Weeks of slots from tomorrow (default: 8).")
+def demo(weeks):
+    """Set up the demo city: 14 venues, slots, eligibility questions (adds only what is missing)."""
+    _open()
+    with write_transaction():
+        result = create_demo_city(cli_actor(), clock.now(), weeks)
+    click.echo(f"demo city: {result.venues} venue(s), {result.questions} question(s), "
+               f"{result.slots} slot(s) added")
+
+
+@main.group()
+def user():
+    """Staff accounts."""
+
+
+@user.command("add")
+@click.argument("login")
+@click.option("--role", type=click.Choice(["admin", "staff", "viewer"]), default="staff", show_default=True)
+@click.option("--name", "display_name", default="", help="Name shown in the admin site.")
+@click.option("--expires", type=DATE, help="Last day the account may log in (YYYY-MM-DD).")
+def user_add(login, role, display_name, expires):
+    """Add a user; prints a one-time password to hand over."""
+    _open()
+    expires_at = (datetime.datetime.combine(expires.date(), datetime.time(23, 59, 59), clock.TOKYO)
+                  if expires else None)
+    with write_transaction():
+        account, password = add_user(login, role, cli_actor(), clock.now(), display_name=display_name,
+                                     expires_at=expires_at)
+    click.echo(f"user {account.login} ({account.role})\none-time password: {password}")
+
+
+@user.command("disable")
+@click.argument("login")
+def user_disable(login):
+    """Disable a user (they can no longer log in)."""
+    _open()
+    with write_transaction():
+        set_disabled(login, True, cli_actor(), clock.now())
+    click.echo(f"user {login} disabled")
+
+
+@user.command("enable")
+@click.argument("login")
+def user_enable(login):
+    """Enable a disabled user again."""
+    _open()
+    with write_transaction():
+        set_disabled(login, False, cli_actor(), clock.now())
+    click.echo(f"user {login} enabled")
+
+
+@user.command("list")
+def user_list():
+    """List users with role and state."""
+    _open()
+    for account in StaffUser.select().order_by(StaffUser.login):
+        state = "disabled" if account.disabled else ("must change password" if account.must_change_password else "active")
+        expires = f" expires {account.expires_at.astimezone(clock.TOKYO):%Y-%m-%d}" if account.expires_at else ""
+        click.echo(f"{account.login:20} {account.role:7} {state}{expires}")
+
+
+@main.group("db")
+def db_group():
+    """The database schema."""
+
+
+@db_group.command("migrate")
+def db_migrate():
+    """Apply pending schema migrations."""
+    db = _open(require_current_schema=False)
+    applied = migrations.migrate(db)
+    for m in applied:
+        click.echo(f"applied {m.version:04d}_{m.name}")
+    click.echo(f"schema at version {migrations.current_version(db)}")
+
+
+@db_group.command("check")
+def db_check():
+    """Exit non-zero unless the database opens with the key and its schema is current."""
+    db = _open()
+    click.echo(f"ok: {runtime.settings().database_path}, schema version {migrations.current_version(db)}")
+
+
+@main.group()
+def keys():
+    """Encryption keys."""
+
+
+@keys.command("rotate")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100000))
+def keys_rotate(batch_size):
+    """Re-encrypt personal data under a new field key (safe to interrupt and run again)."""
+    _open()
+    result = rotate(runtime.settings().key_dir, batch_size, lambda n: click.echo(f"  {n} row(s) re-encrypted"))
+    click.echo(("new field key" if result.new_key else "resumed with field key")
+               + f" {result.key_id}: {result.rows} row(s) re-encrypted")
+
+
+@main.group()
+def slots():
+    """30-minute slots."""
+
+
+@slots.command("generate")
+@click.option("--venue", "slug", required=True, help="Venue slug (see `madoguchi venue list`).")
+@click.option("--from", "first", type=DATE, required=True)
+@click.option("--to", "last", type=DATE, required=True)
+@click.option("--days", default="mon-fri", show_default=True, help="Weekdays, e.g. mon-fri or mon,wed,sat.")
+@click.option("--hours", default="09:00-12:00,13:00-17:00", show_default=True, help="Opening hours.")
+@click.option("--capacity", type=int, required=True, help="Seats per 30-minute slot.")
+@click.option("--phone-seats", type=int, default=0, show_default=True, help="Seats held for phone bookings.")
+@click.option("--staff-seats", type=int, default=0, show_default=True, help="Seats held for staff bookings.")
+@click.option("--dry-run", is_flag=True, help="Only show what would be created.")
+def slots_generate(slug, first, last, days, hours, capacity, phone_seats, staff_seats, dry_run):
+    """Create slots from a weekly template, skipping holidays and 12/29-1/3."""
+    _open()
+    template = WeeklyTemplate.parse(days, hours, capacity, phone_seats, staff_seats)
+    with write_transaction():
+        venue = _venue(slug)
+        if dry_run:
+            plan = plan_slots(venue, first.date(), last.date(), template)
+        else:
+            plan = generate_slots(venue, first.date(), last.date(), template, cli_actor(), clock.now())
+    for day, reason in plan.skipped_days:
+        click.echo(f"  skipped {day} ({reason})")
+    verb = "would create" if dry_run else "created"
+    click.echo(f"{venue.slug}: {verb} {len(plan.new)} slot(s); {plan.existing} already existed")
+
+
+@slots.command("capacity")
+@click.option("--venue", "slug", help="Venue slug; omit for every venue.")
+@click.option("--date", "day", type=DATE)
+@click.option("--from", "first", type=DATE)
+@click.option("--to", "last", type=DATE)
+@click.option("--add", "delta", type=int, help="Seats to add (negative to reduce).")
+@click.option("--set", "set_to", type=int, help="New capacity.")
+def slots_capacity(slug, day, first, last, delta, set_to):
+    """Add, reduce or set capacity over a range (refused if below what is booked)."""
+    _open()
+    first, last = _date_range(_as_date(first), _as_date(last), _as_date(day))
+    with write_transaction():
+        venue = _venue(slug) if slug else None
+        changed = adjust_capacity(venue, first, last, cli_actor(), clock.now(), delta=delta, set_to=set_to)
+    click.echo(f"capacity changed on {len(changed)} slot(s)")
+
+
+@slots.command("close")
+@click.option("--venue", "slug", help="Venue slug; omit to close every venue.")
+@click.option("--date", "day", type=DATE)
+@click.option("--from", "first", type=DATE)
+@click.option("--to", "last", type=DATE)
+@click.option("--reason", required=True, help="Why (shown to citizens and staff).")
+def slots_close(slug, day, first, last, reason):
+    """Close a day, a range or a venue to bookings; lists the bookings affected."""
+    _open()
+    first, last = _date_range(_as_date(first), _as_date(last), _as_date(day))
+    with write_transaction():
+        venue = _venue(slug) if slug else None
+        affected = close_slots(venue, first, last, reason, cli_actor(), clock.now())
+        lines = [f"  {b.number}  {b.slot.date} {b.slot.start:%H:%M}  {b.slot.venue.slug}  {b.channel}"
+                 for b in affected]
+    click.echo(f"closed; {len(affected)} confirmed booking(s) affected" + (":" if lines else ""))
+    for line in lines:
+        click.echo(line)
+
+
+@main.group()
+def venue():
+    """Venues."""
+
+
+@venue.command("list")
+def venue_list():
+    """List venues with their slugs and slot counts."""
+    _open()
+    for v in Venue.select().order_by(Venue.sort_order, Venue.id):
+        count = Slot.select().where(Slot.venue == v).count()
+        click.echo(f"{v.slug:12} {'active' if v.active else 'inactive':8} {count:5} slots  {v.name}")
+
+
+@main.command()
+def check():
+    """Check keys, database integrity, schema, free disk and versions."""
+    findings = run_checks(_settings())
+    for f in findings:
+        click.echo(f"{'ok  ' if f.ok else 'FAIL'} {f.what:20} {f.detail}")
+    if not all(f.ok for f in findings):
+        sys.exit(1)

@@ -1,0 +1,68 @@
+"""`madoguchi check`: keys, database integrity, pragmas, schema, free disk and versions."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+from dataclasses import dataclass
+from importlib import metadata
+
+import peewee
+from sqlcipher3 import dbapi2 as sqlcipher
+
+from db import migrations
+from db.connection import DatabaseProblem, open_database
+from db.keys import KeyProblem, load_keyring, loose_permissions
+from db.rotation import rows_under_old_keys
+
+
+@dataclass
+class Finding:
+    ok: bool
+    what: str
+    detail: str
+
+
+def run_checks(settings) -> list[Finding]:
+    findings: list[Finding] = []
+    add = lambda ok, what, detail: findings.append(Finding(ok, what, detail))  # noqa: E731
+
+    try:
+        keyring = load_keyring(settings.key_dir)
+        loose = loose_permissions(settings.key_dir)
+        add(not loose, "keys", "; ".join(loose) or
+            f"{settings.key_dir}: database, index and {len(keyring.field_keys)} field key(s), mode 0600")
+    except KeyProblem as exc:
+        add(False, "keys", str(exc))
+        return findings
+
+    try:
+        db = open_database(settings, require_current_schema=False)
+    except DatabaseProblem as exc:
+        add(False, "database", str(exc))
+        return findings
+    try:
+        state = migrations.state(db)
+        add(not state.pending and not state.unknown, "schema",
+            f"version {state.current} of {state.latest}" + (" (run `madoguchi db migrate`)" if state.pending else ""))
+        integrity = [r[0] for r in db.execute_sql("PRAGMA integrity_check").fetchall()]
+        add(integrity == ["ok"], "integrity", ", ".join(integrity[:5]))
+        cipher_errors = db.execute_sql("PRAGMA cipher_integrity_check").fetchall()
+        add(not cipher_errors, "page authentication",
+            "every page's HMAC verifies" if not cipher_errors else f"{len(cipher_errors)} page(s) fail")
+        journal = db.execute_sql("PRAGMA journal_mode").fetchone()[0]
+        sync = db.execute_sql("PRAGMA synchronous").fetchone()[0]
+        add(journal == "wal" and sync == 2, "pragmas", f"journal_mode={journal} synchronous={sync}")
+        if not state.pending:
+            stale = rows_under_old_keys(keyring.current_field_key_id)
+            add(True, "field keys", f"current key {keyring.current_field_key_id}"
+                + (f"; {stale} row(s) still under older keys: run `madoguchi keys rotate`" if stale else ""))
+    finally:
+        db.close()
+
+    free_mb = shutil.disk_usage(settings.data_dir).free // 2**20
+    add(free_mb >= settings.min_free_disk_mb, "disk", f"{free_mb} MB free in {settings.data_dir} "
+        f"(minimum {settings.min_free_disk_mb} MB)")
+    add(True, "versions", f"madoguchi {metadata.version('madoguchi')}, Python {platform.python_version()}, "
+        f"SQLite {sqlcipher.sqlite_version}, peewee {peewee.__version__}")
+    return findings

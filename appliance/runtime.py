@@ -1,0 +1,34 @@
+"""Process set-up shared by every entry point: settings, logging, the database."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+
+from appliance.settings import Settings, load_settings
+
+_settings: Settings | None = None
+
+
+def settings() -> Settings:
+    """The settings of this process (loaded on first use when no entry point configured them)."""
+    global _settings
+    if _settings is None:
+        _settings = load_settings()
+    return _settings
+
+
+def configure(new: Settings) -> Settings:
+    global _settings
+    _settings = new
+    return new
+
+
+def setup_logging(settings: Settings, *, to_file: bool = True) -> None:
+    """Log lines carry ids and outcomes, never personal data (a test greps the logs for canaries)."""
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if to_file and settings.data_dir.exists():
+        settings.log_dir.mkdir(mode=0o750, exist_ok=True)
+        handlers.append(logging.handlers.WatchedFileHandler(settings.log_dir / "madoguchi.log", encoding="utf-8"))
+    logging.basicConfig(level=settings.log_level, handlers=handlers, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")

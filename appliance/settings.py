@@ -1,0 +1,158 @@
+"""The one table of settings: name, type, default and help.
+
+Read from a TOML file (``MADOGUCHI_CONFIG``, default /etc/madoguchi/madoguchi.toml) and overridable
+by environment variables ``MADOGUCHI_<NAME>``. Unknown keys are an error in both places, so a typo
+never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG_PATH = Path("/etc/madoguchi/madoguchi.toml")
+ENV_PREFIX = "MADOGUCHI_"
+CONFIG_ENV = ENV_PREFIX + "CONFIG"
+
+
+class SettingsError(Exception):
+    """A configuration problem, worded for the administrator who must fix it."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: type
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", Path, Path("/var/lib/madoguchi"),
+            "Folder holding the encrypted database, recordings and logs (owned by the service user)."),
+    Setting("key_dir", Path, Path("/etc/madoguchi/keys"),
+            "Folder holding the key files (mode 0700, files 0600). Never inside data_dir's backups."),
+    Setting("city_name", str, "デモ市", "The city's name as citizens see it."),
+    Setting("help_phone", str, "0586-00-0000",
+            "The city's help line, shown on every page and spoken when the bot cannot finish."),
+    Setting("busy_timeout_ms", int, 10000,
+            "How long a writer waits for the database lock before reporting 混み合っています."),
+    Setting("one_booking_per_person", bool, True,
+            "Allow only one active booking per person (same phone number and birth date)."),
+    Setting("reserved_seats_release_days", int, 3,
+            "Seats held back for the phone and staff channels are released to the web this many days "
+            "before the appointment date."),
+    Setting("min_free_disk_mb", int, 1024,
+            "`madoguchi check` fails when the data folder's disk has less free space than this."),
+    Setting("log_level", str, "INFO", "Log level: DEBUG, INFO, WARNING or ERROR. Logs never contain PII."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _coerce(setting: Setting, value: Any, source: str) -> Any:
+    expected = setting.type
+    if expected is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+    elif expected is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+    elif expected is Path:
+        if isinstance(value, str | Path) and str(value):
+            return Path(value)
+    elif expected is str:
+        if isinstance(value, str):
+            return value
+    raise SettingsError(
+        f"{source}: setting {setting.name!r} must be a {expected.__name__}, got {value!r}")
+
+
+class Settings:
+    """Resolved settings: attribute access by name, every value typed."""
+
+    def __init__(self, values: dict[str, Any], source: Path | None = None):
+        self._values = values
+        self.source = source
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "madoguchi.db"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "log"
+
+    def replace(self, **changes: Any) -> Settings:
+        values = dict(self._values)
+        for name, value in changes.items():
+            if name not in _BY_NAME:
+                raise SettingsError(f"unknown setting {name!r}")
+            values[name] = _coerce(_BY_NAME[name], value, "override")
+        return Settings(values, self.source)
+
+
+def load_settings(path: Path | str | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Defaults, then the TOML file (if it exists), then MADOGUCHI_* environment variables."""
+    environ = os.environ if environ is None else environ
+    explicit = path is not None or CONFIG_ENV in environ
+    path = Path(path or environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
+    values = {s.name: s.default for s in SETTINGS}
+
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+        for key, value in data.items():
+            if key not in _BY_NAME:
+                raise SettingsError(f"{path}: unknown setting {key!r} (known: {', '.join(_BY_NAME)})")
+            values[key] = _coerce(_BY_NAME[key], value, str(path))
+    elif explicit:
+        raise SettingsError(f"configuration file {path} does not exist")
+
+    for var, value in environ.items():
+        if not var.startswith(ENV_PREFIX) or var == CONFIG_ENV:
+            continue
+        name = var[len(ENV_PREFIX):].lower()
+        if name not in _BY_NAME:
+            raise SettingsError(f"environment variable {var}: unknown setting {name!r}")
+        values[name] = _coerce(_BY_NAME[name], value, f"environment variable {var}")
+
+    if values["log_level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError(f"log_level must be DEBUG, INFO, WARNING or ERROR, got {values['log_level']!r}")
+    values["log_level"] = values["log_level"].upper()
+    return Settings(values, path if path.exists() else None)
+
+
+def render_toml(settings: Settings) -> str:
+    """A config file with every setting, its help as a comment; used by `madoguchi init`."""
+    lines = ["# madoguchi configuration. Every key is documented in README.md (Settings).", ""]
+    for s in SETTINGS:
+        value = getattr(settings, s.name)
+        lines.append(f"# {s.help}")
+        if s.type is bool:
+            lines.append(f"{s.name} = {'true' if value else 'false'}")
+        elif s.type is int:
+            lines.append(f"{s.name} = {value}")
+        else:
+            escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+            lines.append(f'{s.name} = "{escaped}"')
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,317 @@
+"""The capacity engine: book, change (an atomic move), cancel, and staff booking with override.
+
+Web, phone and staff all call these functions. They never commit: the entry point wraps each call in
+`db.connection.write_transaction()` (BEGIN IMMEDIATE), so a read-check-write here cannot interleave
+with another writer, and the slot UPDATE is conditional as well, backed by a CHECK and a trigger in
+the schema. Losing a race is the domain outcome SlotFull, never a database error.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass, replace
+
+from appliance import runtime
+from appliance.clock import TOKYO
+from db import audit, crypto, normalize, outbox
+from db.capacity import CHANNELS, Window, remaining, window_for, window_rules
+from db.models import Booking, Slot
+
+log = logging.getLogger(__name__)
+
+COUNTERS = {"web": Slot.booked_web, "phone": Slot.booked_phone, "staff": Slot.booked_staff,
+            "over": Slot.booked_over}
+MAX_PARTY_SIZE = 10
+
+
+class BookingError(Exception):
+    """A domain outcome the channel shows or speaks (message texts live in the catalogues)."""
+
+    code = "booking_error"
+
+
+class SlotFull(BookingError):
+    code = "slot_full"
+
+
+class SlotClosed(BookingError):
+    code = "slot_closed"
+
+
+class OutsideWindow(BookingError):
+    def __init__(self, state: str, window: Window):
+        super().__init__(state)
+        self.code = state  # "not_open" or "closed"
+        self.window = window
+
+
+class AlreadyBooked(BookingError):
+    code = "already_booked"
+
+
+class NotPermitted(BookingError):
+    code = "not_permitted"
+
+
+class NotFound(BookingError):
+    code = "not_found"
+
+
+class NotChangeable(BookingError):
+    code = "not_changeable"
+
+
+class StaleBooking(BookingError):
+    """Someone else changed the booking since it was shown (optimistic version check)."""
+
+    code = "stale"
+
+
+class InvalidRequest(BookingError):
+    def __init__(self, field: str, code: str):
+        super().__init__(f"{field}: {code}")
+        self.field = field
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a staff login with its role, or 'citizen' / 'caller' for the public channels."""
+
+    name: str
+    role: str | None = None
+    source: str = ""
+
+
+CITIZEN = Actor("citizen")
+
+
+@dataclass(frozen=True)
+class Applicant:
+    name: str
+    kana: str
+    phone: str
+    birth_date: datetime.date
+    email: str | None = None
+    notify: str = "none"
+
+    def normalized(self, today: datetime.date) -> Applicant:
+        name = " ".join((self.name or "").split())
+        if not 1 <= len(name) <= 60:
+            raise InvalidRequest("name", "required" if not name else "too_long")
+        kana = normalize.katakana(self.kana)
+        if not kana or not normalize.is_katakana(kana) or len(kana) > 60:
+            raise InvalidRequest("kana", "not_katakana" if kana else "required")
+        phone = normalize.phone(self.phone)
+        if phone is None:
+            raise InvalidRequest("phone", "invalid")
+        if not datetime.date(1900, 1, 1) <= self.birth_date <= today:
+            raise InvalidRequest("birth_date", "impossible")
+        email = (self.email or "").strip() or None
+        if email and ("@" not in email or len(email) > 254 or any(c.isspace() for c in email)):
+            raise InvalidRequest("email", "invalid")
+        if self.notify not in ("sms", "email", "none"):
+            raise InvalidRequest("notify", "invalid")
+        if self.notify == "email" and not email:
+            raise InvalidRequest("email", "required")
+        return replace(self, name=name, kana=kana, phone=phone, email=email)
+
+    def person_key(self) -> str:
+        return crypto.cipher().blind_index(f"{self.phone}|{self.birth_date.isoformat()}", "person")
+
+
+def _luhn_digit(digits: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return str((10 - total % 10) % 10)
+
+
+def valid_number(number: str) -> bool:
+    """Reservation numbers are 8 digits, the last a check digit, so a mistyped one is caught early."""
+    return len(number) == 8 and number.isdigit() and _luhn_digit(number[:7]) == number[7]
+
+
+def _new_number() -> str:
+    while True:
+        body = f"{secrets.randbelow(10**7):07d}"
+        number = body + _luhn_digit(body)
+        if not Booking.select().where(Booking.number == number).exists():
+            return number
+
+
+def phone_index(phone: str) -> str:
+    return crypto.cipher().blind_index(phone, "phone")
+
+
+def _slot(slot_id: int) -> Slot:
+    slot = Slot.get_or_none(Slot.id == slot_id)
+    if slot is None:
+        raise NotFound(f"slot {slot_id}")
+    if slot.closed:
+        raise SlotClosed(f"slot {slot_id}")
+    return slot
+
+
+def _check_window(slot: Slot, channel: str, now: datetime.datetime) -> None:
+    window = window_for(slot, window_rules(), channel)
+    state = window.state(now)
+    if state != "open":
+        raise OutsideWindow(state, window)
+
+
+def _take_seats(slot: Slot, channel: str, party_size: int, now: datetime.datetime, actor: Actor,
+                override_reason: str) -> str:
+    """Count the party into the slot; returns the counter used ('over' for an admin override)."""
+    today = now.astimezone(TOKYO).date()
+    if remaining(slot, channel, today, runtime.settings().reserved_seats_release_days) >= party_size:
+        column = COUNTERS[channel]
+        taken = (Slot.update({column: column + party_size})
+                 .where(Slot.id == slot.id, ~Slot.closed,
+                        Slot.booked_web + Slot.booked_phone + Slot.booked_staff + Slot.booked_over
+                        + party_size <= Slot.capacity)
+                 .execute())
+        if taken:
+            return channel
+    if not override_reason:
+        raise SlotFull(f"slot {slot.id}")
+    if actor.role != "admin":
+        raise NotPermitted("only an administrator may book over capacity")
+    Slot.update({Slot.booked_over: Slot.booked_over + party_size}).where(Slot.id == slot.id).execute()
+    return "over"
+
+
+def _release_seats(slot_id: int, counted_as: str, party_size: int) -> None:
+    column = COUNTERS[counted_as]
+    Slot.update({column: column - party_size}).where(Slot.id == slot_id).execute()
+
+
+def _claim_person(applicant: Applicant, today: datetime.date) -> str:
+    """One active booking per person: past appointments stop counting, a current one refuses."""
+    key = applicant.person_key()
+    past_slots = Slot.select(Slot.id).where(Slot.date < today)
+    (Booking.update(active_person_key=None)
+     .where(Booking.active_person_key == key, Booking.slot.in_(past_slots)).execute())
+    if Booking.select().where(Booking.active_person_key == key).exists():
+        raise AlreadyBooked("this person already has an active booking")
+    return key
+
+
+def _save(booking: Booking, expected_version: int | None, now: datetime.datetime, **changes) -> Booking:
+    """Conditional update on the version, so concurrent edits never overwrite each other silently."""
+    version = booking.version if expected_version is None else expected_version
+    changes.update(version=version + 1, updated_at=now)
+    fields = {getattr(Booking, name): value for name, value in changes.items()}
+    if not Booking.update(fields).where(Booking.id == booking.id, Booking.version == version).execute():
+        raise StaleBooking(booking.number)
+    for name, value in changes.items():
+        setattr(booking, name, value)
+    return booking
+
+
+def book(slot_id: int, applicant: Applicant, channel: str, now: datetime.datetime, *, actor: Actor = CITIZEN,
+         party_size: int = 1, idempotency_key: str | None = None, override_reason: str = "") -> Booking:
+    """Book a seat (party_size seats) in a slot. A repeated idempotency key returns the first booking."""
+    if channel not in CHANNELS:
+        raise InvalidRequest("channel", "invalid")
+    if idempotency_key:
+        earlier = Booking.get_or_none(Booking.idempotency_key == idempotency_key)
+        if earlier:
+            return earlier
+    if not 1 <= party_size <= MAX_PARTY_SIZE:
+        raise InvalidRequest("party_size", "out_of_range")
+    if override_reason and channel != "staff":
+        raise NotPermitted("overrides are for the staff channel")
+    today = now.astimezone(TOKYO).date()
+    applicant = applicant.normalized(today)
+    slot = _slot(slot_id)
+    _check_window(slot, channel, now)
+    person_key = _claim_person(applicant, today) if runtime.settings().one_booking_per_person else None
+    counted_as = _take_seats(slot, channel, party_size, now, actor, override_reason)
+    booking = Booking.create(
+        number=_new_number(), slot=slot, status="confirmed", channel=channel, counted_as=counted_as,
+        party_size=party_size, name=applicant.name, kana=applicant.kana, phone=applicant.phone,
+        email=applicant.email, birth_date=applicant.birth_date.isoformat(),
+        lookup_token=secrets.token_urlsafe(16), phone_index=phone_index(applicant.phone),
+        active_person_key=person_key, notify=applicant.notify, idempotency_key=idempotency_key,
+        override_reason=override_reason if counted_as == "over" else "",
+        created_by=actor.name if channel == "staff" else "", created_at=now, updated_at=now)
+    audit.record(actor.name, "booking.create", "booking", booking.number, now, source=actor.source,
+                 slot=slot.id, channel=channel, counted_as=counted_as, party_size=party_size,
+                 override=bool(override_reason and counted_as == "over"))
+    outbox.enqueue("booking_confirmed", booking, now)
+    log.info("booking %s confirmed slot=%s channel=%s counted_as=%s", booking.number, slot.id, channel,
+             counted_as)
+    return booking
+
+
+def _booking(number: str, expected_version: int | None) -> Booking:
+    booking = Booking.get_or_none(Booking.number == number)
+    if booking is None:
+        raise NotFound(f"booking {number}")
+    if expected_version is not None and expected_version != booking.version:
+        raise StaleBooking(number)
+    return booking
+
+
+def change(number: str, new_slot_id: int, via: str, now: datetime.datetime, *, actor: Actor = CITIZEN,
+           expected_version: int | None = None, override_reason: str = "") -> Booking:
+    """Move a booking to another slot in one step: the new seat is taken before the old is released,
+    and a full new slot leaves the booking where it was."""
+    booking = _booking(number, expected_version)
+    if booking.status != "confirmed":
+        raise NotChangeable(booking.status)
+    if new_slot_id == booking.slot_id:
+        return booking
+    if override_reason and via != "staff":
+        raise NotPermitted("overrides are for the staff channel")
+    new_slot = _slot(new_slot_id)
+    _check_window(new_slot, via, now)
+    old_slot_id, old_counted = booking.slot_id, booking.counted_as
+    counted_as = _take_seats(new_slot, booking.channel, booking.party_size, now, actor, override_reason)
+    _release_seats(old_slot_id, old_counted, booking.party_size)
+    _save(booking, expected_version, now, slot=new_slot.id, counted_as=counted_as,
+          override_reason=override_reason if counted_as == "over" else "")
+    audit.record(actor.name, "booking.change", "booking", booking.number, now, source=actor.source,
+                 via=via, from_slot=old_slot_id, to_slot=new_slot.id, counted_as=counted_as)
+    outbox.enqueue("booking_changed", booking, now)
+    log.info("booking %s moved slot=%s->%s via=%s", booking.number, old_slot_id, new_slot.id, via)
+    return booking
+
+
+def cancel(number: str, via: str, now: datetime.datetime, *, actor: Actor = CITIZEN,
+           expected_version: int | None = None) -> Booking:
+    """Cancel and free the seats. Cancelling a cancelled booking again changes nothing."""
+    booking = _booking(number, expected_version)
+    if booking.status == "cancelled":
+        return booking
+    if booking.status != "confirmed":
+        raise NotChangeable(booking.status)
+    if via != "staff" and now >= booking.slot.starts_at(TOKYO):
+        raise NotChangeable("the appointment has begun")
+    _release_seats(booking.slot_id, booking.counted_as, booking.party_size)
+    _save(booking, expected_version, now, status="cancelled", cancelled_at=now, active_person_key=None)
+    audit.record(actor.name, "booking.cancel", "booking", booking.number, now, source=actor.source,
+                 via=via, slot=booking.slot_id)
+    outbox.enqueue("booking_cancelled", booking, now)
+    log.info("booking %s cancelled via=%s", booking.number, via)
+    return booking
+
+
+def lookup(number: str, birth_date: datetime.date, phone_last4: str | None = None) -> Booking | None:
+    """The citizen's look-up without an account: number and birth date (and the phone's last 4
+    digits where the city asks for them). Wrong details and unknown numbers look the same."""
+    number = normalize.digits(number)
+    if not valid_number(number):
+        return None
+    booking = Booking.get_or_none(Booking.number == number)
+    if booking is None or booking.birth_date is None:
+        return None
+    matches = hmac.compare_digest(booking.birth_date, birth_date.isoformat())
+    if phone_last4 is not None:
+        matches &= hmac.compare_digest((booking.phone or "")[-4:], normalize.digits(phone_last4))
+    return booking if matches else None

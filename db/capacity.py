@@ -1,0 +1,108 @@
+"""Capacity rules every channel shares: remaining seats per channel, reception windows, alternatives.
+
+Seats: a slot has `capacity`; `phone_seats` and `staff_seats` of them are held back for those
+channels. The web books only the general seats (capacity minus the held-back ones), the phone and
+staff channels their own held-back seats plus the general ones. From `reserved_seats_release_days`
+before the appointment date every free seat is open to every channel.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from itertools import islice
+
+from appliance.clock import TOKYO
+from db.models import ReceptionWindow, Slot, Venue
+
+CHANNELS = ("web", "phone", "staff")
+WINDOWED_CHANNELS = ("web", "phone")  # staff book for callers and walk-ins up to the slot's start
+
+
+def holds_released(slot_date: datetime.date, today: datetime.date, release_days: int) -> bool:
+    return (slot_date - today).days <= release_days
+
+
+def remaining(slot: Slot, channel: str, today: datetime.date, release_days: int) -> int:
+    """Seats this channel can still book in this slot (0 when closed)."""
+    if slot.closed:
+        return 0
+    total_free = slot.capacity - slot.booked
+    if holds_released(slot.date, today, release_days):
+        return max(0, total_free)
+    general_used = (slot.booked_web + max(0, slot.booked_phone - slot.phone_seats)
+                    + max(0, slot.booked_staff - slot.staff_seats) + slot.booked_over)
+    general_free = slot.capacity - slot.phone_seats - slot.staff_seats - general_used
+    own_free = {"web": 0,
+                "phone": max(0, slot.phone_seats - slot.booked_phone),
+                "staff": max(0, slot.staff_seats - slot.booked_staff)}[channel]
+    return max(0, min(total_free, general_free + own_free))
+
+
+@dataclass(frozen=True)
+class Window:
+    opens_at: datetime.datetime
+    closes_at: datetime.datetime
+
+    def state(self, now: datetime.datetime) -> str:
+        if now < self.opens_at:
+            return "not_open"
+        if now >= self.closes_at:
+            return "closed"
+        return "open"
+
+
+def _at(day: datetime.date, days_before: int, time: datetime.time) -> datetime.datetime:
+    return datetime.datetime.combine(day - datetime.timedelta(days=days_before), time, TOKYO)
+
+
+def window_rules() -> dict[int | None, ReceptionWindow]:
+    """Configured windows by venue id; None holds the default for every other venue."""
+    return {rule.venue_id: rule for rule in ReceptionWindow.select()}
+
+
+def window_for(slot: Slot, rules: dict[int | None, ReceptionWindow], channel: str) -> Window:
+    slot_start = slot.starts_at(TOKYO)
+    rule = rules.get(slot.venue_id) or rules.get(None)
+    if channel not in WINDOWED_CHANNELS or rule is None:
+        return Window(datetime.datetime.min.replace(tzinfo=TOKYO), slot_start)
+    closes_at = min(slot_start, _at(slot.date, rule.closes_days_before, rule.closes_time))
+    return Window(_at(slot.date, rule.opens_days_before, rule.opens_time), closes_at)
+
+
+@dataclass(frozen=True)
+class Alternative:
+    slot_id: int
+    venue_id: int
+    venue_name: str
+    date: datetime.date
+    start: datetime.time
+    remaining: int
+    same_venue: bool
+
+
+def alternatives(venue_id: int, wish_date: datetime.date, channel: str, now: datetime.datetime, *,
+                 release_days: int, party_size: int = 1, exclude_slot_id: int | None = None,
+                 limit: int = 3) -> list[Alternative]:
+    """The `limit` earliest slots bookable by this channel from the wished date on: the wished venue
+    first, then the other active venues (earliest first, venue order breaking ties)."""
+    rules = window_rules()
+    today = now.astimezone(TOKYO).date()
+    candidates = (Slot.select(Slot, Venue).join(Venue)
+                  .where(Venue.active, ~Slot.closed, Slot.date >= max(wish_date, today),
+                         Slot.id != (exclude_slot_id or 0),
+                         Slot.booked_web + Slot.booked_phone + Slot.booked_staff + Slot.booked_over
+                         + party_size <= Slot.capacity)
+                  .order_by(Slot.date, Slot.start, Venue.sort_order, Venue.id))
+
+    def bookable(query):
+        for slot in query.iterator():
+            seats = remaining(slot, channel, today, release_days)
+            if seats >= party_size and window_for(slot, rules, channel).state(now) == "open":
+                yield Alternative(slot.id, slot.venue_id, slot.venue.name, slot.date, slot.start, seats,
+                                  slot.venue_id == venue_id)
+
+    found = list(islice(bookable(candidates.where(Slot.venue == venue_id)), limit))
+    if len(found) < limit:
+        found += islice(bookable(candidates.where(Slot.venue != venue_id)), limit - len(found))
+    return found

@@ -1,0 +1,186 @@
+"""peewee models mirroring db/migrations (the SQL there is the source of truth; a test compares)."""
+
+from __future__ import annotations
+
+import datetime
+
+import peewee
+
+from db import crypto
+from db.connection import database
+
+
+class HourMinuteField(peewee.TextField):
+    """A wall-clock time stored as 'HH:MM'."""
+
+    def db_value(self, value):
+        if value is None:
+            return None
+        if isinstance(value, datetime.time):
+            return value.strftime("%H:%M")
+        return str(value)
+
+    def python_value(self, value):
+        if value is None:
+            return None
+        return datetime.time.fromisoformat(value)
+
+
+class IsoDateField(peewee.TextField):
+    def db_value(self, value):
+        return value.isoformat() if isinstance(value, datetime.date) else value
+
+    def python_value(self, value):
+        return datetime.date.fromisoformat(value) if value is not None else None
+
+
+class TimestampField(peewee.TextField):
+    """An aware UTC instant stored as ISO 8601 text."""
+
+    def db_value(self, value):
+        if value is None or isinstance(value, str):
+            return value
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a timestamp")
+        return value.astimezone(datetime.UTC).isoformat()
+
+    def python_value(self, value):
+        return datetime.datetime.fromisoformat(value) if value is not None else None
+
+
+class EncryptedField(peewee.BlobField):
+    """A personal-data column: AES-GCM envelope in the database, plain str in Python."""
+
+    def db_value(self, value):
+        if value is None:
+            return None
+        return crypto.cipher().encrypt(str(value), self.context)
+
+    def python_value(self, value):
+        if value is None:
+            return None
+        return crypto.cipher().decrypt(value, self.context)
+
+    @property
+    def context(self) -> str:
+        return f"{self.model._meta.table_name}.{self.column_name}"
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Venue(BaseModel):
+    slug = peewee.TextField(unique=True)
+    name = peewee.TextField()
+    kana = peewee.TextField()
+    address = peewee.TextField(default="")
+    access = peewee.TextField(default="")
+    sort_order = peewee.IntegerField(default=0)
+    active = peewee.BooleanField(default=True)
+
+
+class Slot(BaseModel):
+    venue = peewee.ForeignKeyField(Venue, backref="slots")
+    date = IsoDateField()
+    start = HourMinuteField()
+    capacity = peewee.IntegerField()
+    phone_seats = peewee.IntegerField(default=0)
+    staff_seats = peewee.IntegerField(default=0)
+    booked_web = peewee.IntegerField(default=0)
+    booked_phone = peewee.IntegerField(default=0)
+    booked_staff = peewee.IntegerField(default=0)
+    booked_over = peewee.IntegerField(default=0)
+    closed = peewee.BooleanField(default=False)
+    closed_reason = peewee.TextField(default="")
+
+    @property
+    def booked(self) -> int:
+        return self.booked_web + self.booked_phone + self.booked_staff + self.booked_over
+
+    def starts_at(self, tz: datetime.tzinfo) -> datetime.datetime:
+        return datetime.datetime.combine(self.date, self.start, tz)
+
+
+class ReceptionWindow(BaseModel):
+    venue = peewee.ForeignKeyField(Venue, null=True, unique=True)
+    opens_days_before = peewee.IntegerField()
+    opens_time = HourMinuteField()
+    closes_days_before = peewee.IntegerField()
+    closes_time = HourMinuteField()
+
+
+class Booking(BaseModel):
+    number = peewee.TextField(unique=True)
+    slot = peewee.ForeignKeyField(Slot, backref="bookings")
+    status = peewee.TextField()
+    channel = peewee.TextField()
+    counted_as = peewee.TextField()
+    party_size = peewee.IntegerField(default=1)
+    name = EncryptedField(null=True)
+    kana = EncryptedField(null=True)
+    phone = EncryptedField(null=True)
+    email = EncryptedField(null=True)
+    birth_date = EncryptedField(null=True)
+    lookup_token = EncryptedField(null=True)
+    phone_index = peewee.TextField(null=True)
+    active_person_key = peewee.TextField(null=True)
+    notify = peewee.TextField(default="none")
+    idempotency_key = peewee.TextField(null=True, unique=True)
+    override_reason = peewee.TextField(default="")
+    created_by = peewee.TextField(default="")
+    version = peewee.IntegerField(default=1)
+    created_at = TimestampField()
+    updated_at = TimestampField()
+    cancelled_at = TimestampField(null=True)
+
+    ENCRYPTED_FIELDS = ("name", "kana", "phone", "email", "birth_date", "lookup_token")
+
+
+class EligibilityQuestion(BaseModel):
+    sort_order = peewee.IntegerField(default=0)
+    text = peewee.TextField()
+    required = peewee.BooleanField(default=True)
+    guidance = peewee.TextField(default="")
+    active = peewee.BooleanField(default=True)
+
+
+class StaffUser(BaseModel):
+    login = peewee.TextField(unique=True)
+    display_name = peewee.TextField(default="")
+    role = peewee.TextField()
+    password_hash = peewee.TextField()
+    must_change_password = peewee.BooleanField(default=True)
+    disabled = peewee.BooleanField(default=False)
+    expires_at = TimestampField(null=True)
+    totp_secret = EncryptedField(null=True)
+    created_at = TimestampField()
+    last_login_at = TimestampField(null=True)
+
+
+class AuditLog(BaseModel):
+    at = TimestampField()
+    actor = peewee.TextField()
+    action = peewee.TextField()
+    object_type = peewee.TextField()
+    object_id = peewee.TextField()
+    details = peewee.TextField(default="{}")
+    source = peewee.TextField(default="")
+
+
+class Outbox(BaseModel):
+    created_at = TimestampField()
+    event = peewee.TextField()
+    booking = peewee.ForeignKeyField(Booking, null=True, backref="messages")
+    channel = peewee.TextField()
+    idempotency_key = peewee.TextField(unique=True)
+    status = peewee.TextField(default="pending")
+    attempts = peewee.IntegerField(default=0)
+    next_attempt_at = TimestampField()
+    last_error = peewee.TextField(default="")
+    sent_at = TimestampField(null=True)
+
+
+ALL_MODELS = (Venue, Slot, ReceptionWindow, Booking, EligibilityQuestion, StaffUser, AuditLog, Outbox)

@@ -1,0 +1,20 @@
+"""Messages to send after commit: written in the same transaction as the booking that causes them."""
+
+from __future__ import annotations
+
+import datetime
+
+from db.models import Booking, Outbox
+
+
+def enqueue(event: str, booking: Booking, now: datetime.datetime) -> Outbox | None:
+    """Queue the citizen's notice for this event, if they asked for one. The key makes a retried step
+    (same booking, same version) queue nothing new."""
+    if booking.notify == "none":
+        return None
+    key = f"{event}:{booking.id}:{booking.version}"
+    existing = Outbox.get_or_none(Outbox.idempotency_key == key)
+    if existing:
+        return existing
+    return Outbox.create(created_at=now, event=event, booking=booking, channel=booking.notify,
+                         idempotency_key=key, next_attempt_at=now)
