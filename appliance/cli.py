@@ -19,7 +19,14 @@ from db.connection import Busy, DatabaseProblem, open_database, write_transactio
 from db.keys import KeyProblem, create_keys
 from db.models import Slot, StaffUser, Venue
 from db.rotation import rotate
-from db.slots import SlotRequestError, WeeklyTemplate, adjust_capacity, close_slots, generate_slots, plan_slots
+from db.slots import (
+    SlotRequestError,
+    WeeklyTemplate,
+    adjust_capacity,
+    close_slots,
+    generate_slots,
+    plan_slots,
+)
 from db.users import UserError, add_user, set_disabled
 
 KNOWN_PROBLEMS = (SettingsError, KeyProblem, DatabaseProblem, SlotRequestError, UserError, BookingError, Busy)

@@ -8,6 +8,7 @@ never silently falls back to a default.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,26 +54,23 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def _coerce(setting: Setting, value: Any, source: str) -> Any:
-    expected = setting.type
-    if expected is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-            return value.lower() in ("1", "true", "yes", "on")
-    elif expected is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value)
-    elif expected is Path:
-        if isinstance(value, str | Path) and str(value):
-            return Path(value)
-    elif expected is str:
-        if isinstance(value, str):
-            return value
-    raise SettingsError(
-        f"{source}: setting {setting.name!r} must be a {expected.__name__}, got {value!r}")
+    """TOML gives typed values, the environment gives strings: accept both, nothing else."""
+    kind = setting.type
+    if isinstance(value, str):
+        text = value.strip()
+        if kind is bool and text.lower() in _TRUE + _FALSE:
+            return text.lower() in _TRUE
+        if kind is int and re.fullmatch(r"-?\d+", text):
+            return int(text)
+        if kind is Path and text:
+            return Path(text)
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    raise SettingsError(f"{source}: setting {setting.name!r} must be a {kind.__name__}, got {value!r}")
 
 
 class Settings:

@@ -13,7 +13,7 @@ import pytest
 from appliance import runtime
 from appliance.clock import TOKYO
 from appliance.settings import load_settings
-from db import migrations
+from db import crypto, migrations
 from db.bookings import Actor, Applicant
 from db.connection import database, open_database
 from db.keys import create_keys
@@ -28,10 +28,11 @@ CLERK = Actor("test-clerk", role="staff", source="test")
 
 def make_instance(root: Path, **overrides):
     """Keys, config and a migrated encrypted database under root; returns its settings."""
+    root.mkdir(parents=True, exist_ok=True)
     config = root / "madoguchi.toml"
     lines = [f'data_dir = "{root / "data"}"', f'key_dir = "{root / "keys"}"']
     lines += [f"{k} = {v!r}" if not isinstance(v, bool) else f"{k} = {str(v).lower()}" for k, v in overrides.items()]
-    config.write_text("\n".join(lines) + "\n")
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     settings = load_settings(config, environ={})
     create_keys(settings.key_dir)
     db = open_database(settings, create=True, require_current_schema=False)
@@ -47,14 +48,21 @@ def instance(tmp_path_factory):
     os.environ["MADOGUCHI_CONFIG"] = str(root / "madoguchi.toml")
     runtime.configure(settings)
     db = open_database(settings)
+    _session["db"], _session["cipher"] = db, crypto.cipher()
     yield settings
     db.close()
 
 
+_session: dict = {}
+
+
 @pytest.fixture
 def db(instance):
-    """The session database inside a transaction that is rolled back after the test."""
+    """The session database inside a transaction that is rolled back after the test. (Tests that open
+    other instances re-point the process-wide proxy; this puts it back.)"""
     runtime.configure(instance)
+    database.initialize(_session["db"])
+    crypto.install(_session["cipher"])
     with database.atomic() as transaction:
         yield database
         transaction.rollback()

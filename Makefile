@@ -1,0 +1,60 @@
+# The two commands: `make run` and `make test` (see README.md). Both install what they need on a
+# fresh Debian 12 machine: system packages with apt (as root, or through sudo) and a virtualenv.
+
+SHELL := /bin/bash
+PYTHON ?= /usr/bin/python3
+VENV := .venv
+BIN := $(VENV)/bin
+VAR := $(CURDIR)/var
+export MADOGUCHI_CONFIG ?= $(VAR)/madoguchi.toml
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# System packages: what the appliance runs on, and what the tests add.
+APT_RUN := python3 python3-venv ca-certificates
+APT_TEST := $(APT_RUN)
+
+.PHONY: run test bench lint clean-demo
+
+define apt_install
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+endef
+
+$(BIN)/madoguchi: pyproject.toml constraints.txt
+	$(call apt_install,$(APT_TEST))
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	touch $@
+
+# Initialise a demo city under ./var (once), then start every long-running process that exists.
+run: $(BIN)/madoguchi
+	$(call apt_install,$(APT_RUN))
+	@mkdir -p $(VAR)
+	@[ -f $(MADOGUCHI_CONFIG) ] || printf 'data_dir = "%s/data"\nkey_dir = "%s/keys"\ncity_name = "デモ市"\n' \
+	  "$(VAR)" "$(VAR)" > $(MADOGUCHI_CONFIG)
+	@[ -f $(VAR)/data/madoguchi.db ] || $(BIN)/madoguchi init
+	@$(BIN)/madoguchi db migrate
+	@$(BIN)/madoguchi demo
+	@$(BIN)/madoguchi check
+	@echo
+	@echo "madoguchi demo city is ready. Configuration: $(MADOGUCHI_CONFIG)"
+	@echo "  administer it:  MADOGUCHI_CONFIG=$(MADOGUCHI_CONFIG) $(BIN)/madoguchi --help"
+	@echo "  long-running processes: none yet (the public site, admin site, voice engine and worker"
+	@echo "  arrive with their issues; see README.md, 'What runs where')"
+
+test: $(BIN)/madoguchi
+	$(call apt_install,$(APT_TEST))
+	$(BIN)/pytest
+
+bench: $(BIN)/madoguchi
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+lint: $(BIN)/madoguchi
+	$(BIN)/ruff check .
+
+clean-demo:
+	rm -rf $(VAR)

@@ -1,0 +1,128 @@
+"""The `madoguchi` command as an administrator uses it: real processes, exit statuses and messages."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+MADOGUCHI = [sys.executable, "-m", "appliance"]
+
+
+class Box:
+    """An appliance folder with its own config; run() invokes the CLI against it."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.config = root / "madoguchi.toml"
+        self.config.write_text(f'data_dir = "{root / "data"}"\nkey_dir = "{root / "keys"}"\n', encoding="utf-8")
+
+    def run(self, *args, ok=True, env=None):
+        result = subprocess.run([*MADOGUCHI, *args], capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "MADOGUCHI_CONFIG": str(self.config), **(env or {})},
+                                cwd=Path(__file__).parents[2])
+        if ok:
+            assert result.returncode == 0, result.stdout + result.stderr
+        else:
+            assert result.returncode != 0, result.stdout
+            assert "Traceback" not in result.stderr, result.stderr
+        return result
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory):
+    box = Box(tmp_path_factory.mktemp("box"))
+    out = box.run("init").stdout
+    assert "one-time password:" in out
+    box.run("demo", "--weeks", "2")
+    return box
+
+
+def test_init_makes_private_keys_and_refuses_to_run_twice(box):
+    for key in (box.root / "keys").iterdir():
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert stat.S_IMODE((box.root / "keys").stat().st_mode) == 0o700
+    assert stat.S_IMODE((box.root / "data" / "madoguchi.db").stat().st_mode) & 0o077 == 0
+    again = box.run("init", ok=False)
+    assert "already exists" in again.stderr
+
+
+def test_demo_city_has_14_venues(box):
+    lines = box.run("venue", "list").stdout.splitlines()
+    assert len(lines) == 14 and all("slots" in line for line in lines)
+    assert "demo city: 0 venue(s), 0 question(s), 0 slot(s) added" in box.run("demo", "--weeks", "2").stdout
+
+
+def test_check_reports_ok(box):
+    out = box.run("check").stdout
+    for what in ("keys", "schema", "integrity", "page authentication", "pragmas", "disk", "versions"):
+        assert f"ok   {what}" in out
+
+
+def test_users(box):
+    out = box.run("user", "add", "tanaka", "--role", "staff", "--name", "田中").stdout
+    assert "one-time password:" in out
+    assert "already exists" in box.run("user", "add", "tanaka", ok=False).stderr
+    assert "role" in box.run("user", "add", "x1", "--role", "root", ok=False).stderr
+    box.run("user", "disable", "tanaka")
+    listing = box.run("user", "list").stdout
+    assert "tanaka" in listing and "disabled" in listing
+    assert "last active administrator" in box.run("user", "disable", "admin", ok=False).stderr
+    assert "no user" in box.run("user", "disable", "nobody", ok=False).stderr
+
+
+def test_slots_generate_capacity_and_close(box):
+    out = box.run("slots", "generate", "--venue", "kita", "--from", "2027-03-01", "--to", "2027-03-31",
+                  "--days", "mon-fri", "--hours", "09:00-10:00", "--capacity", "3", "--dry-run").stdout
+    assert "would create 44 slot(s)" in out and "春分の日" in out
+    box.run("slots", "generate", "--venue", "kita", "--from", "2027-03-01", "--to", "2027-03-31",
+            "--days", "mon-fri", "--hours", "09:00-10:00", "--capacity", "3")
+    assert "changed on 2 slot(s)" in box.run("slots", "capacity", "--venue", "kita", "--date", "2027-03-01",
+                                              "--add", "1").stdout
+    out = box.run("slots", "close", "--venue", "kita", "--date", "2027-03-02", "--reason", "停電").stdout
+    assert "0 confirmed booking(s) affected" in out
+
+
+@pytest.mark.parametrize("args,message", [
+    (("slots", "generate", "--venue", "atlantis", "--from", "2027-03-01", "--to", "2027-03-02", "--capacity", "2"),
+     "no venue 'atlantis'"),
+    (("slots", "generate", "--venue", "kita", "--from", "2027-03-05", "--to", "2027-03-01", "--capacity", "2"),
+     "before it starts"),
+    (("slots", "generate", "--venue", "kita", "--from", "2027-03-01", "--to", "2027-03-02", "--capacity", "2",
+      "--hours", "9-17"), "not a time"),
+    (("slots", "generate", "--venue", "kita", "--from", "2027-02-30", "--to", "2027-03-02", "--capacity", "2"),
+     "2027-02-30"),
+    (("slots", "close", "--date", "2027-03-01"), "--reason"),
+    (("slots", "capacity", "--venue", "kita", "--date", "2027-03-01", "--add", "1", "--set", "2"), "not both"),
+])
+def test_bad_input_gets_one_clear_message_and_writes_nothing(box, args, message):
+    before = box.run("venue", "list").stdout
+    result = box.run(*args, ok=False)
+    assert message in result.stderr
+    assert box.run("venue", "list").stdout == before
+
+
+def test_unknown_setting_is_refused(box):
+    result = box.run("check", ok=False, env={"MADOGUCHI_BUSY_TIMEOUT": "1"})
+    assert "unknown setting 'busy_timeout'" in result.stderr
+
+
+def test_wrong_key_is_refused(box, tmp_path):
+    other = Box(tmp_path)
+    other.run("init")
+    swapped = tmp_path / "swapped.toml"
+    swapped.write_text(f'data_dir = "{box.root / "data"}"\nkey_dir = "{tmp_path / "keys"}"\n', encoding="utf-8")
+    result = box.run("check", ok=False, env={"MADOGUCHI_CONFIG": str(swapped)})
+    assert "FAIL database" in result.stdout and "does not match" in result.stdout
+    result = box.run("db", "check", ok=False, env={"MADOGUCHI_CONFIG": str(swapped)})
+    assert "cannot decrypt" in result.stderr
+
+
+def test_migrate_and_rotate(box):
+    assert "schema at version 1" in box.run("db", "migrate").stdout
+    assert "new field key 2" in box.run("keys", "rotate").stdout
+    assert "current key 2" in box.run("check").stdout

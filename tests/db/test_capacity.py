@@ -1,0 +1,77 @@
+"""Remaining seats per channel and the alternatives offered when a wish is full."""
+
+from __future__ import annotations
+
+import datetime
+
+from db.bookings import book
+from db.capacity import alternatives, remaining
+from tests.conftest import NOW, SLOT_DAY, make_applicant, reload
+
+TODAY = NOW.date()
+
+
+def test_remaining_per_channel(create_slot):
+    """capacity 4 with 1 phone and 1 staff seat held: web sees 2, phone 3, staff 3; after release all 4."""
+    slot = create_slot(capacity=4, phone_seats=1, staff_seats=1)
+    assert [remaining(slot, c, TODAY, 3) for c in ("web", "phone", "staff")] == [2, 3, 3]
+    release = SLOT_DAY - datetime.timedelta(days=3)
+    assert [remaining(slot, c, release, 3) for c in ("web", "phone", "staff")] == [4, 4, 4]
+    slot.booked_phone = 2  # phone took its held seat and one general seat
+    assert [remaining(slot, c, TODAY, 3) for c in ("web", "phone", "staff")] == [1, 1, 2]
+    slot.closed = True
+    assert remaining(slot, "staff", TODAY, 3) == 0
+
+
+def test_override_seats_count_against_everyone(create_slot):
+    slot = create_slot(capacity=2)
+    slot.booked_web, slot.booked_over = 2, 1
+    assert remaining(slot, "web", TODAY, 3) == 0 and remaining(slot, "staff", TODAY, 3) == 0
+
+
+def test_alternatives_same_venue_first_then_others_earliest(create_venue, create_slot, dummy_venue):
+    """Three earliest bookable slots: the wished venue's first, then other venues by date and time."""
+    other = create_venue(sort_order=99)
+    full = create_slot(start="10:00", capacity=1)
+    book(full.id, make_applicant(), "web", NOW)
+    later_same = create_slot(date=SLOT_DAY + datetime.timedelta(days=1), start="09:00")
+    create_slot(start="09:00", closed=True, closed_reason="x")
+    same_day_other = create_slot(venue=other, start="09:30")
+    create_slot(venue=other, date=SLOT_DAY + datetime.timedelta(days=2), start="09:00")
+    found = alternatives(dummy_venue.id, SLOT_DAY, "web", NOW, release_days=3)
+    assert [a.slot_id for a in found][:2] == [later_same.id, same_day_other.id]
+    assert len(found) == 3 and found[0].same_venue and not found[1].same_venue
+    assert all(a.slot_id != full.id for a in found)
+
+
+def test_alternatives_respect_channel_window_and_party(create_slot, dummy_venue):
+    held = create_slot(start="09:00", capacity=1, phone_seats=1)  # only the phone may book it
+    small = create_slot(start="09:30", capacity=1)
+    past_deadline = create_slot(date=NOW.date() + datetime.timedelta(days=1), start="09:00")
+    evening = NOW.replace(hour=20)  # after 19:30 the day before: tomorrow is no longer bookable
+    web = alternatives(dummy_venue.id, NOW.date(), "web", evening, release_days=3)
+    assert held.id not in [a.slot_id for a in web] and past_deadline.id not in [a.slot_id for a in web]
+    assert small.id in [a.slot_id for a in web]
+    phone = alternatives(dummy_venue.id, SLOT_DAY, "phone", NOW, release_days=3)
+    assert phone[0].slot_id == held.id
+    pair = alternatives(dummy_venue.id, SLOT_DAY, "web", NOW, party_size=2, release_days=3)
+    assert small.id not in [a.slot_id for a in pair]
+
+
+def test_alternatives_never_in_the_past(create_slot, dummy_venue):
+    create_slot(date=datetime.date(2026, 11, 30), start="09:00")
+    earlier_today = create_slot(date=NOW.date(), start="09:30")
+    later_today = create_slot(date=NOW.date(), start="10:30")
+    found = alternatives(dummy_venue.id, datetime.date(2026, 11, 1), "staff", NOW, release_days=3)
+    assert [a.slot_id for a in found] == [later_today.id]
+    assert earlier_today.id not in [a.slot_id for a in found]
+
+
+def test_cancelled_seat_reappears_as_an_alternative(create_slot, dummy_venue):
+    slot = create_slot(capacity=1)
+    booking = book(slot.id, make_applicant(), "web", NOW)
+    assert slot.id not in [a.slot_id for a in alternatives(dummy_venue.id, SLOT_DAY, "web", NOW, release_days=3)]
+    from db.bookings import cancel
+    cancel(booking.number, "web", NOW)
+    assert reload(slot).booked == 0
+    assert slot.id in [a.slot_id for a in alternatives(dummy_venue.id, SLOT_DAY, "web", NOW, release_days=3)]
