@@ -290,6 +290,18 @@ def venue_list():
 
 
 @main.command()
+@click.argument("site", type=click.Choice(["public"]))
+@click.option("--bind", help="Address:port (default: the public_bind / admin_bind setting).")
+@click.option("--workers", type=click.IntRange(1, 64), help="gunicorn workers (default: web_workers).")
+def serve(site, bind, workers):
+    """Serve a web site with gunicorn (public: the citizens' booking site)."""
+    from web.server import SiteServer
+    settings = _settings()
+    open_database(settings).close()  # fail here, with the cause, rather than in every worker
+    SiteServer(settings, site, bind, workers).run()
+
+
+@main.command()
 def check():
     """Check keys, database integrity, schema, free disk and versions."""
     findings = run_checks(_settings())

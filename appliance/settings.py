@@ -49,6 +49,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("min_free_disk_mb", int, 1024,
             "`madoguchi check` fails when the data folder's disk has less free space than this."),
     Setting("log_level", str, "INFO", "Log level: DEBUG, INFO, WARNING or ERROR. Logs never contain PII."),
+    Setting("public_bind", str, "127.0.0.1:8080", "Address:port of the public booking site (gunicorn)."),
+    Setting("admin_bind", str, "127.0.0.1:8081", "Address:port of the staff admin site (gunicorn)."),
+    Setting("web_workers", int, 4, "gunicorn worker processes per site."),
+    Setting("proxy_hops", int, 0,
+            "Reverse proxies in front of the sites (nginx, the city's web server) whose "
+            "X-Forwarded-For/-Proto are trusted; 0 when clients connect directly."),
+    Setting("session_idle_minutes", int, 60,
+            "A citizen's unfinished booking form is kept this long after their last click."),
+    Setting("rate_limit_per_ip", int, 60,
+            "Bookings, look-ups, changes and cancellations allowed per client address per 10 minutes."),
+    Setting("rate_limit_per_phone", int, 10, "Booking attempts allowed per phone number per day."),
+    Setting("max_party_size", int, 1,
+            "Most people one web booking may bring (1 hides the party-size field)."),
+    Setting("public_url", str, "http://127.0.0.1:8080",
+            "The public site's address as citizens reach it (links in SMS, email and .ics files)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

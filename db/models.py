@@ -183,4 +183,28 @@ class Outbox(BaseModel):
     sent_at = TimestampField(null=True)
 
 
-ALL_MODELS = (Venue, Slot, ReceptionWindow, Booking, EligibilityQuestion, StaffUser, AuditLog, Outbox)
+class WebSession(BaseModel):
+    token_hash = peewee.TextField(primary_key=True)
+    data = EncryptedField()
+    expires_at = TimestampField()
+    updated_at = TimestampField()
+
+
+class RateLimit(BaseModel):
+    key = peewee.TextField()
+    window_start = peewee.IntegerField()
+    count = peewee.IntegerField()
+
+    class Meta:
+        primary_key = peewee.CompositeKey("key", "window_start")
+        without_rowid = True
+
+
+class SiteNotice(BaseModel):
+    text = peewee.TextField(default="")
+    updated_at = TimestampField()
+    updated_by = peewee.TextField(default="")
+
+
+ALL_MODELS = (Venue, Slot, ReceptionWindow, Booking, EligibilityQuestion, StaffUser, AuditLog, Outbox,
+              WebSession, RateLimit, SiteNotice)

@@ -58,8 +58,8 @@ def rotate(key_dir, batch_size: int = 500, progress: Callable[[int], None] = lam
     done = 0
     for table, columns in encrypted_columns():
         stale = _stale_condition(columns).replace(":key", "?")
-        select = f"SELECT id, {', '.join(columns)} FROM {table} WHERE {stale} ORDER BY id LIMIT ?"
-        update = f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?"
+        select = f"SELECT rowid, {', '.join(columns)} FROM {table} WHERE {stale} ORDER BY rowid LIMIT ?"
+        update = f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE rowid = ?"
         while True:
             with write_transaction():
                 rows = database.execute_sql(select, [current] * len(columns) + [batch_size]).fetchall()

@@ -1,0 +1,66 @@
+"""Flask app factory for the public booking site and (later) the staff admin site."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from appliance import runtime
+from appliance.settings import Settings
+from db import crypto
+from db.connection import Busy, database, open_database
+from web import security
+from web.sessions import DatabaseSessionInterface
+
+log = logging.getLogger(__name__)
+csrf = CSRFProtect()
+
+
+def create_app(settings: Settings | None = None, site: str = "public") -> Flask:
+    settings = runtime.configure(settings or runtime.settings())
+    if database.obj is None or database.is_closed():
+        open_database(settings)
+    app = Flask(__name__, template_folder="templates", static_folder="static")
+    # Derived from the index key, so there is no extra secret to keep and rotate.
+    secret = hmac.new(crypto.cipher().keyring.index_key, b"flask-secret-key", hashlib.sha256).digest()
+    app.config.update(
+        SECRET_KEY=secret,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
+        MAX_CONTENT_LENGTH=64 * 1024,
+        SESSION_COOKIE_SECURE=settings.proxy_hops > 0,
+        TEMPLATES_AUTO_RELOAD=False,
+        SITE=site,
+    )
+    app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
+    if settings.proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops,
+                                x_host=settings.proxy_hops)
+    app.session_interface = DatabaseSessionInterface()
+    csrf.init_app(app)
+    security.init_app(app)
+
+    if site == "public":
+        from web.public.blueprint import blueprint
+        app.register_blueprint(blueprint)
+    else:
+        raise ValueError(f"unknown site {site!r}")
+
+    @app.context_processor
+    def common():
+        return {"settings": runtime.settings()}
+
+    def error_page(status: int, template: str = "error.html"):
+        def handler(error):
+            return render_template(template, status=status), status
+        return handler
+
+    for status in (400, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(status, error_page(status))
+    app.register_error_handler(CSRFError, error_page(400, "error_session.html"))
+    app.register_error_handler(Busy, error_page(503))
+    return app

@@ -1,0 +1,76 @@
+"""Security declared once: CSRF on every unsafe route (walking app.url_map), headers, no caching,
+rate limits, server-side sessions that hold no readable data."""
+
+from __future__ import annotations
+
+import pytest
+
+from db.models import WebSession
+from tests.web.conftest import Citizen
+from web import csrf
+
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def test_every_unsafe_route_refuses_a_request_without_csrf_token(app, frozen_now):
+    """Walk the URL map: each POST route is CSRF-protected (none exempt) and refuses a bare POST."""
+    assert not csrf._exempt_views and not csrf._exempt_blueprints
+    client = app.test_client()
+    client.get("/start")  # a real session exists; only the token is missing
+    routes = [r for r in app.url_map.iter_rules() if r.methods & UNSAFE]
+    assert len(routes) >= 7
+    for rule in routes:
+        url = rule.rule.replace("<slug>", "dummy").replace("<day>", "2026-12-10").replace("<size>", "large")
+        response = client.post(url, data={"slot_id": "1", "version": "1", "nonce": "x"})
+        assert response.status_code == 400, rule.rule
+        assert "受け付けられませんでした" in response.get_data(as_text=True)
+
+
+def test_security_headers_and_no_store(app, frozen_now):
+    response = app.test_client().get("/")
+    headers = response.headers
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Cache-Control"] == "no-store"
+    assert "<html lang=\"ja\">" in response.get_data(as_text=True)
+    static = app.test_client().get("/static/css/site.css")
+    assert static.status_code == 200 and static.headers.get("Cache-Control") != "no-store"
+
+
+def test_no_inline_script_or_style_in_pages(app, frozen_now):
+    """The CSP forbids inline code, so no page may rely on it."""
+    client = Citizen(app.test_client())
+    for url in ("/", "/start", "/lookup"):
+        html = client.get(url).get_data(as_text=True)
+        assert "<script>" not in html and " style=" not in html and "<style" not in html, url
+
+
+def test_session_cookie_and_storage(app, frozen_now):
+    """The cookie is HttpOnly and SameSite; the table stores a hash of it and encrypted data only."""
+    response = app.test_client().get("/start")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    token = cookie.split("=", 1)[1].split(";", 1)[0]
+    row = WebSession.get()
+    assert row.token_hash != token and len(row.token_hash) == 64
+    raw = WebSession._meta.database.execute_sql("SELECT data FROM web_session").fetchone()[0]
+    assert b"csrf_token" not in raw
+
+
+def test_lookup_is_rate_limited_per_address(app, frozen_now, instance, settings_override):
+    settings_override(rate_limit_per_ip=3)
+    citizen = Citizen(app.test_client())
+    citizen.get("/lookup")
+    form = {"number": "12345674", "birth_year": "1950", "birth_month": "1", "birth_day": "1", "phone_last4": "1234"}
+    statuses = [citizen.post("/lookup", data=form).status_code for _ in range(5)]
+    assert statuses == [404, 404, 404, 429, 429]
+    assert "10分ほどおいて" in citizen.post("/lookup", data=form).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/"])
+def test_text_size_switch_never_redirects_off_site(app, frozen_now, target):
+    response = app.test_client().get(f"/textsize/large?next={target}")
+    assert response.headers["Location"] == "/"
+    assert "textsize=large" in response.headers["Set-Cookie"]

@@ -1,0 +1,33 @@
+"""URL rules of the public booking site, all in one place."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from web.public import views
+
+blueprint = Blueprint("public", __name__)
+
+RULES = [
+    ("/", views.index, ["GET"]),
+    ("/venues/<slug>", views.venue_link, ["GET"]),
+    ("/start", views.start, ["GET", "POST"]),
+    ("/book/venues", views.venues, ["GET"]),
+    ("/book/venues/<slug>", views.calendar_page, ["GET"]),
+    ("/book/venues/<slug>/<day>", views.day, ["GET"]),
+    ("/book/slot", views.choose_slot, ["POST"]),
+    ("/book/details", views.details, ["GET", "POST"]),
+    ("/book/confirm", views.confirm, ["GET", "POST"]),
+    ("/book/done", views.done, ["GET"]),
+    ("/booking.ics", views.booking_ics, ["GET"]),
+    ("/lookup", views.lookup, ["GET", "POST"]),
+    ("/mybooking", views.mybooking, ["GET"]),
+    ("/mybooking/cancel", views.cancel, ["GET", "POST"]),
+    ("/mybooking/change", views.change_start, ["POST"]),
+    ("/mybooking/change/confirm", views.change_confirm, ["GET", "POST"]),
+    ("/api/seats/<slug>/<day>", views.seats, ["GET"]),
+    ("/textsize/<size>", views.textsize, ["GET"]),
+]
+
+for rule, view, methods in RULES:
+    blueprint.add_url_rule(rule, view_func=view, methods=methods)

@@ -1,0 +1,121 @@
+"""What the public pages show: venues, a month calendar, a day's slots, for the web channel.
+
+Reads only; bookings go through db.bookings (the one capacity engine).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+from dataclasses import dataclass
+
+from appliance import runtime
+from appliance.clock import TOKYO
+from db.capacity import Window, remaining, window_for, window_rules
+from db.models import EligibilityQuestion, SiteNotice, Slot, Venue
+
+CHANNEL = "web"
+
+
+@dataclass(frozen=True)
+class SlotView:
+    slot: Slot
+    remaining: int
+    state: str  # open / not_open / closed
+    window: Window
+
+    @property
+    def bookable(self) -> bool:
+        return self.state == "open" and self.remaining > 0 and not self.slot.closed
+
+
+@dataclass(frozen=True)
+class DayView:
+    date: datetime.date
+    mark: str  # 〇 △ × or "" (no counter that day)
+    state: str  # available / few / full / not_open / closed / none
+    remaining: int
+    opens_at: datetime.datetime | None
+
+
+def active_venues() -> list[Venue]:
+    return list(Venue.select().where(Venue.active).order_by(Venue.sort_order, Venue.id))
+
+
+def venue_by_slug(slug: str) -> Venue | None:
+    return Venue.get_or_none(Venue.slug == slug, Venue.active)
+
+
+def questions() -> list[EligibilityQuestion]:
+    return list(EligibilityQuestion.select().where(EligibilityQuestion.active)
+                .order_by(EligibilityQuestion.sort_order, EligibilityQuestion.id))
+
+
+def notice() -> str:
+    row = SiteNotice.get_or_none(SiteNotice.id == 1)
+    return row.text if row else ""
+
+
+def _view(slot: Slot, rules, now: datetime.datetime) -> SlotView:
+    window = window_for(slot, rules, CHANNEL)
+    today = now.astimezone(TOKYO).date()
+    return SlotView(slot, remaining(slot, CHANNEL, today, runtime.settings().reserved_seats_release_days),
+                    window.state(now), window)
+
+
+def slot_view(slot_id: int, now: datetime.datetime) -> SlotView | None:
+    slot = Slot.select(Slot, Venue).join(Venue).where(Slot.id == slot_id, Venue.active).first()
+    return _view(slot, window_rules(), now) if slot else None
+
+
+def day_slots(venue: Venue, day: datetime.date, now: datetime.datetime) -> list[SlotView]:
+    rules = window_rules()
+    slots = Slot.select().where(Slot.venue == venue, Slot.date == day).order_by(Slot.start)
+    return [_view(slot, rules, now) for slot in slots]
+
+
+def _day(day: datetime.date, views: list[SlotView]) -> DayView:
+    if not views:
+        return DayView(day, "", "none", 0, None)
+    open_views = [v for v in views if v.state == "open" and not v.slot.closed]
+    if not open_views:
+        not_open = [v for v in views if v.state == "not_open"]
+        if not_open:
+            return DayView(day, "", "not_open", 0, min(v.window.opens_at for v in not_open))
+        return DayView(day, "", "closed", 0, None)
+    free = sum(v.remaining for v in open_views)
+    seats = sum(max(v.slot.capacity, 1) for v in open_views)
+    if free == 0:
+        return DayView(day, "×", "full", 0, None)
+    if free * 4 <= seats:
+        return DayView(day, "△", "few", free, None)
+    return DayView(day, "〇", "available", free, None)
+
+
+def month_calendar(venue: Venue, year: int, month: int, now: datetime.datetime) -> list[list[DayView | None]]:
+    """Weeks (Monday first) of DayViews; None pads days outside the month."""
+    first = datetime.date(year, month, 1)
+    last = datetime.date(year, month, calendar.monthrange(year, month)[1])
+    rules = window_rules()
+    by_day: dict[datetime.date, list[SlotView]] = {}
+    for slot in Slot.select().where(Slot.venue == venue, Slot.date.between(first, last)).order_by(Slot.start):
+        by_day.setdefault(slot.date, []).append(_view(slot, rules, now))
+    weeks = []
+    for week in calendar.Calendar(firstweekday=0).monthdatescalendar(year, month):
+        weeks.append([_day(d, by_day.get(d, [])) if d.month == month else None for d in week])
+    return weeks
+
+
+def bookable_months(venue: Venue, now: datetime.datetime) -> list[tuple[int, int]]:
+    """The months from this one to the last with slots at this venue (at least the current month)."""
+    today = now.astimezone(TOKYO).date()
+    last = (Slot.select(Slot.date).where(Slot.venue == venue, Slot.date >= today)
+            .order_by(Slot.date.desc()).scalar())
+    months = [(today.year, today.month)]
+    if last:
+        last = datetime.date.fromisoformat(last) if isinstance(last, str) else last
+        y, m = today.year, today.month
+        while (y, m) < (last.year, last.month):
+            y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+            months.append((y, m))
+    return months

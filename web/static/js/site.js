@@ -1,0 +1,50 @@
+// Progressive enhancements only: every page works without JavaScript.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  // Print button on the done page.
+  for (const button of document.querySelectorAll(".js-print")) {
+    button.hidden = false;
+    button.addEventListener("click", () => window.print());
+  }
+
+  // A form marked data-once is sent once, however often the button is pressed.
+  for (const form of document.querySelectorAll("form[data-once]")) {
+    form.addEventListener("submit", (event) => {
+      if (form.dataset.sent) { event.preventDefault(); return; }
+      form.dataset.sent = "1";
+    });
+  }
+
+  // Move focus to the error summary so screen-reader users hear it first.
+  const summary = document.getElementById("error-summary");
+  if (summary) summary.focus();
+
+  // Live seat counts on a day's slot list, announced politely when they change.
+  const list = document.querySelector("[data-seats-url]");
+  const status = document.getElementById("seat-status");
+  if (list && status) {
+    const refresh = async () => {
+      try {
+        const response = await fetch(list.dataset.seatsUrl, { credentials: "same-origin" });
+        if (!response.ok) return;
+        const seats = await response.json();
+        const changes = [];
+        for (const button of list.querySelectorAll("button[data-slot]")) {
+          const info = seats[button.dataset.slot];
+          if (!info) continue;
+          const label = button.querySelector(".slot-seats");
+          const text = info.bookable ? `残り${info.remaining}` : (info.remaining === 0 ? "満席" : label.textContent);
+          if (label.textContent !== text) {
+            changes.push(`${button.querySelector(".slot-time").textContent} ${text}`);
+            label.textContent = text;
+            button.disabled = !info.bookable;
+            button.setAttribute("aria-disabled", String(!info.bookable));
+          }
+        }
+        if (changes.length) status.textContent = `空き状況が変わりました：${changes.join("、")}`;
+      } catch (error) { /* offline for a moment: try again next time */ }
+    };
+    setInterval(refresh, 20000);
+  }
+});
