@@ -40,11 +40,13 @@ run: $(BIN)/madoguchi
 	@$(BIN)/madoguchi db migrate
 	@$(BIN)/madoguchi demo
 	@$(BIN)/madoguchi check
+	@mkdir -p $(VAR)/run
 	@echo
-	@echo "madoguchi demo city is ready. Configuration: $(MADOGUCHI_CONFIG)"
-	@echo "  administer it:  MADOGUCHI_CONFIG=$(MADOGUCHI_CONFIG) $(BIN)/madoguchi --help"
-	@echo "  long-running processes: none yet (the public site, admin site, voice engine and worker"
-	@echo "  arrive with their issues; see README.md, 'What runs where')"
+	@echo "madoguchi demo city is running (Ctrl-C stops it). Configuration: $(MADOGUCHI_CONFIG)"
+	@echo "  public booking site:  http://127.0.0.1:8080/"
+	@echo "  administer it:        MADOGUCHI_CONFIG=$(MADOGUCHI_CONFIG) $(BIN)/madoguchi --help"
+	@echo "  process logs:         $(VAR)/run/"
+	APPLIANCE_RUN_DIR=$(VAR)/run APPLIANCE_BIN=$(CURDIR)/$(BIN) $(BIN)/supervisord -c docker/supervisord.conf
 
 test: $(BIN)/madoguchi
 	$(call apt_install,$(APT_TEST))

@@ -27,6 +27,7 @@ RULES = [
     ("/mybooking/change/confirm", views.change_confirm, ["GET", "POST"]),
     ("/api/seats/<slug>/<day>", views.seats, ["GET"]),
     ("/textsize/<size>", views.textsize, ["GET"]),
+    ("/healthz", views.healthz, ["GET"]),
 ]
 
 for rule, view, methods in RULES:

@@ -9,7 +9,7 @@ import secrets
 from flask import abort, jsonify, redirect, render_template, request, session, url_for
 
 from appliance import clock, runtime
-from db import bookings
+from db import bookings, normalize
 from db.bookings import Applicant, BookingError, InvalidRequest
 from db.capacity import alternatives
 from db.connection import write_transaction
@@ -159,7 +159,8 @@ def details():
     form = DetailsForm(data=_form_data(saved) if request.method == "GET" else None,
                        max_party_size=settings.max_party_size)
     if form.validate_on_submit():
-        session["details"] = {"name": form.name.data.strip(), "kana": form.kana.data, "phone": form.phone.data,
+        session["details"] = {"name": form.name.data.strip(), "kana": normalize.katakana(form.kana.data),
+                              "phone": normalize.phone(form.phone.data),
                               "email": (form.email.data or "").strip(), "notify": form.notify.data,
                               "birth_date": form.birth_date().isoformat(),
                               "party_size": int(form.party_size.data or 1)}
@@ -335,6 +336,12 @@ def seats(slug, day):
         abort(404)
     return jsonify({str(v.slot.id): {"remaining": v.remaining, "bookable": v.bookable}
                     for v in service.day_slots(venue, date, clock.now())})
+
+
+def healthz():
+    """Liveness for the proxy and the container: the process answers (no database work, so the rush
+    benchmark also uses it as the bare-Flask ceiling)."""
+    return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def textsize(size):

@@ -1,0 +1,1 @@
+"""Playwright tests: Debian's chromium against a real gunicorn serving the public booking site."""
