@@ -9,9 +9,11 @@ VAR := $(CURDIR)/var
 export MADOGUCHI_CONFIG ?= $(VAR)/madoguchi.toml
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# System packages: what the appliance runs on, and what the tests add.
+# System packages: what the appliance runs on, and what the tests add (Debian's chromium for the
+# browser tests, IPAex fonts so Japanese renders, npm for axe-core unless a node install has one).
 APT_RUN := python3 python3-venv ca-certificates
-APT_TEST := $(APT_RUN)
+APT_TEST := $(APT_RUN) chromium fonts-ipaexfont $(shell command -v npm >/dev/null 2>&1 || echo npm)
+AXE := tests/browser/node_modules/axe-core/axe.min.js
 
 .PHONY: run test bench lint clean-demo
 
@@ -48,7 +50,12 @@ run: $(BIN)/madoguchi
 	@echo "  process logs:         $(VAR)/run/"
 	APPLIANCE_RUN_DIR=$(VAR)/run APPLIANCE_BIN=$(CURDIR)/$(BIN) $(BIN)/supervisord -c docker/supervisord.conf
 
-test: $(BIN)/madoguchi
+$(AXE): tests/browser/package-lock.json
+	$(call apt_install,$(APT_TEST))
+	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: $(BIN)/madoguchi $(AXE)
 	$(call apt_install,$(APT_TEST))
 	$(BIN)/pytest
 

@@ -152,7 +152,7 @@ def _slot(slot_id: int) -> Slot:
     slot = Slot.get_or_none(Slot.id == slot_id)
     if slot is None:
         raise NotFound(f"slot {slot_id}")
-    if slot.closed:
+    if slot.closed or not slot.venue.active:
         raise SlotClosed(f"slot {slot_id}")
     return slot
 
@@ -222,7 +222,9 @@ def book(slot_id: int, applicant: Applicant, channel: str, now: datetime.datetim
         earlier = Booking.get_or_none(Booking.idempotency_key == idempotency_key)
         if earlier:
             return earlier
-    if not 1 <= party_size <= MAX_PARTY_SIZE:
+    # Citizens (web, phone) bring at most the city's max_party_size; staff may seat larger groups.
+    most = MAX_PARTY_SIZE if channel == "staff" else runtime.settings().max_party_size
+    if not 1 <= party_size <= most:
         raise InvalidRequest("party_size", "out_of_range")
     if override_reason and channel != "staff":
         raise NotPermitted("overrides are for the staff channel")

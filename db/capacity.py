@@ -12,6 +12,8 @@ import datetime
 from dataclasses import dataclass
 from itertools import islice
 
+from peewee import fn
+
 from appliance.clock import TOKYO
 from db.models import ReceptionWindow, Slot, Venue
 
@@ -37,6 +39,18 @@ def remaining(slot: Slot, channel: str, today: datetime.date, release_days: int)
                 "phone": max(0, slot.phone_seats - slot.booked_phone),
                 "staff": max(0, slot.staff_seats - slot.booked_staff)}[channel]
     return max(0, min(total_free, general_free + own_free))
+
+
+def has_room(channel: str, party_size: int, today: datetime.date, release_days: int):
+    """remaining() >= party_size as a SQL condition, so searches skip full slots in the database."""
+    total_free = Slot.capacity - (Slot.booked_web + Slot.booked_phone + Slot.booked_staff + Slot.booked_over)
+    general_free = (Slot.capacity - Slot.phone_seats - Slot.staff_seats - Slot.booked_web - Slot.booked_over
+                    - fn.MAX(0, Slot.booked_phone - Slot.phone_seats) - fn.MAX(0, Slot.booked_staff - Slot.staff_seats))
+    own_free = {"web": 0,
+                "phone": fn.MAX(0, Slot.phone_seats - Slot.booked_phone),
+                "staff": fn.MAX(0, Slot.staff_seats - Slot.booked_staff)}[channel]
+    released = Slot.date <= today + datetime.timedelta(days=release_days)
+    return (total_free >= party_size) & (released | (general_free + own_free >= party_size))
 
 
 @dataclass(frozen=True)
@@ -88,11 +102,11 @@ def alternatives(venue_id: int, wish_date: datetime.date, channel: str, now: dat
     first, then the other active venues (earliest first, venue order breaking ties)."""
     rules = window_rules()
     today = now.astimezone(TOKYO).date()
+    horizon = max((r.opens_days_before for r in rules.values()), default=366) if channel in WINDOWED_CHANNELS else 366
     candidates = (Slot.select(Slot, Venue).join(Venue)
-                  .where(Venue.active, ~Slot.closed, Slot.date >= max(wish_date, today),
-                         Slot.id != (exclude_slot_id or 0),
-                         Slot.booked_web + Slot.booked_phone + Slot.booked_staff + Slot.booked_over
-                         + party_size <= Slot.capacity)
+                  .where(Venue.active, ~Slot.closed,
+                         Slot.date.between(max(wish_date, today), today + datetime.timedelta(days=horizon)),
+                         Slot.id != (exclude_slot_id or 0), has_room(channel, party_size, today, release_days))
                   .order_by(Slot.date, Slot.start, Venue.sort_order, Venue.id))
 
     def bookable(query):

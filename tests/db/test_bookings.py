@@ -48,9 +48,12 @@ def test_full_slot_is_the_domain_outcome_slot_full(create_slot):
     assert reload(slot).booked == 1
 
 
-def test_party_size_counts_seats(create_slot):
-    """A party of 2 needs 2 free seats."""
+def test_party_size_counts_seats(create_slot, settings_override):
+    """A party of 2 needs 2 free seats; citizens may bring at most max_party_size, staff more."""
     slot = create_slot(capacity=3)
+    with pytest.raises(InvalidRequest):
+        book(slot.id, make_applicant(), "web", NOW, party_size=2)
+    settings_override(max_party_size=2)
     book(slot.id, make_applicant(), "web", NOW, party_size=2)
     with pytest.raises(SlotFull):
         book(slot.id, make_applicant(), "web", NOW, party_size=2)
@@ -235,3 +238,10 @@ def test_attended_booking_cannot_be_cancelled(dummy_slot):
     Booking.update(status="attended", active_person_key=None).where(Booking.id == booking.id).execute()
     with pytest.raises(NotChangeable):
         cancel(booking.number, "web", NOW)
+
+
+def test_inactive_venue_is_not_bookable(create_venue, create_slot):
+    venue = create_venue(active=False)
+    slot = create_slot(venue=venue)
+    with pytest.raises(SlotClosed):
+        book(slot.id, make_applicant(), "staff", NOW, actor=ADMIN)

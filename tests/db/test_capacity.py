@@ -75,3 +75,13 @@ def test_cancelled_seat_reappears_as_an_alternative(create_slot, dummy_venue):
     cancel(booking.number, "web", NOW)
     assert reload(slot).booked == 0
     assert slot.id in [a.slot_id for a in alternatives(dummy_venue.id, SLOT_DAY, "web", NOW, release_days=3)]
+
+
+def test_search_skips_slots_full_for_the_channel_in_the_database(create_slot, dummy_venue):
+    """has_room() agrees with remaining(): a slot whose only free seat is held for the phone is no
+    candidate for the web, is one for the phone, and is one for the web after the release day."""
+    held = create_slot(capacity=1, phone_seats=1)
+    assert alternatives(dummy_venue.id, SLOT_DAY, "web", NOW, release_days=3) == []
+    assert [a.slot_id for a in alternatives(dummy_venue.id, SLOT_DAY, "phone", NOW, release_days=3)] == [held.id]
+    release = datetime.datetime.combine(SLOT_DAY - datetime.timedelta(days=3), datetime.time(9), NOW.tzinfo)
+    assert [a.slot_id for a in alternatives(dummy_venue.id, SLOT_DAY, "web", release, release_days=3)] == [held.id]
