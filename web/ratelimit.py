@@ -4,24 +4,37 @@ hashes, so the table never holds a client address or a phone number."""
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 
 from db import crypto
 from db.connection import database, write_transaction
 from db.models import RateLimit
 
 
-def allow(purpose: str, identity: str, limit: int, window: datetime.timedelta, now: datetime.datetime) -> bool:
-    """Count one attempt; False once the window's limit is exceeded. Commits on its own, so an attempt
-    counts even when the action that follows fails."""
-    seconds = int(window.total_seconds())
-    window_start = int(now.timestamp()) // seconds * seconds
-    key = f"{purpose}:{crypto.cipher().blind_index(identity, 'rate-limit')}"
+@dataclass(frozen=True)
+class Limit:
+    purpose: str
+    identity: str
+    limit: int
+    window: datetime.timedelta
+
+
+def exceeded(limits: list[Limit], now: datetime.datetime) -> Limit | None:
+    """Count one attempt against each limit (one transaction for all); the first limit exceeded, or
+    None. Commits on its own, so an attempt counts even when the action that follows fails."""
+    over = None
     with write_transaction():
-        count = database.execute_sql(
-            "INSERT INTO rate_limit (key, window_start, count) VALUES (?, ?, 1) "
-            "ON CONFLICT (key, window_start) DO UPDATE SET count = count + 1 RETURNING count",
-            (key, window_start)).fetchone()[0]
-    return count <= limit
+        for rule in limits:
+            seconds = int(rule.window.total_seconds())
+            window_start = int(now.timestamp()) // seconds * seconds
+            key = f"{rule.purpose}:{crypto.cipher().blind_index(rule.identity, 'rate-limit')}"
+            count = database.execute_sql(
+                "INSERT INTO rate_limit (key, window_start, count) VALUES (?, ?, 1) "
+                "ON CONFLICT (key, window_start) DO UPDATE SET count = count + 1 RETURNING count",
+                (key, window_start)).fetchone()[0]
+            if count > rule.limit and over is None:
+                over = rule
+    return over
 
 
 def purge_before(now: datetime.datetime, keep: datetime.timedelta = datetime.timedelta(days=2)) -> int:

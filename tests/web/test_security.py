@@ -74,3 +74,17 @@ def test_text_size_switch_never_redirects_off_site(app, frozen_now, target):
     response = app.test_client().get(f"/textsize/large?next={target}")
     assert response.headers["Location"] == "/"
     assert "textsize=large" in response.headers["Set-Cookie"]
+
+
+def test_booking_attempts_are_limited_per_phone_number(app, frozen_now, settings_override, questions, create_slot):
+    """The second attempt with the same phone number within a day is refused with a Japanese message,
+    and books nothing."""
+    from db.models import Booking
+    from tests.web.public.test_flow import book_through_the_site
+    settings_override(rate_limit_per_phone=1, one_booking_per_person=False)
+    slot = create_slot(capacity=5)
+    first, _ = book_through_the_site(Citizen(app.test_client()), questions, slot)
+    assert first.status_code == 302
+    second, _ = book_through_the_site(Citizen(app.test_client()), questions, slot)
+    assert second.status_code == 429 and "本日の上限に達しました" in second.get_data(as_text=True)
+    assert Booking.select().count() == 1

@@ -53,8 +53,10 @@ def needs(*keys):
     return decorator
 
 
-def _rate_limited(purpose: str, identity: str, limit: int, window: datetime.timedelta) -> bool:
-    return not ratelimit.allow(purpose, identity, limit, window, clock.now())
+def _rate_limited(*limits: ratelimit.Limit) -> str | None:
+    """The message to show when an attempt is over a limit, else None."""
+    over = ratelimit.exceeded(list(limits), clock.now())
+    return over and MESSAGES[f"booking.rate_limited_{over.purpose.split('-')[1]}"]
 
 
 def _client() -> str:
@@ -200,9 +202,10 @@ def confirm():
             if earlier and session.get("done") == earlier.number:
                 return redirect(url_for(".done"))
             message, status = MESSAGES["booking.session_lost"], 409
-        elif (_rate_limited("book-ip", _client(), runtime.settings().rate_limit_per_ip, TEN_MINUTES)
-              or _rate_limited("book-phone", saved["phone"], runtime.settings().rate_limit_per_phone, ONE_DAY)):
-            message, status = MESSAGES["booking.rate_limited"], 429
+        elif limited := _rate_limited(
+                ratelimit.Limit("book-ip", _client(), runtime.settings().rate_limit_per_ip, TEN_MINUTES),
+                ratelimit.Limit("book-phone", saved["phone"], runtime.settings().rate_limit_per_phone, ONE_DAY)):
+            message, status = limited, 429
         else:
             try:
                 with write_transaction():
@@ -255,8 +258,9 @@ def lookup():
     form = LookupForm()
     message, status = None, 200
     if form.validate_on_submit():
-        if _rate_limited("lookup-ip", _client(), runtime.settings().rate_limit_per_ip, TEN_MINUTES):
-            message, status = MESSAGES["booking.rate_limited"], 429
+        if limited := _rate_limited(
+                ratelimit.Limit("lookup-ip", _client(), runtime.settings().rate_limit_per_ip, TEN_MINUTES)):
+            message, status = limited, 429
         else:
             booking = bookings.lookup(form.number.data, form.birth_date(), form.phone_last4.data)
             if booking:
