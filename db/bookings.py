@@ -271,6 +271,8 @@ def change(number: str, new_slot_id: int, via: str, now: datetime.datetime, *, a
         return booking
     if override_reason and via != "staff":
         raise NotPermitted("overrides are for the staff channel")
+    if via != "staff" and now >= booking.slot.starts_at(TOKYO):
+        raise NotChangeable("the appointment has begun")
     new_slot = _slot(new_slot_id)
     _check_window(new_slot, via, now)
     old_slot_id, old_counted = booking.slot_id, booking.counted_as

@@ -245,3 +245,12 @@ def test_inactive_venue_is_not_bookable(create_venue, create_slot):
     slot = create_slot(venue=venue)
     with pytest.raises(SlotClosed):
         book(slot.id, make_applicant(), "staff", NOW, actor=ADMIN)
+
+
+def test_citizen_cannot_move_an_appointment_that_has_begun(create_slot):
+    a, b = create_slot(start="10:00"), create_slot(date=SLOT_DAY + datetime.timedelta(days=1))
+    booking = book(a.id, make_applicant(), "web", NOW)
+    started = datetime.datetime.combine(SLOT_DAY, datetime.time(10, 5), NOW.tzinfo)
+    with pytest.raises(NotChangeable):
+        change(booking.number, b.id, "web", started)
+    assert change(booking.number, b.id, "staff", started, actor=CLERK).slot_id == b.id
