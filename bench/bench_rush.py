@@ -72,7 +72,11 @@ class Citizen(HttpUser):
         slots = SLOT.findall(day.text)
         if not slots:
             return
-        self.client.post("/book/slot", data={"csrf_token": token, "slot_id": random.choice(slots)}, name="choose slot")
+        with self.client.post("/book/slot", data={"csrf_token": token, "slot_id": random.choice(slots)},
+                              name="choose slot", catch_response=True) as response:
+            if response.status_code == 409:  # the seat went since the page was shown: 満席 + alternatives
+                response.success()
+                return
         n = next(_people)
         self.client.post("/book/details", name="details", data={
             "csrf_token": token, "name": f"市民 {n}", "kana": "シミン", "phone": f"090{n:08d}",
