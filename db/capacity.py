@@ -12,7 +12,7 @@ import datetime
 from dataclasses import dataclass
 from itertools import islice
 
-from peewee import fn
+from peewee import Case, fn
 
 from appliance.clock import TOKYO
 from db.models import ReceptionWindow, Slot, Venue
@@ -41,8 +41,8 @@ def remaining(slot: Slot, channel: str, today: datetime.date, release_days: int)
     return max(0, min(total_free, general_free + own_free))
 
 
-def has_room(channel: str, party_size: int, today: datetime.date, release_days: int):
-    """remaining() >= party_size as a SQL condition, so searches skip full slots in the database."""
+def remaining_sql(channel: str, today: datetime.date, release_days: int):
+    """remaining() as a SQL expression, for searches and day totals computed in the database."""
     total_free = Slot.capacity - (Slot.booked_web + Slot.booked_phone + Slot.booked_staff + Slot.booked_over)
     general_free = (Slot.capacity - Slot.phone_seats - Slot.staff_seats - Slot.booked_web - Slot.booked_over
                     - fn.MAX(0, Slot.booked_phone - Slot.phone_seats) - fn.MAX(0, Slot.booked_staff - Slot.staff_seats))
@@ -50,7 +50,12 @@ def has_room(channel: str, party_size: int, today: datetime.date, release_days: 
                 "phone": fn.MAX(0, Slot.phone_seats - Slot.booked_phone),
                 "staff": fn.MAX(0, Slot.staff_seats - Slot.booked_staff)}[channel]
     released = Slot.date <= today + datetime.timedelta(days=release_days)
-    return (total_free >= party_size) & (released | (general_free + own_free >= party_size))
+    return Case(None, [(Slot.closed, 0), (released, fn.MAX(0, total_free))],
+                fn.MAX(0, fn.MIN(total_free, general_free + own_free)))
+
+
+def has_room(channel: str, party_size: int, today: datetime.date, release_days: int):
+    return remaining_sql(channel, today, release_days) >= party_size
 
 
 @dataclass(frozen=True)

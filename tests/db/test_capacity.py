@@ -85,3 +85,19 @@ def test_search_skips_slots_full_for_the_channel_in_the_database(create_slot, du
     assert [a.slot_id for a in alternatives(dummy_venue.id, SLOT_DAY, "phone", NOW, release_days=3)] == [held.id]
     release = datetime.datetime.combine(SLOT_DAY - datetime.timedelta(days=3), datetime.time(9), NOW.tzinfo)
     assert [a.slot_id for a in alternatives(dummy_venue.id, SLOT_DAY, "web", release, release_days=3)] == [held.id]
+
+
+def test_remaining_sql_agrees_with_remaining(create_slot, db):
+    """The database's arithmetic and Python's give the same seats for every channel and counter mix."""
+    from db.capacity import remaining_sql
+    from db.models import Slot
+    cases = [dict(capacity=4, phone_seats=1, staff_seats=1), dict(capacity=4, phone_seats=1, booked_phone=2),
+             dict(capacity=3, staff_seats=2, booked_web=1, booked_staff=1), dict(capacity=3, booked_web=2),
+             dict(capacity=5, phone_seats=2, booked_phone=1, booked_web=3), dict(capacity=3, closed=True)]
+    for i, values in enumerate(cases):
+        create_slot(start=datetime.time(9 + i), **values)
+        create_slot(date=TODAY + datetime.timedelta(days=2), start=datetime.time(9 + i), **values)
+    Slot.update(booked_over=Slot.booked_over + 2).where(Slot.capacity == 3, Slot.booked_web == 2).execute()
+    for channel in ("web", "phone", "staff"):
+        for slot in Slot.select(Slot, remaining_sql(channel, TODAY, 3).alias("sql_remaining")):
+            assert slot.sql_remaining == remaining(slot, channel, TODAY, 3), (channel, slot.id)

@@ -9,9 +9,11 @@ import calendar
 import datetime
 from dataclasses import dataclass
 
+from peewee import Case, fn
+
 from appliance import runtime
 from appliance.clock import TOKYO
-from db.capacity import Window, remaining, window_for, window_rules
+from db.capacity import Window, remaining, remaining_sql, window_for, window_rules
 from db.models import EligibilityQuestion, SiteNotice, Slot, Venue
 
 CHANNEL = "web"
@@ -74,17 +76,12 @@ def day_slots(venue: Venue, day: datetime.date, now: datetime.datetime) -> list[
     return [_view(slot, rules, now) for slot in slots]
 
 
-def _day(day: datetime.date, views: list[SlotView]) -> DayView:
-    if not views:
+def _day(day: datetime.date, free: int, seats: int, window: Window | None, now: datetime.datetime) -> DayView:
+    if window is None or seats == 0:
         return DayView(day, "", "none", 0, None)
-    open_views = [v for v in views if v.state == "open" and not v.slot.closed]
-    if not open_views:
-        not_open = [v for v in views if v.state == "not_open"]
-        if not_open:
-            return DayView(day, "", "not_open", 0, min(v.window.opens_at for v in not_open))
-        return DayView(day, "", "closed", 0, None)
-    free = sum(v.remaining for v in open_views)
-    seats = sum(max(v.slot.capacity, 1) for v in open_views)
+    state = window.state(now)
+    if state != "open":
+        return DayView(day, "", state, 0, window.opens_at if state == "not_open" else None)
     if free == 0:
         return DayView(day, "×", "full", 0, None)
     if free * 4 <= seats:
@@ -93,17 +90,26 @@ def _day(day: datetime.date, views: list[SlotView]) -> DayView:
 
 
 def month_calendar(venue: Venue, year: int, month: int, now: datetime.datetime) -> list[list[DayView | None]]:
-    """Weeks (Monday first) of DayViews; None pads days outside the month."""
+    """Weeks (Monday first) of DayViews; None pads days outside the month. Seats are summed in the
+    database; a day's window is that of its last slot (the day page shows each slot exactly)."""
     first = datetime.date(year, month, 1)
     last = datetime.date(year, month, calendar.monthrange(year, month)[1])
     rules = window_rules()
-    by_day: dict[datetime.date, list[SlotView]] = {}
-    for slot in Slot.select().where(Slot.venue == venue, Slot.date.between(first, last)).order_by(Slot.start):
-        by_day.setdefault(slot.date, []).append(_view(slot, rules, now))
-    weeks = []
-    for week in calendar.Calendar(firstweekday=0).monthdatescalendar(year, month):
-        weeks.append([_day(d, by_day.get(d, [])) if d.month == month else None for d in week])
-    return weeks
+    today = now.astimezone(TOKYO).date()
+    is_open = Case(None, [(Slot.closed, 0)], 1)
+    rows = (Slot.select(Slot.date, fn.MAX(Slot.start).alias("last_start"),
+                        fn.SUM(remaining_sql(CHANNEL, today, runtime.settings().reserved_seats_release_days)).alias("free"),
+                        fn.SUM(Slot.capacity * is_open).alias("seats"))
+            .where(Slot.venue == venue, Slot.date.between(first, last))
+            .group_by(Slot.date).namedtuples())
+    days = {}
+    for row in rows:
+        day, last_start = row.date, row.last_start  # peewee converts the aggregates of typed columns too
+        last_slot = Slot(venue=venue.id, date=day, start=last_start)
+        days[day] = _day(day, row.free, row.seats, window_for(last_slot, rules, CHANNEL), now)
+    empty = lambda d: DayView(d, "", "none", 0, None)  # noqa: E731
+    return [[days.get(d) or empty(d) if d.month == month else None for d in week]
+            for week in calendar.Calendar(firstweekday=0).monthdatescalendar(year, month)]
 
 
 def bookable_months(venue: Venue, now: datetime.datetime) -> list[tuple[int, int]]:
