@@ -173,3 +173,10 @@ def test_venue_deep_link_goes_to_its_calendar_after_eligibility(citizen, questio
     citizen.get("/start")
     assert citizen.post("/start", data={f"q{questions[0].id}": "y"}).headers["Location"].endswith("/book/venues/dummy")
     assert citizen.get("/venues/nowhere").status_code == 404
+
+
+def test_notice_banner_set_by_staff_shows_on_the_top_page(citizen, db):
+    from db.models import SiteNotice
+    assert "お知らせ" not in citizen.get("/").text
+    SiteNotice.update(text="12月28日は停電のため北支所の受付を休止します").where(SiteNotice.id == 1).execute()
+    assert "12月28日は停電のため北支所の受付を休止します" in citizen.get("/").text
