@@ -1,0 +1,36 @@
+"""DTMF entries: '#' ends an entry, so do its length and a pause; storms and junk are ignored."""
+
+from voice.dtmf import DigitCollector
+from voice.events import DigitsEntered
+
+
+def test_hash_ends_an_entry():
+    c = DigitCollector(max_digits=8)
+    assert [c.digit(d, t) for d, t in (("1", 0.0), ("2", 0.5), ("#", 1.0))][-1] == DigitsEntered("12", "terminator")
+
+
+def test_length_ends_an_entry():
+    c = DigitCollector(max_digits=2)
+    assert c.digit("4", 0.0) is None
+    assert c.digit("2", 0.4) == DigitsEntered("42", "length")
+
+
+def test_pause_ends_an_entry():
+    c = DigitCollector(max_digits=8, inter_digit_timeout_s=3.0)
+    c.digit("7", 10.0)
+    assert c.deadline() == 13.0
+    assert c.tick(12.9) is None
+    assert c.tick(13.0) == DigitsEntered("7", "timeout")
+    assert c.deadline() is None and c.tick(20.0) is None
+
+
+def test_storm_and_junk_are_ignored():
+    c = DigitCollector(max_digits=8)
+    for i in range(100):
+        c.digit("5", i * 0.001)  # 1,000 digits a second: no hand does that
+    c.digit("x", 1.0)
+    assert c.buffer == "5"
+
+
+def test_hash_alone_is_an_empty_entry():
+    assert DigitCollector().digit("#", 0.0) == DigitsEntered("", "terminator")

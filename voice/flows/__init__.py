@@ -1,0 +1,1 @@
+"""Call flows: sans-io state machines from voice.events to voice.commands."""

@@ -1,0 +1,72 @@
+"""The demo flow on the demo DID: greet, listen, read back what was recognised or which keys were
+pressed; after two silences in a row, say goodbye and hang up."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from voice.events import (
+    Answer,
+    CallEnded,
+    CallLog,
+    CallStarted,
+    Command,
+    DigitsEntered,
+    Event,
+    HangUp,
+    Listen,
+    NoInput,
+    PromptFinished,
+    Say,
+    SpeechRecognized,
+)
+from web.messages import catalogue
+
+PROMPTS = catalogue(Path(__file__).parent.parent / "prompts.toml")
+MAX_SILENCES = 2
+MIN_CONFIDENCE = 0.35
+
+
+def spoken_digits(digits: str) -> str:
+    names = {"*": "こめ", "#": "シャープ"}
+    return "、".join(names.get(d, d) for d in digits) or "シャープ"
+
+
+class EchoFlow:
+    def __init__(self):
+        self.log = CallLog()
+        self._ids = itertools.count(1)
+        self.silences = 0
+        self.ending = False
+
+    def _say(self, key: str, **values) -> Say:
+        self.log.path.append(key)
+        return Say(PROMPTS[f"echo.{key}"].format(**values), next(self._ids))
+
+    def handle(self, event: Event) -> list[Command]:
+        match event:
+            case CallStarted():
+                return [Answer(), self._say("greeting"), Listen(max_digits=8)]
+            case SpeechRecognized(text=text, confidence=confidence) if text.strip() and confidence >= MIN_CONFIDENCE:
+                self.silences = 0
+                return [self._say("heard", text=text.strip()), Listen(max_digits=8)]
+            case SpeechRecognized():
+                self.silences = 0
+                return [self._say("not_understood"), Listen(max_digits=8)]
+            case DigitsEntered(digits=digits):
+                self.silences = 0
+                return [self._say("digits", digits=spoken_digits(digits)), Listen(max_digits=8)]
+            case NoInput():
+                self.silences += 1
+                if self.silences >= MAX_SILENCES:
+                    self.ending = True
+                    self.log.outcome = "no_input"
+                    return [self._say("goodbye")]
+                return [self._say("no_input"), Listen(max_digits=8)]
+            case PromptFinished() if self.ending:
+                return [HangUp("no_input")]
+            case CallEnded(reason=reason):
+                self.log.outcome = self.log.outcome or reason
+                return []
+        return []
