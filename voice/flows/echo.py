@@ -21,7 +21,7 @@ from voice.events import (
     Say,
     SpeechRecognized,
 )
-from web.messages import catalogue
+from appliance.messages import catalogue
 
 PROMPTS = catalogue(Path(__file__).parent.parent / "prompts.toml")
 MAX_SILENCES = 2

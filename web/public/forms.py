@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from appliance import clock
 from db import normalize
 from db.bookings import valid_number
-from web.messages import catalogue
+from appliance.messages import catalogue
 
 MESSAGES = catalogue(Path(__file__).with_name("messages.toml"))
 ERAS = ((2019, "令和"), (1989, "平成"), (1926, "昭和"), (1912, "大正"), (1868, "明治"))

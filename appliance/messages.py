@@ -1,4 +1,5 @@
-"""Message catalogues: citizen- and staff-facing texts live in TOML files beside the blueprints."""
+"""Message catalogues: texts citizens, callers and staff read or hear live in TOML files beside the code
+that uses them (web/public/messages.toml, voice/prompts.toml), never in Python."""
 
 from __future__ import annotations
 
