@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+from appliance.messages import catalogue
 from voice.events import (
     Answer,
     CallEnded,
@@ -21,7 +22,6 @@ from voice.events import (
     Say,
     SpeechRecognized,
 )
-from appliance.messages import catalogue
 
 PROMPTS = catalogue(Path(__file__).parent.parent / "prompts.toml")
 MAX_SILENCES = 2
