@@ -1,0 +1,13 @@
+"""Speech recognition behind one interface: 16 kHz int16 samples in, a Transcript out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    confidence: float  # 0..1, engine-specific but comparable within an engine
+    alternatives: tuple[str, ...] = ()
+    seconds: float = 0.0  # time the recognition took
