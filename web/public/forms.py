@@ -10,9 +10,9 @@ from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, SelectF
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from appliance import clock
+from appliance.messages import catalogue
 from db import normalize
 from db.bookings import valid_number
-from appliance.messages import catalogue
 
 MESSAGES = catalogue(Path(__file__).with_name("messages.toml"))
 ERAS = ((2019, "令和"), (1989, "平成"), (1926, "昭和"), (1912, "大正"), (1868, "明治"))

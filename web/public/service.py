@@ -76,8 +76,9 @@ def day_slots(venue: Venue, day: datetime.date, now: datetime.datetime) -> list[
     return [_view(slot, rules, now) for slot in slots]
 
 
-def _day(day: datetime.date, free: int, seats: int, window: Window | None, now: datetime.datetime) -> DayView:
-    if window is None or seats == 0:
+def _day(day: datetime.date, free: int, seats: int, open_slots: int, window: Window | None,
+         now: datetime.datetime) -> DayView:
+    if window is None or open_slots == 0:
         return DayView(day, "", "none", 0, None)
     state = window.state(now)
     if state != "open":
@@ -99,14 +100,14 @@ def month_calendar(venue: Venue, year: int, month: int, now: datetime.datetime) 
     is_open = Case(None, [(Slot.closed, 0)], 1)
     rows = (Slot.select(Slot.date, fn.MAX(Slot.start).alias("last_start"),
                         fn.SUM(remaining_sql(CHANNEL, today, runtime.settings().reserved_seats_release_days)).alias("free"),
-                        fn.SUM(Slot.capacity * is_open).alias("seats"))
+                        fn.SUM(Slot.capacity * is_open).alias("seats"), fn.SUM(is_open).alias("open_slots"))
             .where(Slot.venue == venue, Slot.date.between(first, last))
             .group_by(Slot.date).namedtuples())
     days = {}
     for row in rows:
         day, last_start = row.date, row.last_start  # peewee converts the aggregates of typed columns too
         last_slot = Slot(venue=venue.id, date=day, start=last_start)
-        days[day] = _day(day, row.free, row.seats, window_for(last_slot, rules, CHANNEL), now)
+        days[day] = _day(day, row.free, row.seats, row.open_slots, window_for(last_slot, rules, CHANNEL), now)
     empty = lambda d: DayView(d, "", "none", 0, None)  # noqa: E731
     return [[days.get(d) or empty(d) if d.month == month else None for d in week]
             for week in calendar.Calendar(firstweekday=0).monthdatescalendar(year, month)]

@@ -180,3 +180,13 @@ def test_notice_banner_set_by_staff_shows_on_the_top_page(citizen, db):
     assert "お知らせ" not in citizen.get("/").text
     SiteNotice.update(text="12月28日は停電のため北支所の受付を休止します").where(SiteNotice.id == 1).execute()
     assert "12月28日は停電のため北支所の受付を休止します" in citizen.get("/").text
+
+
+def test_calendar_day_states(citizen, questions, create_slot):
+    """A day whose seats were all taken away is 満席, a day whose slots are all closed has no counter."""
+    create_slot(date=SLOT_DAY, capacity=0)
+    create_slot(date=SLOT_DAY + datetime.timedelta(days=1), closed=True, closed_reason="休館")
+    eligible(citizen, questions)
+    page = citizen.get("/book/venues/dummy?month=2026-12").text
+    cells = re.findall(r'<td class="day (\w+)">', page)
+    assert cells[9] == "full" and cells[10] == "none"
