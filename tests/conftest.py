@@ -3,6 +3,7 @@ and create_<model> factories with dummy_<model> defaults."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import itertools
 import os
@@ -39,6 +40,19 @@ def make_instance(root: Path, **overrides):
     migrations.migrate(db)
     db.close()
     return settings
+
+
+@contextlib.contextmanager
+def process_globals_kept():
+    """make_instance() installs its database and cipher process-wide; put back whatever the test
+    session had, so the tests that run after this module keep their own database."""
+    saved_db, saved_cipher, saved_settings = database.obj, crypto._cipher, runtime._settings
+    try:
+        yield
+    finally:
+        database.initialize(saved_db)
+        crypto.install(saved_cipher)
+        runtime.configure(saved_settings)
 
 
 @pytest.fixture(scope="session")

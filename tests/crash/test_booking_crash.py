@@ -22,11 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from appliance import runtime
-from db import crypto
-from db.connection import connect, database
+from db.connection import connect
 from db.keys import load_keyring
-from tests.conftest import NOW, make_instance
+from tests.conftest import NOW, make_instance, process_globals_kept
 
 ROUNDS = 100
 SLOTS_PER_ROUND = 4
@@ -34,19 +32,6 @@ MAX_KILL_DELAY = 0.3  # seconds after READY; the loop commits every few millisec
 READY_GUARD = 60  # deadlock guard only: a child that never gets ready fails the test instead of hanging it
 REPO = Path(__file__).resolve().parents[2]
 FIRST_DAY = NOW.date() + datetime.timedelta(days=1)  # inside the default reception window at NOW
-
-
-@contextlib.contextmanager
-def process_globals_kept():
-    """make_instance() installs its database and cipher process-wide; put back whatever the test
-    session had, so the tests that run after this module keep their own database."""
-    saved_db, saved_cipher, saved_settings = database.obj, crypto._cipher, runtime._settings
-    try:
-        yield
-    finally:
-        database.initialize(saved_db)
-        crypto.install(saved_cipher)
-        runtime.configure(saved_settings)
 
 
 def slot_places():

@@ -9,7 +9,6 @@ through its own raw connection, so what it sees is what the database holds.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import itertools
 import multiprocessing
@@ -23,11 +22,10 @@ import pytest
 
 from appliance import runtime
 from appliance.settings import load_settings
-from db import crypto
 from db.bookings import AlreadyBooked, SlotFull, book, cancel, change
 from db.connection import connect, database, open_database, write_transaction
 from db.keys import load_keyring
-from tests.conftest import NOW, make_applicant, make_instance
+from tests.conftest import NOW, make_applicant, make_instance, process_globals_kept
 
 WORKERS = 8
 ROUNDS_CAPACITY_1 = 200
@@ -208,19 +206,6 @@ class Store:
             HAVING s.booked_web != seats_web OR s.booked_phone != seats_phone
                 OR s.booked_staff != seats_staff OR s.booked_over != seats_over
                 OR s.booked_web + s.booked_phone + s.booked_staff > s.capacity""")
-
-
-@contextlib.contextmanager
-def process_globals_kept():
-    """make_instance() installs its database and cipher process-wide; put back whatever the test
-    session had, so the tests that run after this module keep their own database."""
-    saved_db, saved_cipher, saved_settings = database.obj, crypto._cipher, runtime._settings
-    try:
-        yield
-    finally:
-        database.initialize(saved_db)
-        crypto.install(saved_cipher)
-        runtime.configure(saved_settings)
 
 
 @pytest.fixture(scope="module")

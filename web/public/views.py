@@ -121,13 +121,17 @@ def calendar_page(slug):
                            bad_month=bad_month)
 
 
-@needs("eligible")
-def day(slug, day):
+def _venue_and_date(slug: str, day: str):
     venue = service.venue_by_slug(slug) or abort(404)
     try:
-        date = datetime.date.fromisoformat(day)
+        return venue, datetime.date.fromisoformat(day)
     except ValueError:
         abort(404)
+
+
+@needs("eligible")
+def day(slug, day):
+    venue, date = _venue_and_date(slug, day)
     views = service.day_slots(venue, date, clock.now())
     full = bool(views) and not any(v.bookable for v in views) and any(v.state == "open" for v in views)
     return render_template("public/day.html", venue=venue, date=date, views=views, form=SlotChoiceForm(),
@@ -333,11 +337,7 @@ def change_confirm():
 
 def seats(slug, day):
     """Remaining seats for a day, for the page's live update (announced by screen readers)."""
-    venue = service.venue_by_slug(slug) or abort(404)
-    try:
-        date = datetime.date.fromisoformat(day)
-    except ValueError:
-        abort(404)
+    venue, date = _venue_and_date(slug, day)
     return jsonify({str(v.slot.id): {"remaining": v.remaining, "bookable": v.bookable}
                     for v in service.day_slots(venue, date, clock.now())})
 
