@@ -40,6 +40,7 @@ run: $(BIN)/madoguchi
 	  "$(VAR)" "$(VAR)" > $(MADOGUCHI_CONFIG)
 	@[ -f $(VAR)/data/madoguchi.db ] || $(BIN)/madoguchi init
 	@$(BIN)/madoguchi db migrate
+	@$(BIN)/madoguchi models setup
 	@$(BIN)/madoguchi demo
 	@$(BIN)/madoguchi check
 	@mkdir -p $(VAR)/run

