@@ -24,7 +24,7 @@ import pytest
 
 from db.connection import connect
 from db.keys import load_keyring
-from tests.conftest import NOW, make_instance, process_globals_kept
+from tests.conftest import MISCOUNTED_SLOTS_SQL, NOW, make_instance, process_globals_kept
 
 ROUNDS = 100
 SLOTS_PER_ROUND = 4
@@ -105,16 +105,7 @@ def check_database(db, expected: dict[str, tuple[str, int]], pending, context: s
     expected.update((number, found[number]) for number in unacknowledged)
     landed = landed or bool(unacknowledged)
 
-    miscounted = db.execute_sql("""
-        SELECT s.id, s.booked_web, s.booked_phone, s.booked_staff, s.booked_over,
-               coalesce(sum(CASE WHEN b.counted_as = 'web' THEN b.party_size END), 0) AS seats_web,
-               coalesce(sum(CASE WHEN b.counted_as = 'phone' THEN b.party_size END), 0) AS seats_phone,
-               coalesce(sum(CASE WHEN b.counted_as = 'staff' THEN b.party_size END), 0) AS seats_staff,
-               coalesce(sum(CASE WHEN b.counted_as = 'over' THEN b.party_size END), 0) AS seats_over
-        FROM slot s LEFT JOIN booking b ON b.slot_id = s.id AND b.status = 'confirmed'
-        GROUP BY s.id
-        HAVING s.booked_web != seats_web OR s.booked_phone != seats_phone
-            OR s.booked_staff != seats_staff OR s.booked_over != seats_over""").fetchall()
+    miscounted = db.execute_sql(MISCOUNTED_SLOTS_SQL).fetchall()
     assert miscounted == [], f"{context}: slot counters differ from their bookings: {miscounted}"
 
     # Each booking's history is whole: one booking.create, one change/cancel audit row per version

@@ -25,7 +25,7 @@ from appliance.settings import load_settings
 from db.bookings import AlreadyBooked, SlotFull, book, cancel, change
 from db.connection import connect, database, open_database, write_transaction
 from db.keys import load_keyring
-from tests.conftest import NOW, make_applicant, make_instance, process_globals_kept
+from tests.conftest import MISCOUNTED_SLOTS_SQL, NOW, make_applicant, make_instance, process_globals_kept
 
 WORKERS = 8
 ROUNDS_CAPACITY_1 = 200
@@ -195,17 +195,7 @@ class Store:
     def miscounted_slots(self) -> list[tuple]:
         """Slots whose booked_* counters differ from the party sizes of their confirmed bookings,
         counted by counted_as (empty when every slot is consistent)."""
-        return self.sql("""
-            SELECT s.id, s.booked_web, s.booked_phone, s.booked_staff, s.booked_over,
-                   coalesce(sum(CASE WHEN b.counted_as = 'web' THEN b.party_size END), 0) AS seats_web,
-                   coalesce(sum(CASE WHEN b.counted_as = 'phone' THEN b.party_size END), 0) AS seats_phone,
-                   coalesce(sum(CASE WHEN b.counted_as = 'staff' THEN b.party_size END), 0) AS seats_staff,
-                   coalesce(sum(CASE WHEN b.counted_as = 'over' THEN b.party_size END), 0) AS seats_over
-            FROM slot s LEFT JOIN booking b ON b.slot_id = s.id AND b.status = 'confirmed'
-            GROUP BY s.id
-            HAVING s.booked_web != seats_web OR s.booked_phone != seats_phone
-                OR s.booked_staff != seats_staff OR s.booked_over != seats_over
-                OR s.booked_web + s.booked_phone + s.booked_staff > s.capacity""")
+        return self.sql(MISCOUNTED_SLOTS_SQL)
 
 
 @pytest.fixture(scope="module")
