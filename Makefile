@@ -11,8 +11,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # System packages: what the appliance runs on, and what the tests add (Debian's chromium for the
 # browser tests, IPAex fonts so Japanese renders, npm for axe-core unless a node install has one).
-APT_RUN := python3 python3-venv ca-certificates
-APT_TEST := $(APT_RUN) chromium fonts-ipaexfont $(shell command -v npm >/dev/null 2>&1 || echo npm)
+APT_RUN := python3 python3-venv ca-certificates kamailio
+APT_TEST := $(APT_RUN) sip-tester chromium fonts-ipaexfont $(shell command -v npm >/dev/null 2>&1 || echo npm)
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 
 .PHONY: run test bench lint clean-demo
@@ -30,6 +30,8 @@ $(BIN)/madoguchi: pyproject.toml constraints.txt
 	$(call apt_install,$(APT_TEST))
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	@# Silero VAD's model file only: the package's torch dependency (5 GB) is never used.
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt silero-vad
 	touch $@
 
 # Initialise a demo city under ./var (once), then start every long-running process that exists.
@@ -47,6 +49,7 @@ run: $(BIN)/madoguchi
 	@echo
 	@echo "madoguchi demo city is running (Ctrl-C stops it). Configuration: $(MADOGUCHI_CONFIG)"
 	@echo "  public booking site:  http://127.0.0.1:8080/"
+	@echo "  demo phone line:      sip:0586000001@127.0.0.1:5060 (G.711; speak or press keys)"
 	@echo "  administer it:        MADOGUCHI_CONFIG=$(MADOGUCHI_CONFIG) $(BIN)/madoguchi --help"
 	@echo "  process logs:         $(VAR)/run/"
 	APPLIANCE_RUN_DIR=$(VAR)/run APPLIANCE_BIN=$(CURDIR)/$(BIN) $(BIN)/supervisord -c docker/supervisord.conf

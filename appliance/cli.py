@@ -118,7 +118,7 @@ def demo(weeks):
     with write_transaction():
         result = create_demo_city(cli_actor(), clock.now(), weeks)
     click.echo(f"demo city: {result.venues} venue(s), {result.questions} question(s), "
-               f"{result.slots} slot(s) added")
+               f"{result.slots} slot(s), {result.phone_lines} phone line(s) added")
 
 
 @main.group()
@@ -359,6 +359,11 @@ def asr_transcribe(files):
         result = recognizer.transcribe(audio.resample(samples, rate, 16000))
         click.echo(f"{name}\t{result.text or '(nothing recognised)'}\tconfidence {result.confidence:.2f}"
                    f"\t{result.seconds:.2f} s")
+
+
+from appliance.cli_voice import voice  # noqa: E402  (the group needs main's helpers defined first)
+
+main.add_command(voice)
 
 
 @main.command()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from db.bookings import Actor
-from db.models import EligibilityQuestion, Venue
+from db.models import EligibilityQuestion, PhoneLine, Venue
 from db.slots import WeeklyTemplate, generate_slots
 
 DEMO_CITY = Path(__file__).with_name("demo_city.toml")
@@ -19,6 +19,7 @@ class DemoResult:
     venues: int
     questions: int
     slots: int
+    phone_lines: int = 0
 
 
 def load_demo_city() -> dict:
@@ -44,4 +45,7 @@ def create_demo_city(actor: Actor, now: datetime.datetime, weeks: int | None = N
                                         spec.get("phone_seats", 0), spec.get("staff_seats", 0))
         for slug in spec["venues"]:
             slots += len(generate_slots(Venue.get(Venue.slug == slug), first, last, template, actor, now).new)
-    return DemoResult(venues, questions, slots)
+    phone_lines = 0
+    for spec in city.get("phone_line", []):
+        phone_lines += PhoneLine.get_or_create(did=spec["did"], defaults=spec)[1]
+    return DemoResult(venues, questions, slots, phone_lines)

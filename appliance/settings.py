@@ -64,6 +64,37 @@ SETTINGS: tuple[Setting, ...] = (
             "Most people one web booking may bring (1 hides the party-size field)."),
     Setting("public_url", str, "http://127.0.0.1:8080",
             "The public site's address as citizens reach it (links in SMS, email and .ics files)."),
+    Setting("sip_listen", str, "0.0.0.0:5060",
+            "Address:port where the SIP dispatcher (Kamailio) takes calls from the trunk, UDP and TCP."),
+    Setting("sip_public_address", str, "",
+            "The appliance's address as the trunk reaches it, when behind NAT (put in SIP and SDP); "
+            "empty uses the listening address."),
+    Setting("sip_trunk_mode", str, "allowlist",
+            "`allowlist`: accept INVITEs only from sip_trunk_addresses (others get 403); `register`: "
+            "register to sip_registrar with digest auth and accept calls from it."),
+    Setting("sip_trunk_addresses", str, "127.0.0.1/32",
+            "Comma-separated addresses or networks (CIDR) of the SIP trunk or PBX allowed to send calls."),
+    Setting("sip_registrar", str, "",
+            "Register mode: the registrar as host[:port]; the password is the file sip_password in key_dir."),
+    Setting("sip_username", str, "", "Register mode: the SIP user name (and digest user) for registration."),
+    Setting("rtp_ports", str, "20000-20999", "UDP port range for call audio (RTP and RTCP), shared out among the workers."),
+    Setting("voice_max_calls", int, 12,
+            "Most calls answered at once (a voice worker takes 4); callers beyond it hear "
+            "voice_busy_announcement."),
+    Setting("voice_worker_base_port", int, 5070,
+            "Workers listen for SIP on 127.0.0.1 from this port up (one port per worker), behind Kamailio."),
+    Setting("voice_busy_announcement", str,
+            "ただいま電話が大変混み合っております。しばらくたってから、おかけ直しください。",
+            "Spoken to a caller when every line is busy, before hanging up."),
+    Setting("media_timeout_s", int, 30, "A call with no audio from the caller for this long is ended."),
+    Setting("record_calls", bool, True, "Record calls (both directions, encrypted) on lines that allow it."),
+    Setting("recording_announcement", str, "この通話は録音されます。",
+            "Said first on every recorded call; empty says nothing."),
+    Setting("asr_engine", str, "whisper",
+            "Speech recognition engine: `whisper` (bundled), `reazonspeech` (model files from "
+            "`madoguchi models import`) or `reazonspeech-espnet` (optional extra)."),
+    Setting("asr_parallel", int, 1, "Utterances recognised at the same time by the recognition service."),
+    Setting("asr_threads", int, 2, "CPU threads per recognition."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -116,6 +147,15 @@ class Settings:
     def models_dir(self) -> Path:
         return self.data_dir / "models"
 
+    @property
+    def run_dir(self) -> Path:
+        """Sockets, pid files and generated configuration of the running processes."""
+        return self.data_dir / "run"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
     def replace(self, **changes: Any) -> Settings:
         values = dict(self._values)
         for name, value in changes.items():
@@ -155,7 +195,29 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
     if values["log_level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"log_level must be DEBUG, INFO, WARNING or ERROR, got {values['log_level']!r}")
     values["log_level"] = values["log_level"].upper()
+    _check_voice(values)
     return Settings(values, path if path.exists() else None)
+
+
+def port_range(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", text)
+    if not match or not 1024 <= int(match[1]) < int(match[2]) <= 65535:
+        raise SettingsError(f"rtp_ports must be like 20000-20999 within 1024-65535, got {text!r}")
+    return int(match[1]), int(match[2])
+
+
+def _check_voice(values: dict[str, Any]) -> None:
+    if values["sip_trunk_mode"] not in ("allowlist", "register"):
+        raise SettingsError(f"sip_trunk_mode must be allowlist or register, got {values['sip_trunk_mode']!r}")
+    if values["sip_trunk_mode"] == "register" and not (values["sip_registrar"] and values["sip_username"]):
+        raise SettingsError("sip_trunk_mode = register needs sip_registrar and sip_username")
+    if values["asr_engine"] not in ("whisper", "reazonspeech", "reazonspeech-espnet"):
+        raise SettingsError(f"asr_engine must be whisper, reazonspeech or reazonspeech-espnet, got {values['asr_engine']!r}")
+    first, last = port_range(values["rtp_ports"])
+    workers = -(-values["voice_max_calls"] // 4)
+    if values["voice_max_calls"] < 1 or (last - first + 1) // workers < 8:
+        raise SettingsError(f"rtp_ports {values['rtp_ports']} is too small for voice_max_calls "
+                            f"{values['voice_max_calls']} (each worker needs at least 8 ports)")
 
 
 def render_toml(settings: Settings) -> str:

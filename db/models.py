@@ -206,5 +206,35 @@ class SiteNotice(BaseModel):
     updated_by = peewee.TextField(default="")
 
 
+class PhoneLine(BaseModel):
+    did = peewee.TextField(unique=True)
+    label = peewee.TextField(default="")
+    flow = peewee.TextField()
+    tts_engine = peewee.TextField(default="openjtalk")
+    tts_voice = peewee.TextField(default="")
+    tts_speed = peewee.FloatField(default=1.0)
+    tts_volume = peewee.FloatField(default=0.7)
+    record = peewee.BooleanField(default=True)
+    active = peewee.BooleanField(default=True)
+
+
+class CallRecord(BaseModel):
+    sip_call_id = peewee.TextField(unique=True)
+    did = peewee.TextField()
+    caller = EncryptedField(null=True)
+    caller_index = peewee.TextField(null=True)
+    worker = peewee.IntegerField()
+    started_at = TimestampField()
+    answered_at = TimestampField(null=True)
+    ended_at = TimestampField(null=True)
+    duration_s = peewee.FloatField(null=True)
+    outcome = peewee.TextField(default="")
+    end_reason = peewee.TextField(default="")
+    path = peewee.TextField(default="[]")
+    recording = peewee.TextField(default="")
+    recording_seconds = peewee.FloatField(null=True)
+    transcript = peewee.TextField(default="")
+
+
 ALL_MODELS = (Venue, Slot, ReceptionWindow, Booking, EligibilityQuestion, StaffUser, AuditLog, Outbox,
-              WebSession, RateLimit, SiteNotice)
+              WebSession, RateLimit, SiteNotice, PhoneLine, CallRecord)

@@ -56,7 +56,7 @@ def test_init_makes_private_keys_and_refuses_to_run_twice(box):
 def test_demo_city_has_14_venues(box):
     lines = box.run("venue", "list").stdout.splitlines()
     assert len(lines) == 14 and all("slots" in line for line in lines)
-    assert "demo city: 0 venue(s), 0 question(s), 0 slot(s) added" in box.run("demo", "--weeks", "2").stdout
+    assert "demo city: 0 venue(s), 0 question(s), 0 slot(s), 0 phone line(s) added" in box.run("demo", "--weeks", "2").stdout
 
 
 def test_check_reports_ok(box):

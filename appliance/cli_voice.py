@@ -1,0 +1,170 @@
+"""`madoguchi voice ...`: the voice engine, its phone lines, live calls, the call log and recordings."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from appliance import clock
+from db import crypto
+from db.connection import write_transaction
+from db.models import CallRecord, PhoneLine
+
+
+def _cli():
+    from appliance import cli  # the shared settings/database set-up of every command
+
+    return cli
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def voice(ctx):
+    """The voice engine: Kamailio on sip_listen, the workers and the recognition service.
+
+    Without a subcommand, run the whole engine in the foreground until stopped (supervisor does).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from voice.engine import Engine
+    settings = _cli()._settings()
+    _cli()._open().close()  # fail here, with the cause, rather than in every worker
+    sys.exit(Engine.from_settings(settings).run())
+
+
+@voice.command("worker", hidden=True)
+@click.option("--index", type=click.IntRange(0, 999), required=True)
+@click.option("--calls", type=click.IntRange(1, 4), default=4)
+@click.option("--overflow", is_flag=True)
+def voice_worker(index, calls, overflow):
+    """One SIP worker (started by `madoguchi voice`)."""
+    from voice.sip import serve_worker
+    settings = _cli()._settings()
+    _cli()._open()
+    serve_worker(settings, index, calls, overflow)
+
+
+@voice.command("recognizer", hidden=True)
+def voice_recognizer():
+    """The shared recognition service (started by `madoguchi voice`)."""
+    import signal
+
+    from voice.recognition import RecognitionServer, load_engine
+    settings = _cli()._settings()
+    engine = load_engine(settings)
+    server = RecognitionServer(settings.run_dir / "asr.sock", engine, settings.asr_parallel)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    ready = settings.run_dir / "asr.ready"
+    ready.touch()
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        ready.unlink(missing_ok=True)
+
+
+@voice.group("line")
+def line():
+    """Phone lines: which dialled number runs which flow, in which voice."""
+
+
+@line.command("list")
+def line_list():
+    """List the phone lines."""
+    _cli()._open()
+    for ln in PhoneLine.select().order_by(PhoneLine.did):
+        state = "active" if ln.active else "off"
+        click.echo(f"{ln.did}\t{ln.flow}\t{ln.tts_engine}:{ln.tts_voice or '-'} speed {ln.tts_speed} "
+                   f"volume {ln.tts_volume}\t{'recorded' if ln.record else 'not recorded'}\t{state}\t{ln.label}")
+
+
+@line.command("set")
+@click.argument("did")
+@click.option("--flow", help="Flow name (see `madoguchi voice line list`).")
+@click.option("--label")
+@click.option("--tts-engine", type=click.Choice(["openjtalk", "kokoro"]))
+@click.option("--tts-voice", help="The engine's voice (Kokoro: jf_alpha, jm_kumo, ...).")
+@click.option("--tts-speed", type=click.FloatRange(0.5, 2.0), help="0.85 suits many elderly callers.")
+@click.option("--tts-volume", type=click.FloatRange(0.05, 1.0))
+@click.option("--record/--no-record", default=None)
+@click.option("--active/--inactive", default=None)
+def line_set(did, **options):
+    """Create or change the phone line for the dialled number DID."""
+    from voice.flows import create_flow
+    from voice.tts import Voice
+    if not did.isdigit():
+        raise click.BadParameter("digits only, e.g. 0586000001", param_hint="DID")
+    changes = {name: value for name, value in options.items() if value is not None}
+    _cli()._open()
+    with write_transaction():
+        existing = PhoneLine.get_or_none(PhoneLine.did == did)
+        if existing is None and "flow" not in changes:
+            raise click.UsageError("a new line needs --flow")
+        ln = existing or PhoneLine(did=did)
+        for name, value in changes.items():
+            setattr(ln, name, value)
+        try:
+            create_flow(ln.flow)
+            Voice(engine=ln.tts_engine, speed=ln.tts_speed, volume=ln.tts_volume).validate()
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        ln.save()
+    click.echo(f"phone line {did}: {'changed' if existing else 'created'}")
+
+
+@voice.command("calls")
+def voice_calls():
+    """The calls in progress now."""
+    from voice.calllog import live_calls
+    _cli()._open()
+    calls = live_calls()
+    for call in calls:
+        state = "talking" if call.answered_at else "ringing"
+        click.echo(f"{call.id}\t{call.did}\tworker {call.worker}\t{state}\t"
+                   f"since {call.started_at.astimezone(clock.TOKYO):%H:%M:%S}")
+    click.echo(f"{len(calls)} call(s) in progress")
+
+
+@voice.command("log")
+@click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True)
+@click.option("--show-caller", is_flag=True, help="Show callers' numbers (personal data: audited).")
+def voice_log(limit, show_caller):
+    """The most recent calls: when, line, duration, outcome, path through the flow, recording."""
+    _cli()._open()
+    if show_caller:
+        from db.audit import record
+        with write_transaction():
+            record(_cli().cli_actor().name, "call.view_callers", "call_record", f"last {limit}", clock.now(),
+                   source="cli")
+    for call in CallRecord.select().order_by(CallRecord.id.desc()).limit(limit):
+        caller = (call.caller or "非通知") if show_caller else "-"
+        path = "→".join(json.loads(call.path))
+        click.echo(f"{call.id}\t{call.started_at.astimezone(clock.TOKYO):%Y-%m-%d %H:%M:%S}\t{call.did}\t{caller}\t"
+                   f"{call.duration_s if call.duration_s is not None else '-'} s\t{call.outcome or 'live'}\t{path}\t"
+                   f"{'recorded ' + str(call.recording_seconds) + ' s' if call.recording else ''}")
+
+
+@voice.command("recording")
+@click.argument("call_id", type=int)
+@click.argument("output", type=click.Path(dir_okay=False, writable=True))
+def voice_recording(call_id, output):
+    """Decrypt the recording of call CALL_ID (see `madoguchi voice log`) into the WAV file OUTPUT."""
+    from db.audit import record
+    from db.files import DecryptionError
+    from voice.recording import to_wav
+    settings = _cli()._settings()
+    _cli()._open()
+    call = CallRecord.get_or_none(CallRecord.id == call_id)
+    if call is None or not call.recording:
+        raise click.ClickException(f"call {call_id} has no recording")
+    try:
+        wav = to_wav(settings.recordings_dir / call.recording, crypto.cipher())
+    except (OSError, DecryptionError) as exc:
+        raise click.ClickException(f"the recording of call {call_id} cannot be read: {exc}") from None
+    with write_transaction():
+        record(_cli().cli_actor().name, "call.export_recording", "call_record", call_id, clock.now(),
+               source="cli")
+    Path(output).write_bytes(wav)
+    click.echo(f"wrote {output} ({call.recording_seconds} s)")

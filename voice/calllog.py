@@ -1,0 +1,88 @@
+"""The call log and the phone lines (services: the caller owns the transaction), and the thread that
+writes the log for a voice worker so a slow disk never holds up the SIP polling thread."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import queue
+import threading
+
+from appliance import clock
+from db import crypto
+from db.connection import write_transaction
+from db.models import CallRecord, PhoneLine
+
+log = logging.getLogger(__name__)
+
+
+def line_for(did: str) -> PhoneLine | None:
+    return PhoneLine.get_or_none((PhoneLine.did == did) & PhoneLine.active)
+
+
+def call_started(sip_call_id: str, did: str, caller: str, worker: int, at: datetime.datetime) -> None:
+    CallRecord.insert(
+        sip_call_id=sip_call_id, did=did, worker=worker, started_at=at,
+        caller=caller or None, caller_index=crypto.cipher().blind_index(caller, "phone") if caller else None,
+    ).on_conflict_ignore().execute()  # a retransmitted INVITE is the same call
+
+
+def call_answered(sip_call_id: str, at: datetime.datetime) -> None:
+    CallRecord.update(answered_at=at).where(CallRecord.sip_call_id == sip_call_id).execute()
+
+
+def call_ended(sip_call_id: str, at: datetime.datetime, *, outcome: str, end_reason: str, path: list[str],
+               recording: str = "", recording_seconds: float | None = None, transcript: str = "") -> None:
+    record = CallRecord.get_or_none(CallRecord.sip_call_id == sip_call_id)
+    if record is None or record.ended_at is not None:
+        return
+    since = record.answered_at or record.started_at
+    record.ended_at = at
+    record.duration_s = round((at - since).total_seconds(), 2) if record.answered_at else 0.0
+    record.outcome, record.end_reason = outcome or end_reason, end_reason
+    record.path = json.dumps(path, ensure_ascii=False)
+    record.recording, record.recording_seconds = recording, recording_seconds
+    record.transcript = transcript
+    record.save()
+
+
+def close_stale(worker: int, at: datetime.datetime) -> int:
+    """A worker starting again ends the calls its previous life left open (it crashed or was killed)."""
+    return (CallRecord.update(ended_at=at, end_reason="engine_restart", outcome="engine_restart")
+            .where((CallRecord.worker == worker) & CallRecord.ended_at.is_null()).execute())
+
+
+def live_calls() -> list[CallRecord]:
+    return list(CallRecord.select().where(CallRecord.ended_at.is_null()).order_by(CallRecord.started_at))
+
+
+class CallLogWriter:
+    """Runs call-log services one write transaction each, in order, on its own thread."""
+
+    def __init__(self):
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="call-log", daemon=True)
+        self._thread.start()
+
+    def submit(self, service, *args, **kwargs) -> None:
+        self._queue.put((service, args, kwargs))
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            service, args, kwargs = item
+            for attempt in range(3):
+                try:
+                    with write_transaction():
+                        service(*args, **kwargs)
+                    break
+                except Exception:
+                    log.exception("call log write failed (%s, attempt %d)", service.__name__, attempt + 1)
+
+
+def now() -> datetime.datetime:
+    return clock.now()

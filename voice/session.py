@@ -1,0 +1,218 @@
+"""One call's media logic (sans-io): turns caller audio, keys, synthesised prompts, recognition results
+and the passing of time into flow events, and the flow's commands into effects for the SIP adapter.
+
+The adapter (voice/sip.py) supplies each 20 ms frame with the VAD's decision, the digits, the prompt
+audio it synthesised and the transcripts it got back, always with the current monotonic time; it
+carries out the effects this returns. Nothing here reads a clock, a socket or a thread, so every
+timing rule (barge-in, no-input timeouts, the inter-digit timeout) is tested by feeding values.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass
+
+from voice.asr import Transcript
+from voice.dtmf import DigitCollector
+from voice.endpointer import Endpointer, SpeechStarted, Utterance
+from voice.events import (
+    Answer,
+    CallEnded,
+    CallStarted,
+    Command,
+    DigitsEntered,
+    Event,
+    HangUp,
+    Listen,
+    NoInput,
+    PromptFinished,
+    Say,
+    SpeechRecognized,
+)
+
+RATE = 16000
+BYTES_PER_SECOND = RATE * 2
+PLAYOUT_MARGIN_S = 0.06  # the frames queued in the bridge still play after the last one is handed over
+
+# --- effects: what the adapter must do --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnswerCall:
+    pass
+
+
+@dataclass(frozen=True)
+class Synthesize:
+    prompt_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Play:
+    prompt_id: int
+    pcm: bytes  # 16 kHz 16-bit mono
+
+
+@dataclass(frozen=True)
+class StopPlayback:
+    pass
+
+
+@dataclass(frozen=True)
+class Recognize:
+    request_id: int
+    pcm: bytes  # 16 kHz 16-bit mono
+    expected: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EndCall:
+    reason: str
+
+
+Effect = AnswerCall | Synthesize | Play | StopPlayback | Recognize | EndCall
+
+ANNOUNCEMENT_ID = -1  # the recording announcement: spoken by the engine, never reported to the flow
+
+
+class CallSession:
+    def __init__(self, flow, *, call_id: str, dialled: str, caller: str, announcement: str = "",
+                 endpointer: Endpointer | None = None, inter_digit_timeout_s: float = 3.0):
+        self.flow = flow
+        self.call_id, self.dialled, self.caller = call_id, dialled, caller
+        self.announcement = announcement.strip()
+        self.endpointer = endpointer or Endpointer()
+        self.digits = DigitCollector(max_digits=1, inter_digit_timeout_s=inter_digit_timeout_s)
+        self.pending: deque[Command] = deque()
+        self.answered = False
+        self.over = False
+        self.end_reason = ""
+        self._requests = itertools.count(1)
+        # what the call is doing now: at most one prompt and one listen at a time
+        self.saying: Say | None = None
+        self.playing_until: float | None = None  # None while the prompt is being synthesised
+        self.listening: Listen | None = None
+        self.listen_deadline = 0.0
+        self.recognizing: int | None = None  # request id awaited
+
+    # --- inputs -------------------------------------------------------------------------------------
+
+    def start(self, now: float) -> list[Effect]:
+        return self._deliver(CallStarted(self.call_id, self.dialled, self.caller), now)
+
+    def audio(self, frame: bytes, is_speech: bool, now: float) -> list[Effect]:
+        if self.over or not self.answered:
+            return []
+        effects: list[Effect] = []
+        for item in self.endpointer.feed(frame, is_speech):
+            if isinstance(item, SpeechStarted):
+                effects += self._barge_in(now)
+            elif isinstance(item, Utterance) and self.listening and self.recognizing is None:
+                self.recognizing = next(self._requests)
+                effects.append(Recognize(self.recognizing, item.pcm, self.listening.expected))
+        return effects
+
+    def digit(self, digit: str, now: float) -> list[Effect]:
+        if self.over or not self.answered:
+            return []
+        effects = self._barge_in(now)
+        entry = self.digits.digit(digit, now)
+        if entry is not None:
+            effects += self._entry(entry, now)
+        return effects
+
+    def prompt_ready(self, prompt_id: int, pcm: bytes, now: float) -> list[Effect]:
+        if self.over or self.saying is None or self.saying.prompt_id != prompt_id:
+            return []  # cut short by barge-in before it was ready
+        self.playing_until = now + len(pcm) / BYTES_PER_SECOND + PLAYOUT_MARGIN_S
+        return [Play(prompt_id, pcm)]
+
+    def recognized(self, request_id: int, transcript: Transcript, now: float) -> list[Effect]:
+        if self.over or request_id != self.recognizing:
+            return []  # a key press answered first: the late transcript is stale
+        self.recognizing = None
+        self.listening = None
+        event = SpeechRecognized(transcript.text, transcript.confidence, transcript.alternatives)
+        return self._deliver(event, now)
+
+    def tick(self, now: float) -> list[Effect]:
+        if self.over:
+            return []
+        effects: list[Effect] = []
+        if self.saying is not None and self.playing_until is not None and now >= self.playing_until:
+            effects += self._prompt_done(interrupted=False, now=now)
+        entry = self.digits.tick(now)
+        if entry is not None:
+            effects += self._entry(entry, now)
+        if (self.listening is not None and self.saying is None and self.recognizing is None
+                and not self.endpointer.in_speech and not self.digits.buffer and now >= self.listen_deadline):
+            self.listening = None
+            effects += self._deliver(NoInput(), now)
+        return effects
+
+    def ended(self, reason: str, now: float) -> list[Effect]:
+        """The call is gone (caller hung up, media timeout, engine shutdown): tell the flow, once."""
+        if self.over:
+            return []
+        self.over = True
+        self.end_reason = reason
+        self.flow.handle(CallEnded(reason))
+        return []
+
+    # --- internals ----------------------------------------------------------------------------------
+
+    def _barge_in(self, now: float) -> list[Effect]:
+        if self.saying is None or not self.saying.barge_in:
+            return []
+        return [StopPlayback(), *self._prompt_done(interrupted=True, now=now)]
+
+    def _prompt_done(self, interrupted: bool, now: float) -> list[Effect]:
+        said, self.saying, self.playing_until = self.saying, None, None
+        if said.prompt_id == ANNOUNCEMENT_ID:
+            return self._run(now)
+        return self._deliver(PromptFinished(said.prompt_id, interrupted), now)
+
+    def _entry(self, entry: DigitsEntered, now: float) -> list[Effect]:
+        if self.listening is None:
+            return []  # keys pressed when nothing was asked
+        self.listening = None
+        self.recognizing = None
+        return self._deliver(entry, now)
+
+    def _deliver(self, event: Event, now: float) -> list[Effect]:
+        if self.over:
+            return []
+        self.pending.extend(self.flow.handle(event))
+        return self._run(now)
+
+    def _run(self, now: float) -> list[Effect]:
+        """Carry out queued commands until one has to wait (a prompt playing, a question asked)."""
+        effects: list[Effect] = []
+        while self.pending and self.saying is None and self.listening is None and not self.over:
+            command = self.pending.popleft()
+            match command:
+                case Answer():
+                    if not self.answered:
+                        self.answered = True
+                        effects.append(AnswerCall())
+                        if self.announcement:
+                            self.pending.appendleft(Say(self.announcement, ANNOUNCEMENT_ID, barge_in=False))
+                case Say():
+                    self.saying, self.playing_until = command, None
+                    upcoming = next((c for c in self.pending if isinstance(c, Listen)), None)
+                    if upcoming is not None:
+                        self.digits.max_digits = upcoming.max_digits  # keys may come during the prompt
+                    effects.append(Synthesize(command.prompt_id, command.text))
+                case Listen():
+                    self.listening = command
+                    self.digits.max_digits = command.max_digits
+                    self.listen_deadline = now + command.timeout_s
+                case HangUp(reason=reason):
+                    self.over = True
+                    self.end_reason = reason
+                    self.pending.clear()
+                    effects.append(EndCall(reason))
+                    self.flow.handle(CallEnded(reason))
+        return effects

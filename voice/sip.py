@@ -1,0 +1,536 @@
+"""The SIP adapter: the only module that imports pjsua2.
+
+One voice worker process = one pjsua2 endpoint answering at most 4 calls (the wheel's compile-time
+PJSUA_MAX_CALLS), behind Kamailio. pjsua2 runs with threadCnt=0: this module's one thread polls
+libHandleEvents() and does everything else between polls: SIP callbacks only note what happened,
+the media callbacks (pjmedia's clock thread) only copy 20 ms frames into deques. Each call's logic
+is a sans-io CallSession (voice/session.py); synthesis and recognition run on helper threads and
+come back through a queue.
+
+Object lifetimes follow docs/voice-stack.md: one AudioMediaPort per call slot, created at start and
+reused (destroying one while the bridge runs can crash); Call objects referenced until DISCONNECTED
+and dropped on this thread; everything released and garbage-collected before libDestroy().
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import gc
+import logging
+import queue
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import pjsua2 as pj
+
+from appliance.settings import port_range
+from db import crypto
+from voice import calllog, session
+from voice.asr import Transcript
+from voice.flows import create_flow
+from voice.flows.busy import BusyFlow
+from voice.recognition import RecognitionClient, RecognitionFailed
+from voice.recording import SUFFIX, TRANSCRIPT_SUFFIX, CallRecorder, save_transcript
+from voice.session import CallSession
+from voice.tts import PromptCache, Voice
+from voice.vad import SileroVad
+
+log = logging.getLogger(__name__)
+
+MAX_CALLS = 4  # PJSUA_MAX_CALLS of the pjsua2-python wheel
+FRAME_BYTES = 640  # 20 ms at 16 kHz, 16-bit mono
+CODEC_PRIORITIES = {"PCMU/8000/1": 255, "PCMA/8000/1": 254, "G722/16000/1": 253}
+QUEUE_FRAMES = 1500  # 30 s: a stalled loop drops the oldest audio instead of growing without bound
+
+
+def dialled_number(invite: str) -> str:
+    """The DID: the user part of the request URI, digits only (tel: and sip: alike)."""
+    first = invite.split("\r\n", 1)[0]
+    match = re.match(r"INVITE\s+(?:sips?|tel):\+?([^@;>\s]*)", first, re.IGNORECASE)
+    return re.sub(r"\D", "", match[1]) if match else ""
+
+
+def caller_number(uri: str) -> str:
+    match = re.search(r"(?:sips?|tel):\+?([^@;>]*)", uri or "", re.IGNORECASE)
+    user = match[1] if match else ""
+    return "" if user.lower() in ("anonymous", "unknown", "") else re.sub(r"[^\d+*#]", "", user)
+
+
+class FramePort(pj.AudioMediaPort):
+    """Copies frames between the conference bridge and deques; nothing else (clock thread)."""
+
+    def __init__(self):
+        super().__init__()
+        self.heard: deque[bytes] = deque(maxlen=QUEUE_FRAMES)
+        self.played: deque[bytes] = deque(maxlen=QUEUE_FRAMES)
+        self.outbox: deque[bytes] = deque()
+        self.active = False
+
+    def onFrameReceived(self, frame):
+        if self.active:
+            self.heard.append(bytes(frame.buf) if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO else b"")
+
+    def onFrameRequested(self, frame):
+        if not self.active:
+            return
+        try:
+            data = self.outbox.popleft()
+        except IndexError:
+            self.played.append(b"")
+            return
+        frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+        frame.buf = pj.ByteVector(data)
+        frame.size = len(data)
+        self.played.append(data)
+
+    def reset(self) -> None:
+        self.active = False
+        self.heard.clear()
+        self.played.clear()
+        self.outbox.clear()
+
+
+@dataclass
+class Slot:
+    """One of the worker's four call places: a media port and a VAD, reused call after call."""
+
+    port: FramePort
+    vad: SileroVad
+    call: ActiveCall | None = None
+
+
+@dataclass
+class ActiveCall:
+    serial: int
+    call: PhoneCall
+    slot: Slot | None
+    sip_call_id: str
+    session: CallSession | None = None
+    voice: Voice = field(default_factory=Voice)
+    record: bool = False
+    recorder: CallRecorder | None = None
+    recording_name: str = ""
+    heard: list[dict] = field(default_factory=list)  # what was recognised and pressed, for staff review
+    answered_at: float = 0.0
+    answered: bool = False
+    media_connected: bool = False
+    on_hold: bool = False
+    hangup_reason: str = ""
+    rx_packets: int = -1
+    rx_changed_at: float = 0.0
+    next_stat_at: float = 0.0
+
+
+class PhoneCall(pj.Call):
+    def __init__(self, worker: VoiceWorker, account, call_id: int = pj.PJSUA_INVALID_ID):
+        super().__init__(account, call_id)
+        self.worker = worker
+
+    def onCallState(self, prm):
+        info = self.getInfo()  # read now: after DISCONNECTED the call is gone from pjsua
+        self.worker.notes.append(("state", self, info.state, info.lastStatusCode))
+
+    def onCallMediaState(self, prm):
+        self.worker.notes.append(("media", self))
+
+    def onDtmfDigit(self, prm):  # RFC 4733 and SIP INFO (application/dtmf-relay) alike
+        self.worker.notes.append(("digit", self, prm.digit))
+
+
+class TrunkAccount(pj.Account):
+    def __init__(self, worker: VoiceWorker):
+        super().__init__()
+        self.worker = worker
+
+    def onIncomingCall(self, prm):
+        self.worker.incoming(PhoneCall(self.worker, self, prm.callId), prm.rdata.wholeMsg)
+
+
+class PjLog(pj.LogWriter):
+    def write(self, entry):
+        level = logging.ERROR if entry.level <= 1 else logging.WARNING if entry.level == 2 else logging.DEBUG
+        log.log(level, "pjsip: %s", entry.msg.rstrip())
+
+
+class VoiceWorker:
+    def __init__(self, settings, index: int, max_calls: int = MAX_CALLS, overflow: bool = False):
+        self.settings = settings
+        self.index = index
+        self.overflow = overflow  # the worker of last resort: only says that every line is busy
+        self.max_calls = min(MAX_CALLS, max_calls)
+        self.port = settings.voice_worker_base_port + index
+        self.notes: list[tuple] = []  # from pjsua2 callbacks, handled after each poll
+        self.results: queue.SimpleQueue = queue.SimpleQueue()  # from the synthesis/recognition threads
+        self.calls: dict[int, ActiveCall] = {}
+        self._by_pj: dict[int, ActiveCall] = {}  # id(PhoneCall) → call
+        self._serial = 0
+        self.prompts = PromptCache(settings.data_dir / "prompts")
+        self.asr = RecognitionClient(settings.run_dir / "asr.sock")
+        # helper threads are registered with pjlib: a pjsua2 object freed on them must not abort
+        self.synth_pool = concurrent.futures.ThreadPoolExecutor(1, "tts", initializer=self._register_thread)
+        self.asr_pool = concurrent.futures.ThreadPoolExecutor(MAX_CALLS, "asr", initializer=self._register_thread)
+        self.log_writer = calllog.CallLogWriter()
+        self.next_gc = 0.0
+        self.running = True
+
+    # --- life cycle ---------------------------------------------------------------------------------
+
+    def _register_thread(self) -> None:
+        self.ep.libRegisterThread(threading.current_thread().name)
+
+    def start(self) -> None:
+        gc.disable()  # cycles are collected on this thread only (step), never mid-callback elsewhere
+        self.ep = pj.Endpoint()
+        self.ep.libCreate()
+        config = pj.EpConfig()
+        config.uaConfig.threadCnt = 0
+        config.uaConfig.mainThreadOnly = False
+        config.uaConfig.maxCalls = MAX_CALLS
+        config.uaConfig.userAgent = "madoguchi"
+        config.medConfig.clockRate = 16000
+        config.medConfig.sndClockRate = 16000
+        config.medConfig.noVad = True
+        config.medConfig.ecTailLen = 0
+        config.logConfig.consoleLevel = 0
+        config.logConfig.level = 2
+        self._pj_log = PjLog()
+        config.logConfig.writer = self._pj_log
+        self.ep.libInit(config)
+        transport = pj.TransportConfig()
+        transport.boundAddress = "127.0.0.1"
+        transport.port = self.port
+        self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
+        self.ep.libStart()
+        self.ep.audDevManager().setNullDev()
+        for codec in self.ep.codecEnum2():
+            self.ep.codecSetPriority(codec.codecId, CODEC_PRIORITIES.get(codec.codecId, 0))
+        self.account = TrunkAccount(self)
+        self.account.create(self._account_config())
+        fmt = pj.MediaFormatAudio()
+        fmt.init(pj.PJMEDIA_FORMAT_PCM, 16000, 1, 20000, 16)
+        self.slots = []
+        for number in range(self.max_calls):
+            port = FramePort()
+            port.createPort(f"slot{number}", fmt)
+            self.slots.append(Slot(port, SileroVad()))
+        self.log_writer.submit(calllog.close_stale, self.index, calllog.now())
+        self.ready_file.parent.mkdir(parents=True, exist_ok=True)
+        self.ready_file.touch()
+        log.info("voice worker %d ready on 127.0.0.1:%d (%d calls)", self.index, self.port, self.max_calls)
+
+    @property
+    def ready_file(self):
+        return self.settings.run_dir / f"worker-{self.index}.ready"
+
+    def _account_config(self) -> pj.AccountConfig:
+        config = pj.AccountConfig()
+        config.idUri = f"sip:madoguchi@127.0.0.1:{self.port}"
+        first, last = port_range(self.settings.rtp_ports)
+        workers = -(-self.settings.voice_max_calls // MAX_CALLS)
+        span = (last - first + 1) // workers
+        media = config.mediaConfig.transportConfig
+        media.port = first + self.index * span
+        media.portRange = span
+        public = self.settings.sip_public_address or self.settings.sip_listen.rsplit(":", 1)[0]
+        if public not in ("", "0.0.0.0"):
+            media.publicAddress = public
+        return config
+
+    def run(self) -> None:
+        self.start()
+        try:
+            while self.running:
+                self.ep.libHandleEvents(10)
+                self.step(time.monotonic())
+            self.shutdown()
+        finally:
+            self.destroy()
+
+    def stop(self) -> None:
+        self.running = False
+
+    def shutdown(self, grace_s: float = 3.0) -> None:
+        """Hang up every call (politely, with BYE) and wait briefly for them to end."""
+        for active in list(self.calls.values()):
+            self._hangup(active, "engine_shutdown")
+        deadline = time.monotonic() + grace_s
+        while self.calls and time.monotonic() < deadline:
+            self.ep.libHandleEvents(20)
+            self.step(time.monotonic())
+
+    def destroy(self) -> None:
+        self.ready_file.unlink(missing_ok=True)
+        for slot in getattr(self, "slots", []):
+            slot.port.reset()
+        self.synth_pool.shutdown(wait=True, cancel_futures=True)
+        self.asr_pool.shutdown(wait=False, cancel_futures=True)
+        self.log_writer.close()
+        if getattr(self, "ep", None) is not None:
+            self.ep.hangupAllCalls()
+            for _ in range(20):
+                self.ep.libHandleEvents(10)
+            self.calls.clear()
+            self._by_pj.clear()
+            self.notes.clear()
+            self.ep.audDevManager().setNoDev()  # stop the bridge's clock before its ports go
+            for _ in range(10):
+                self.ep.libHandleEvents(10)
+            self.slots = []
+            self.account = None
+            gc.collect()
+            self.ep.libDestroy()
+            self.ep = None
+
+    # --- the loop -----------------------------------------------------------------------------------
+
+    def step(self, now: float) -> None:
+        notes, self.notes = self.notes, []
+        for note in notes:
+            self._note(note, now)
+        while True:
+            try:
+                serial, kind, *values = self.results.get_nowait()
+            except queue.Empty:
+                break
+            active = self.calls.get(serial)
+            if active is None or active.session is None:
+                continue
+            if kind == "prompt":
+                self._effects(active, active.session.prompt_ready(*values, now))
+            else:
+                request_id, transcript = values
+                active.heard.append({"at": round(now - active.answered_at, 2), "text": transcript.text,
+                                     "confidence": transcript.confidence,
+                                     "alternatives": list(transcript.alternatives)})
+                self._effects(active, active.session.recognized(request_id, transcript, now))
+        for active in list(self.calls.values()):
+            if active.slot is not None and active.session is not None:
+                self._media(active, now)
+                self._effects(active, active.session.tick(now))
+        if now >= self.next_gc:
+            gc.collect()
+            self.next_gc = now + 5.0
+
+    def _media(self, active: ActiveCall, now: float) -> None:
+        port, vad = active.slot.port, active.slot.vad
+        while port.heard:
+            heard = port.heard.popleft()
+            played = port.played.popleft() if port.played else b""
+            if not heard:
+                heard = bytes(FRAME_BYTES)
+            if active.recorder is not None:
+                active.recorder.add(heard, played)
+            self._effects(active, active.session.audio(heard, vad.is_speech(heard), now))
+        if now >= active.next_stat_at and active.media_connected:
+            self._check_media_timeout(active, now)
+
+    def _check_media_timeout(self, active: ActiveCall, now: float) -> None:
+        active.next_stat_at = now + 1.0
+        try:
+            packets = active.call.getStreamStat(0).rtcp.rxStat.pkt
+        except pj.Error:
+            return
+        if packets != active.rx_packets or active.on_hold:
+            active.rx_packets, active.rx_changed_at = packets, now
+        elif now - active.rx_changed_at >= self.settings.media_timeout_s:
+            log.info("call %d: no audio from the caller for %d s", active.serial, self.settings.media_timeout_s)
+            self._hangup(active, "media_timeout")
+
+    # --- SIP events ---------------------------------------------------------------------------------
+
+    def incoming(self, call: PhoneCall, invite: str) -> None:
+        """A new INVITE (inside libHandleEvents): decide at once, so Kamailio can try another worker."""
+        self._serial += 1
+        info = call.getInfo()
+        active = ActiveCall(self._serial, call, None, info.callIdString)
+        self.calls[active.serial] = active
+        self._by_pj[id(call)] = active
+        did, caller = dialled_number(invite), caller_number(info.remoteUri)
+        slot = next((s for s in self.slots if s.call is None), None)
+        if slot is None:
+            log.info("call %d refused: all %d slots busy", active.serial, self.max_calls)
+            return self._answer(call, 486)
+        if self.overflow:
+            flow, voice = BusyFlow(self.settings.voice_busy_announcement), Voice()
+        else:
+            try:
+                line = calllog.line_for(did)
+            except Exception:
+                log.exception("call %d refused: the phone line lookup failed", active.serial)
+                return self._answer(call, 503)
+            if line is None:
+                log.info("call %d refused: no active phone line for the dialled number", active.serial)
+                return self._answer(call, 404)
+            try:
+                flow = create_flow(line.flow)
+                voice = Voice(engine=line.tts_engine, speed=line.tts_speed,
+                              volume=line.tts_volume)
+                voice.validate()
+            except ValueError as exc:
+                log.error("call %d refused: phone line %s is misconfigured: %s", active.serial, line.did, exc)
+                return self._answer(call, 500)
+            active.record = self.settings.record_calls and line.record
+        slot.call, active.slot, active.voice = active, slot, voice
+        slot.port.reset()
+        slot.vad.reset()
+        active.session = CallSession(flow, call_id=active.sip_call_id, dialled=did, caller=caller,
+                                     announcement=self.settings.recording_announcement if active.record else "")
+        log.info("call %d: incoming on line %s (worker %d, slot %d)", active.serial, did, self.index,
+                 self.slots.index(slot))
+        self.log_writer.submit(calllog.call_started, active.sip_call_id, did, caller, self.index, calllog.now())
+        self._answer(call, 180)
+        self._effects(active, active.session.start(time.monotonic()))
+
+    def _answer(self, call: PhoneCall, code: int) -> None:
+        prm = pj.CallOpParam()
+        prm.statusCode = code
+        try:
+            call.answer(prm)
+        except pj.Error as exc:
+            log.warning("answering %d failed: %s", code, exc.info())
+
+    def _note(self, note: tuple, now: float) -> None:
+        kind, call, *values = note
+        active = self._by_pj.get(id(call))
+        if active is None:
+            return
+        if kind == "digit":
+            if active.session is not None:
+                active.heard.append({"at": round(now - active.answered_at, 2), "key": values[0]})
+                self._effects(active, active.session.digit(values[0], now))
+            return
+        if kind == "media":
+            try:
+                self._media_changed(active, call, call.getInfo())
+            except pj.Error as exc:
+                log.warning("call %d: media change not handled: %s", active.serial, exc.info())
+        elif values[0] == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self._ended(active, values[1], now)
+
+    def _media_changed(self, active: ActiveCall, call: PhoneCall, info) -> None:
+        media = info.media  # keep the CallInfo alive while its media list is read
+        for index in range(len(media)):
+            entry = media[index]
+            if entry.type != pj.PJMEDIA_TYPE_AUDIO or active.slot is None:
+                continue
+            active.on_hold = entry.status in (pj.PJSUA_CALL_MEDIA_LOCAL_HOLD, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD)
+            if entry.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                stream = call.getAudioMedia(index)
+                stream.startTransmit(active.slot.port)
+                active.slot.port.startTransmit(stream)
+                active.slot.port.active = True
+                active.media_connected = True
+
+    def _ended(self, active: ActiveCall, last_status: int, now: float) -> None:
+        if active.hangup_reason:
+            reason = active.hangup_reason
+        elif not active.answered:
+            reason = "caller_cancel" if last_status == 487 else f"not_answered_{last_status}"
+        else:
+            reason = "caller_hangup"
+        recording, seconds = "", None
+        if active.session is not None:
+            active.session.ended(reason, now)
+        transcript = ""
+        if active.recorder is not None:
+            try:
+                active.recorder.close()
+                recording, seconds = active.recording_name, round(active.recorder.seconds, 2)
+                if active.heard:
+                    transcript = active.recording_name.replace(SUFFIX, TRANSCRIPT_SUFFIX)
+                    save_transcript(self.settings.recordings_dir / transcript, active.heard, crypto.cipher())
+            except OSError:
+                log.exception("call %d: the recording could not be saved", active.serial)
+        if active.slot is not None:
+            active.slot.port.reset()
+            active.slot.call = None
+        if active.session is not None:
+            flow_log = active.session.flow.log
+            self.log_writer.submit(calllog.call_ended, active.sip_call_id, calllog.now(), outcome=flow_log.outcome,
+                                   end_reason=reason, path=list(flow_log.path), recording=recording,
+                                   recording_seconds=seconds, transcript=transcript)
+            log.info("call %d ended: %s", active.serial, reason)
+        del self.calls[active.serial]
+        del self._by_pj[id(active.call)]
+
+    # --- effects ------------------------------------------------------------------------------------
+
+    def _effects(self, active: ActiveCall, effects) -> None:
+        for effect in effects:
+            match effect:
+                case session.AnswerCall():
+                    self._answer(active.call, 200)
+                    active.answered = True
+                    active.answered_at = active.rx_changed_at = time.monotonic()
+                    self.log_writer.submit(calllog.call_answered, active.sip_call_id, calllog.now())
+                    if active.record:
+                        self._start_recording(active)
+                case session.Synthesize(prompt_id=prompt_id, text=text):
+                    self.synth_pool.submit(self._synthesize, active.serial, prompt_id, text, active.voice)
+                case session.Play(pcm=pcm):
+                    outbox = active.slot.port.outbox
+                    outbox.clear()
+                    pcm += bytes(-len(pcm) % FRAME_BYTES)
+                    outbox.extend(pcm[i:i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES))
+                case session.StopPlayback():
+                    active.slot.port.outbox.clear()
+                case session.Recognize(request_id=request_id, pcm=pcm, expected=expected):
+                    self.asr_pool.submit(self._recognize, active.serial, request_id, pcm, expected)
+                case session.EndCall(reason=reason):
+                    self._hangup(active, reason)
+
+    def _start_recording(self, active: ActiveCall) -> None:
+        day = calllog.now().strftime("%Y-%m")
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", active.sip_call_id)[:80]
+        name = f"{day}/{safe}{SUFFIX}"
+        try:
+            active.recorder = CallRecorder(self.settings.recordings_dir / name, crypto.cipher())
+            active.recording_name = name
+        except OSError:
+            log.exception("call %d: cannot start the recording", active.serial)
+
+    def _hangup(self, active: ActiveCall, reason: str) -> None:
+        if active.hangup_reason:
+            return
+        active.hangup_reason = reason
+        prm = pj.CallOpParam()
+        prm.statusCode = 200 if active.answered else 603
+        try:
+            active.call.hangup(prm)
+        except pj.Error as exc:
+            log.warning("call %d: hangup failed: %s", active.serial, exc.info())
+
+    # --- helper threads -----------------------------------------------------------------------------
+
+    def _synthesize(self, serial: int, prompt_id: int, text: str, voice: Voice) -> None:
+        try:
+            pcm = self.prompts.get(text, voice).tobytes()
+        except Exception:
+            log.exception("call %d: synthesis failed", serial)
+            pcm = b""
+        self.results.put((serial, "prompt", prompt_id, pcm))
+
+    def _recognize(self, serial: int, request_id: int, pcm: bytes, expected) -> None:
+        try:
+            transcript = self.asr.transcribe(pcm, tuple(expected))
+        except RecognitionFailed as exc:
+            log.warning("call %d: %s", serial, exc)
+            transcript = Transcript("", 0.0)
+        self.results.put((serial, "transcript", request_id, transcript))
+
+
+def serve_worker(settings, index: int, max_calls: int, overflow: bool = False) -> None:
+    """Run one voice worker until SIGTERM/SIGINT."""
+    import signal
+
+    worker = VoiceWorker(settings, index, max_calls, overflow)
+
+    def stop(signum, frame):
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    worker.run()
