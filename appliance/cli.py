@@ -6,6 +6,7 @@ import datetime
 import getpass
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -318,15 +319,44 @@ def models_setup():
 
 @models.command("check")
 def models_check():
-    """Say which recognition models are installed and whether their files are intact."""
-    from voice.asr import whisper
-    folder = _settings().models_dir / whisper.FOLDER_NAME
-    problems = whisper.check(folder)
-    for problem in problems:
-        click.echo(f"FAIL whisper: {problem}")
-    if problems:
+    """Say which recognition engine is active and whether each installed model's files are intact."""
+    from voice.asr import espnet, reazonspeech, whisper
+    settings = _settings()
+    engines = {  # name: (folder, problems); the active engine's model is also trial-loaded
+        "whisper": (settings.models_dir / whisper.FOLDER_NAME, whisper.check),
+        "reazonspeech": (settings.models_dir / reazonspeech.FOLDER_NAME,
+                         lambda f: reazonspeech.check(f) or (reazonspeech.probe(f)
+                                                             if settings.asr_engine == "reazonspeech" else [])),
+        "reazonspeech-espnet": (settings.models_dir / espnet.FOLDER_NAME, espnet.check),
+    }
+    active_ok = True
+    for name, (folder, check_folder) in engines.items():
+        active = name == settings.asr_engine
+        problems = check_folder(folder)
+        if not active and not folder.exists():
+            click.echo(f"-    {name}: not installed")
+            continue
+        for problem in problems:
+            click.echo(f"FAIL {name}{' (active)' if active else ''}: {problem}")
+        if not problems:
+            click.echo(f"ok   {name}{' (active)' if active else ''}: {folder}")
+        active_ok = active_ok and not (active and problems)
+    if not active_ok:
         sys.exit(1)
-    click.echo(f"ok   whisper: {folder} (SHA-256 verified)")
+
+
+@models.command("import")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def models_import(source):
+    """Install the ReazonSpeech k2 model from a folder (e.g. copied from USB media); the old install is kept
+    until the new one has been copied, checked and loaded. Set asr_engine = "reazonspeech" to use it."""
+    from voice.asr import reazonspeech
+    from voice.asr.whisper import ModelProblem
+    try:
+        folder = reazonspeech.import_folder(source, _settings().models_dir)
+    except ModelProblem as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"ReazonSpeech k2 model installed in {folder}")
 
 
 @main.group()
@@ -337,14 +367,18 @@ def asr():
 @asr.command("transcribe")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 def asr_transcribe(files):
-    """Print what the recogniser hears in WAV files (any rate, 16-bit), with the time it took."""
+    """Print what the active recogniser (asr_engine) hears in WAV files (any rate, 16-bit), with the time it took."""
     import wave
 
     import numpy as np
 
     from voice import audio
-    from voice.asr import whisper
-    recognizer = whisper.WhisperRecognizer(_settings().models_dir / whisper.FOLDER_NAME)
+    from voice.asr.whisper import ModelProblem
+    from voice.recognition import load_engine
+    try:
+        recognizer = load_engine(_settings())
+    except ModelProblem as exc:
+        raise click.ClickException(str(exc)) from None
     for name in files:
         try:
             with wave.open(name, "rb") as w:

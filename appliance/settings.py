@@ -86,6 +86,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("voice_busy_announcement", str,
             "ただいま電話が大変混み合っております。しばらくたってから、おかけ直しください。",
             "Spoken to a caller when every line is busy, before hanging up."),
+    Setting("voice_ring_ms", int, 1000,
+            "The caller hears ringing this long before the engine answers (0 answers at once)."),
     Setting("media_timeout_s", int, 30, "A call with no audio from the caller for this long is ended."),
     Setting("record_calls", bool, True, "Record calls (both directions, encrypted) on lines that allow it."),
     Setting("recording_announcement", str, "この通話は録音されます。",

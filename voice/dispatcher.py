@@ -11,6 +11,7 @@ that answered.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,8 +83,7 @@ def render_config(settings, plan: Plan, run_dir: Path) -> str:
         listen = (f"listen=udp:{host}:{port}{advertise}\nlisten=tcp:{host}:{port}{advertise}\n"
                   f"listen=udp:127.0.0.1:{plan.base_port - 1}\nmhomed=1")
     if settings.sip_trunk_mode == "register":
-        registrar = settings.sip_registrar.split(":")[0]
-        allowed = f'is_in_subnet("$si", "{registrar}/32")' if _is_ip(registrar) else f'$si == "{registrar}"'
+        allowed = " || ".join(f'is_in_subnet("$si", "{net}")' for net in registrar_networks(settings.sip_registrar))
     else:
         allowed = " || ".join(f'is_in_subnet("$si", "{net}")' for net in trunk_networks(settings.sip_trunk_addresses))
     first_worker, last_worker = plan.worker_port(0), plan.worker_port(plan.overflow_index)
@@ -206,12 +206,23 @@ failure_route[GIVE_UP] {{
 """
 
 
-def _is_ip(text: str) -> bool:
+def registrar_host(registrar: str) -> str:
+    """The host of host[:port], [v6][:port] or a bare IPv6 address."""
+    if registrar.startswith("["):
+        return registrar[1:registrar.index("]")]
+    if registrar.count(":") == 1:
+        return registrar.split(":")[0]
+    return registrar
+
+
+def registrar_networks(registrar: str) -> list[str]:
+    """The registrar's addresses (resolved now, at start) as single-host networks: $si is always an IP."""
+    host = registrar_host(registrar)
     try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return False
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_UDP)}
+    except OSError as exc:
+        raise SettingsError(f"sip_registrar {registrar!r}: cannot resolve {host!r} ({exc})") from None
+    return sorted(str(ipaddress.ip_network(address)) for address in addresses)
 
 
 def write_config(settings, plan: Plan, run_dir: Path) -> Path:

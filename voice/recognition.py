@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from voice.asr import Transcript
+from voice.asr.matching import rank_expected
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ class _Handler(socketserver.BaseRequestHandler):
         server: RecognitionServer = self.server  # type: ignore[assignment]
         try:
             header = json.loads(_read_block(self.request, MAX_HEADER_BYTES))
+            expected = header.get("expected") or [] if isinstance(header, dict) else None
+            if not isinstance(expected, list) or not all(isinstance(e, str) for e in expected):
+                raise ValueError("the header must be an object whose `expected` is a list of texts")
             pcm = _read_block(self.request, MAX_PCM_BYTES)
             if len(pcm) % 2:
                 raise ValueError("PCM of odd length")
@@ -88,13 +92,11 @@ class _Handler(socketserver.BaseRequestHandler):
         try:
             with server.slots:
                 transcript = server.engine.transcribe(samples)
+            alternatives = rank_expected(transcript.text, expected)
         except Exception as exc:  # one failed utterance must not take the service down
             log.exception("recognition failed")
             self._reply({"error": f"recognition failed: {type(exc).__name__}"})
             return
-        from voice.asr.matching import rank_expected
-
-        alternatives = rank_expected(transcript.text, header.get("expected") or ())
         self._reply({"text": transcript.text, "confidence": transcript.confidence,
                      "alternatives": list(alternatives), "seconds": transcript.seconds})
         log.info("recognised %.1f s of speech in %.2f s (%d characters)",

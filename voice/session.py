@@ -79,10 +79,13 @@ ANNOUNCEMENT_ID = -1  # the recording announcement: spoken by the engine, never 
 
 class CallSession:
     def __init__(self, flow, *, call_id: str, dialled: str, caller: str, announcement: str = "",
-                 endpointer: Endpointer | None = None, inter_digit_timeout_s: float = 3.0):
+                 endpointer: Endpointer | None = None, inter_digit_timeout_s: float = 3.0,
+                 ring_s: float = 0.0):
         self.flow = flow
         self.call_id, self.dialled, self.caller = call_id, dialled, caller
         self.announcement = announcement.strip()
+        self.ring_s = ring_s  # the caller hears ringing this long before the engine answers
+        self.ringing_until: float | None = None
         self.endpointer = endpointer or Endpointer()
         self.digits = DigitCollector(max_digits=1, inter_digit_timeout_s=inter_digit_timeout_s)
         self.pending: deque[Command] = deque()
@@ -141,6 +144,10 @@ class CallSession:
         if self.over:
             return []
         effects: list[Effect] = []
+        if self.ringing_until is not None and now >= self.ringing_until:
+            self.ringing_until = None
+            effects += self._answer()
+            effects += self._run(now)
         if self.saying is not None and self.playing_until is not None and now >= self.playing_until:
             effects += self._prompt_done(interrupted=False, now=now)
         entry = self.digits.tick(now)
@@ -162,6 +169,12 @@ class CallSession:
         return []
 
     # --- internals ----------------------------------------------------------------------------------
+
+    def _answer(self) -> list[Effect]:
+        self.answered = True
+        if self.announcement:
+            self.pending.appendleft(Say(self.announcement, ANNOUNCEMENT_ID, barge_in=False))
+        return [AnswerCall()]
 
     def _barge_in(self, now: float) -> list[Effect]:
         if self.saying is None or not self.saying.barge_in:
@@ -190,15 +203,14 @@ class CallSession:
     def _run(self, now: float) -> list[Effect]:
         """Carry out queued commands until one has to wait (a prompt playing, a question asked)."""
         effects: list[Effect] = []
-        while self.pending and self.saying is None and self.listening is None and not self.over:
+        while (self.pending and self.saying is None and self.listening is None and self.ringing_until is None
+               and not self.over):
             command = self.pending.popleft()
             match command:
-                case Answer():
-                    if not self.answered:
-                        self.answered = True
-                        effects.append(AnswerCall())
-                        if self.announcement:
-                            self.pending.appendleft(Say(self.announcement, ANNOUNCEMENT_ID, barge_in=False))
+                case Answer() if not self.answered and self.ring_s > 0:
+                    self.ringing_until = now + self.ring_s
+                case Answer() if not self.answered:
+                    effects += self._answer()
                 case Say():
                     self.saying, self.playing_until = command, None
                     upcoming = next((c for c in self.pending if isinstance(c, Listen)), None)

@@ -5,7 +5,7 @@ script, records what it hears and prints a JSON report on its last line.
 Script: {"uri": ..., "codec": "PCMU/8000/1", "steps": [...], "heard": "out.wav"} with steps
   {"wait_prompt": 20}         wait until the engine has spoken and then been silent for 0.8 s
   {"say": "speech.wav"}       send a 16 kHz 16-bit WAV in real time, then 0.2 s of silence
-  {"dtmf": "12#", "method": "rfc2833" | "info"}
+  {"dtmf": "12#", "method": "rfc2833" | "info", "gap": 0.25}
   {"sleep": 1.5}
   {"hangup": true}
   {"wait_end": 20}            wait for the engine to hang up
@@ -143,15 +143,15 @@ def main(script_path: str) -> None:
             poll(len(pcm) / 32000 + 0.3, lambda: not port.outbox)
             report["steps"].append({"said": step["say"]})
         elif "dtmf" in step:
-            if step.get("method") == "info":
-                dtmf = pj.CallSendDtmfParam()
-                dtmf.digits = step["dtmf"]
-                dtmf.method = pj.PJSUA_DTMF_METHOD_SIP_INFO
-                call.sendDtmf(dtmf)
-            else:
-                for digit in step["dtmf"]:
+            for digit in step["dtmf"]:  # one key at a time, as a hand presses them
+                if step.get("method") == "info":
+                    dtmf = pj.CallSendDtmfParam()
+                    dtmf.digits = digit
+                    dtmf.method = pj.PJSUA_DTMF_METHOD_SIP_INFO
+                    call.sendDtmf(dtmf)
+                else:
                     call.dialDtmf(digit)
-                    poll(0.25)
+                poll(step.get("gap", 0.25))
             report["steps"].append({"dtmf": step["dtmf"]})
         elif "sleep" in step:
             poll(step["sleep"])

@@ -1,0 +1,221 @@
+"""Fixtures for the SIP tests: the whole voice engine (`madoguchi voice`: Kamailio, the pjsua2 workers,
+the overflow worker, the recognition service with the real Whisper model) on loopback ports, a pjsua2
+test caller in its own process, and SIPp.
+
+After every test the engine must be as it was: no live call in the call log, each worker's thread
+and file-descriptor counts back to their baseline, no pjlib assertion or traceback in its log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+
+from db.connection import open_database
+from tests.conftest import make_instance, process_globals_kept
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIOS = Path(__file__).with_name("scenarios")
+DEMO_DID = "0586000001"
+
+
+def free_port_block(size: int) -> int:
+    """The first port of `size` consecutive free UDP+TCP loopback ports."""
+    for base in range(21000 + (os.getpid() % 200) * 50, 60000, size + 7):
+        try:
+            sockets = []
+            for port in range(base, base + size):
+                for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                    s = socket.socket(socket.AF_INET, kind)
+                    sockets.append(s)
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no free ports")
+
+
+@dataclass
+class Engine:
+    settings: object
+    config: Path
+    process: subprocess.Popen
+    log_path: Path
+    sip_port: int
+
+    @property
+    def uri(self) -> str:
+        return f"sip:{DEMO_DID}@127.0.0.1:{self.sip_port}"
+
+    def workers(self) -> list[psutil.Process]:
+        children = psutil.Process(self.process.pid).children()
+        return [c for c in children if "worker" in c.cmdline()]
+
+    def resources(self) -> dict[int, tuple[int, int]]:
+        """Per worker (by index): threads and open file descriptors."""
+        counts = {}
+        for worker in self.workers():
+            index = int(worker.cmdline()[worker.cmdline().index("--index") + 1])
+            counts[index] = (worker.num_threads(), worker.num_fds())
+        return counts
+
+    def query(self, sql: str, *params):
+        with process_globals_kept():
+            db = open_database(self.settings)
+            try:
+                return db.execute_sql(sql, params).fetchall()
+            finally:
+                db.close()
+
+    def live_calls(self) -> int:
+        return self.query("SELECT count(*) FROM call_record WHERE ended_at IS NULL")[0][0]
+
+    def wait_idle(self, timeout_s: float = 40.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.live_calls() and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert self.live_calls() == 0, "calls still live in the call log after the test"
+
+    def calls(self, since_id: int = 0) -> list[dict]:
+        from voice import calllog  # noqa: F401  (models registered)
+        rows = self.query("SELECT id, did, started_at, answered_at, ended_at, outcome, end_reason, path, "
+                          "recording, recording_seconds, transcript, duration_s FROM call_record WHERE id > ? "
+                          "ORDER BY id", since_id)
+        keys = ("id", "did", "started_at", "answered_at", "ended_at", "outcome", "end_reason", "path",
+                "recording", "recording_seconds", "transcript", "duration_s")
+        return [dict(zip(keys, row, strict=True)) | {"path": json.loads(row[7])} for row in rows]
+
+    def last_call_id(self) -> int:
+        return self.query("SELECT coalesce(max(id), 0) FROM call_record")[0][0]
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "appliance", *args], capture_output=True, text=True,
+                              env={**os.environ, "MADOGUCHI_CONFIG": str(self.config)}, timeout=120)
+
+
+def start_engine(root: Path, **overrides) -> Engine:
+    base = free_port_block(12)
+    rtp = free_port_block(200)
+    settings = make_instance(root, sip_listen=f"127.0.0.1:{base}", voice_worker_base_port=base + 2,
+                             rtp_ports=f"{rtp}-{rtp + 199}", **overrides)
+    config = root / "madoguchi.toml"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
+    env["MADOGUCHI_CONFIG"] = str(config)
+    for command in (["models", "setup"], ["demo", "--weeks", "1"]):
+        subprocess.run([sys.executable, "-m", "appliance", *command], env=env, check=True, capture_output=True,
+                       timeout=300)
+    log_path = root / "voice.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "appliance", "voice"], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT, cwd=REPO)
+    engine = Engine(settings, config, process, log_path, base)
+    ready = settings.run_dir / "voice.ready"
+    deadline = time.monotonic() + 120
+    while not ready.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_engine(engine)
+            raise AssertionError(f"the voice engine did not start:\n{engine.log_text()[-3000:]}")
+        time.sleep(0.2)
+    return engine
+
+
+def stop_engine(engine: Engine) -> None:
+    if engine.process.poll() is None:
+        engine.process.terminate()
+        try:
+            engine.process.wait(40)
+        except subprocess.TimeoutExpired:
+            engine.process.kill()
+            engine.process.wait()
+
+
+def engine_problems(text: str) -> list[str]:
+    return [line for line in text.splitlines()
+            if re.search(r"Assertion|Traceback|Segmentation|core dumped|exited with status", line)]
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory):
+    engine = start_engine(tmp_path_factory.mktemp("voice"), media_timeout_s=8, voice_ring_ms=300,
+                          voice_max_calls=8)
+    yield engine
+    stop_engine(engine)
+    assert engine.process.returncode == 0, engine.log_text()[-3000:]
+    problems = engine_problems(engine.log_text())
+    assert not problems, problems
+
+
+@pytest.fixture(scope="session")
+def baseline(engine):
+    """Thread and fd counts of each worker once it has served a call (pools and sockets all made)."""
+    run_sipp(engine, "basic.xml", calls=2, rate=2, limit=2)
+    engine.wait_idle()
+    time.sleep(1.0)
+    return engine.resources()
+
+
+@pytest.fixture
+def clean_engine(engine, baseline):
+    """The engine, checked after the test: no live calls, no leaked threads or descriptors, a clean log."""
+    log_start = len(engine.log_text())
+    yield engine
+    engine.wait_idle()
+    deadline = time.monotonic() + 10
+    while engine.resources() != baseline and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert engine.resources() == baseline, "worker threads or file descriptors leaked"
+    problems = engine_problems(engine.log_text()[log_start:])
+    assert not problems, problems
+
+
+def run_sipp(engine: Engine, scenario: str, *, calls: int = 1, rate: float = 1, limit: int = 1,
+             service: str = DEMO_DID, local_ip: str = "127.0.0.1", extra: tuple[str, ...] = (),
+             timeout_s: float = 120) -> subprocess.CompletedProcess:
+    """Run a SIPp scenario to completion (-m calls); the caller asserts on the exit status."""
+    argv = ["sipp", f"127.0.0.1:{engine.sip_port}", "-sf", str(SCENARIOS / scenario), "-s", service,
+            "-i", local_ip, "-p", "0", "-m", str(calls), "-r", str(rate), "-l", str(limit),
+            "-mp", str(free_port_block(8)), "-nostdin", "-timeout", f"{int(timeout_s)}s",
+            "-timeout_error", "-trace_err", "-error_file", str(engine.settings.data_dir / f"sipp-{scenario}.err"),
+            *extra]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s + 30,
+                          cwd=engine.settings.data_dir)
+
+
+def speech_wav(path: Path, text: str) -> Path:
+    from voice.tts import synthesize
+    samples = synthesize(text)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(samples.tobytes())
+    return path
+
+
+def call(engine: Engine, tmp_path: Path, steps: list[dict], *, codec: str = "PCMU/8000/1",
+         uri: str | None = None, timeout_s: float = 150) -> dict:
+    """Place a call with the pjsua2 test caller (its own process) and return its report."""
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"uri": uri or engine.uri, "codec": codec, "steps": steps,
+                                  "heard": str(tmp_path / "heard.wav")}), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "tests.sip.caller", str(script)], capture_output=True,
+                            text=True, timeout=timeout_s, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -1,0 +1,499 @@
+"""One call's media logic without SIP, audio devices or a clock: inputs are fed with explicit times and
+the effects for the adapter and the events the flow sees are read back."""
+
+from __future__ import annotations
+
+import pytest
+
+from voice.asr import Transcript
+from voice.events import (
+    Answer,
+    CallEnded,
+    CallStarted,
+    DigitsEntered,
+    HangUp,
+    Listen,
+    NoInput,
+    PromptFinished,
+    Say,
+    SpeechRecognized,
+)
+from voice.flows.echo import EchoFlow
+from voice.session import (
+    ANNOUNCEMENT_ID,
+    PLAYOUT_MARGIN_S,
+    AnswerCall,
+    CallSession,
+    EndCall,
+    Play,
+    Recognize,
+    StopPlayback,
+    Synthesize,
+)
+
+SPEECH = b"\x10\x27" * 320  # one 20 ms frame at 16 kHz, 640 bytes
+SILENCE = b"\x00\x00" * 320
+FRAME_S = 0.02
+ANNOUNCEMENT = "この通話は録音されます。"
+
+
+class ScriptedFlow:
+    """Records every event; answers each one (CallEnded aside) with the next scripted list of commands."""
+
+    def __init__(self, *replies):
+        self.replies = [list(r) for r in replies]
+        self.events = []
+
+    def handle(self, event):
+        self.events.append(event)
+        if isinstance(event, CallEnded) or not self.replies:
+            return []
+        return self.replies.pop(0)
+
+    def of(self, kind):
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+def session(flow, **kw):
+    return CallSession(flow, call_id="c1", dialled="0586000001", caller="09011112222", **kw)
+
+
+def pcm(seconds):
+    return b"\x00\x00" * int(16000 * seconds)
+
+
+def feed(s, frames, start, *, speech):
+    """Feed `frames` frames from time `start`; returns all effects and the time after the last frame."""
+    effects, now = [], start
+    for _ in range(frames):
+        effects += s.audio(SPEECH if speech else SILENCE, speech, now)
+        now += FRAME_S
+    return effects, now
+
+
+def asking(text="ご用件をどうぞ", **listen):
+    """A flow that answers, asks one question and then waits."""
+    return ScriptedFlow([Answer(), Say(text, 1), Listen(**listen)])
+
+
+def listening(s, now=0.0):
+    """Start the call and play the question to its end: the session then listens from `now`+1."""
+    s.start(now)
+    s.prompt_ready(1, pcm(0.5), now)
+    s.tick(now + 1.0)
+    assert s.listening is not None
+    return now + 1.0
+
+
+# --- answering and the recording announcement --------------------------------------------------------
+
+
+def test_answer_then_recording_announcement_before_the_flow_speaks():
+    """With an announcement set, the call is answered and the announcement is synthesised first; the
+    flow's own prompt only follows when it has played, and the flow never hears of it."""
+    flow = asking()
+    s = session(flow, announcement=ANNOUNCEMENT)
+    assert s.start(0.0) == [AnswerCall(), Synthesize(ANNOUNCEMENT_ID, ANNOUNCEMENT)]
+    assert s.prompt_ready(ANNOUNCEMENT_ID, pcm(1.0), 0.1) == [Play(ANNOUNCEMENT_ID, pcm(1.0))]
+    assert s.tick(0.5) == []
+    assert s.tick(1.1 + PLAYOUT_MARGIN_S + 0.01) == [Synthesize(1, "ご用件をどうぞ")]
+    assert flow.events == [CallStarted("c1", "0586000001", "09011112222")]
+
+
+def test_speech_and_keys_do_not_cut_the_announcement_short():
+    """The announcement is barge_in=False: speaking or pressing a key during it neither stops playback
+    nor reaches the flow, and it plays to its end."""
+    flow = asking(max_digits=1)
+    s = session(flow, announcement=ANNOUNCEMENT)
+    s.start(0.0)
+    s.prompt_ready(ANNOUNCEMENT_ID, pcm(3.0), 0.0)
+    effects, now = feed(s, 20, 0.1, speech=True)
+    more, now = feed(s, 40, now, speech=False)
+    effects += more + s.digit("5", now)
+    assert effects == []
+    assert s.saying is not None and s.saying.prompt_id == ANNOUNCEMENT_ID
+    assert s.tick(3.0 + PLAYOUT_MARGIN_S + 0.01) == [Synthesize(1, "ご用件をどうぞ")]
+    assert flow.of(PromptFinished) == [] and flow.of(DigitsEntered) == []
+
+
+@pytest.mark.parametrize("announcement", ["", "   "])
+def test_no_announcement_when_empty(announcement):
+    """An empty (or blank) announcement is skipped: the flow's first prompt follows the answer directly."""
+    s = session(asking(), announcement=announcement)
+    assert s.start(0.0) == [AnswerCall(), Synthesize(1, "ご用件をどうぞ")]
+
+
+def test_audio_and_keys_before_the_answer_are_ignored():
+    """Until the flow answers, caller audio is not even fed to the endpointer and keys are dropped."""
+    flow = ScriptedFlow([])  # does not answer on CallStarted
+    s = session(flow)
+    assert s.start(0.0) == []
+    effects, now = feed(s, 20, 0.0, speech=True)
+    assert effects == [] and s.digit("1", now) == []
+    assert not s.endpointer.in_speech and s.digits.buffer == ""
+    assert flow.events == [CallStarted("c1", "0586000001", "09011112222")]
+
+
+# --- prompts -----------------------------------------------------------------------------------------
+
+
+def test_prompt_plays_for_its_length_plus_margin_then_finishes():
+    """A prompt is done len(pcm)/32000 s (plus the playout margin) after its audio was handed over;
+    then the flow gets PromptFinished(interrupted=False)."""
+    flow = ScriptedFlow([Answer(), Say("ようこそ", 7)])
+    s = session(flow)
+    assert s.start(0.0) == [AnswerCall(), Synthesize(7, "ようこそ")]
+    assert s.tick(5.0) == []  # still being synthesised: no time runs yet
+    assert s.prompt_ready(7, pcm(2.0), 10.0) == [Play(7, pcm(2.0))]
+    assert s.tick(12.0) == [] and s.tick(12.0 + PLAYOUT_MARGIN_S - 0.01) == []
+    assert flow.of(PromptFinished) == []
+    s.tick(12.0 + PLAYOUT_MARGIN_S + 0.01)
+    assert flow.of(PromptFinished) == [PromptFinished(7, interrupted=False)]
+
+
+def test_prompts_are_spoken_one_after_another():
+    """Two Says in a row: the second is only synthesised when the first has played."""
+    flow = ScriptedFlow([Answer(), Say("一つ目", 1), Say("二つ目", 2)])
+    s = session(flow)
+    assert s.start(0.0) == [AnswerCall(), Synthesize(1, "一つ目")]
+    s.prompt_ready(1, pcm(1.0), 0.0)
+    assert s.tick(1.1) == [Synthesize(2, "二つ目")]
+    assert flow.of(PromptFinished) == [PromptFinished(1)]
+
+
+def test_prompt_ready_for_a_prompt_cut_short_is_dropped():
+    """A key pressed while a prompt is still being synthesised cuts it; its audio arriving afterwards
+    is not played."""
+    flow = asking()
+    s = session(flow)
+    s.start(0.0)
+    effects = s.digit("1", 0.5)
+    assert effects[0] == StopPlayback()
+    assert flow.of(PromptFinished) == [PromptFinished(1, interrupted=True)]
+    assert s.prompt_ready(1, pcm(1.0), 0.8) == []
+
+
+# --- barge-in ----------------------------------------------------------------------------------------
+
+
+def test_speech_barges_in_after_100_ms():
+    """Four speech frames (80 ms) are not yet speech; the fifth starts it: playback stops and the flow
+    gets PromptFinished(interrupted=True), once."""
+    flow = asking()
+    s = session(flow)
+    s.start(0.0)
+    s.prompt_ready(1, pcm(5.0), 0.0)
+    effects, now = feed(s, 4, 1.0, speech=True)
+    assert effects == [] and flow.of(PromptFinished) == []
+    assert s.audio(SPEECH, True, now) == [StopPlayback()]
+    assert flow.of(PromptFinished) == [PromptFinished(1, interrupted=True)]
+    effects, _ = feed(s, 10, now + FRAME_S, speech=True)
+    assert StopPlayback() not in effects and len(flow.of(PromptFinished)) == 1
+
+
+def test_clicks_do_not_barge_in():
+    """Short bursts of 'speech' (under 100 ms each) leave the prompt playing."""
+    flow = asking()
+    s = session(flow)
+    s.start(0.0)
+    s.prompt_ready(1, pcm(5.0), 0.0)
+    now, effects = 0.5, []
+    for _ in range(5):
+        more, now = feed(s, 3, now, speech=True)
+        effects += more
+        more, now = feed(s, 5, now, speech=False)
+        effects += more
+    assert effects == [] and flow.of(PromptFinished) == []
+
+
+def test_key_barges_in():
+    """A key during a barge-in prompt stops playback and reports the prompt interrupted."""
+    flow = asking(max_digits=4)
+    s = session(flow)
+    s.start(0.0)
+    s.prompt_ready(1, pcm(5.0), 0.0)
+    assert s.digit("3", 1.0) == [StopPlayback()]
+    assert flow.of(PromptFinished) == [PromptFinished(1, interrupted=True)]
+
+
+def test_barge_in_speech_becomes_the_answer():
+    """Speech that cut the question short is recognised as the answer to it, with the Listen's expected
+    answers, and the audio handed over includes the speech."""
+    flow = asking(expected=("はい", "いいえ"))
+    s = session(flow)
+    s.start(0.0)
+    s.prompt_ready(1, pcm(5.0), 0.0)
+    effects, now = feed(s, 20, 1.0, speech=True)
+    assert effects == [StopPlayback()]
+    effects, now = feed(s, 35, now, speech=False)
+    (recognize,) = effects
+    assert isinstance(recognize, Recognize) and recognize.expected == ("はい", "いいえ")
+    assert recognize.pcm.count(SPEECH) == 20 and len(recognize.pcm) % len(SPEECH) == 0
+
+
+# --- speech answers ----------------------------------------------------------------------------------
+
+
+def test_utterance_while_listening_is_recognised_and_delivered():
+    """An utterance while listening gives one Recognize with the expected answers; its transcript
+    reaches the flow as SpeechRecognized, and the next step of the flow runs."""
+    flow = ScriptedFlow([Answer(), Say("ご用件は", 1), Listen(expected=("予約", "キャンセル"))],
+                        [],  # PromptFinished
+                        [Say("承知しました", 2)])
+    s = session(flow)
+    now = listening(s)
+    effects, now = feed(s, 15, now, speech=True)
+    assert effects == []  # nothing playing: no StopPlayback
+    effects, now = feed(s, 35, now, speech=False)
+    (recognize,) = effects
+    assert recognize.request_id >= 1 and recognize.expected == ("予約", "キャンセル")
+    transcript = Transcript("予約したいです", 0.9, ("予約",))
+    assert s.recognized(recognize.request_id, transcript, now + 1) == [Synthesize(2, "承知しました")]
+    assert flow.of(SpeechRecognized) == [SpeechRecognized("予約したいです", 0.9, ("予約",))]
+    assert s.recognized(recognize.request_id, transcript, now + 2) == []  # delivered once only
+
+
+def test_short_noise_while_listening_is_not_recognised():
+    """A burst too short to be an utterance (under 250 ms voiced) asks for no recognition."""
+    s = session(asking())
+    now = listening(s)
+    effects, now = feed(s, 6, now, speech=True)
+    more, now = feed(s, 40, now, speech=False)
+    assert [e for e in effects + more if isinstance(e, Recognize)] == []
+
+
+def test_stale_recognition_after_a_key_entry_is_ignored():
+    """The caller spoke, then pressed a key before the transcript came back: the key entry answers the
+    question and the late transcript is dropped."""
+    flow = asking(max_digits=1)
+    s = session(flow)
+    now = listening(s)
+    _, now = feed(s, 15, now, speech=True)
+    effects, now = feed(s, 35, now, speech=False)
+    (recognize,) = effects
+    s.digit("2", now)
+    assert flow.of(DigitsEntered) == [DigitsEntered("2", "length")]
+    assert s.recognized(recognize.request_id, Transcript("はい", 0.9), now + 1) == []
+    assert flow.of(SpeechRecognized) == []
+
+
+def test_recognition_with_an_unknown_request_id_is_ignored():
+    """Only the transcript of the request awaited is delivered."""
+    flow = asking()
+    s = session(flow)
+    now = listening(s)
+    _, now = feed(s, 15, now, speech=True)
+    (recognize,), now = feed(s, 35, now, speech=False)
+    assert s.recognized(recognize.request_id + 1, Transcript("いいえ", 0.9), now) == []
+    s.recognized(recognize.request_id, Transcript("はい", 0.9), now)
+    assert flow.of(SpeechRecognized) == [SpeechRecognized("はい", 0.9)]
+
+
+# --- no input ----------------------------------------------------------------------------------------
+
+
+def test_no_input_after_the_listen_timeout():
+    """Silence for Listen.timeout_s (counted from when listening began) gives NoInput, once."""
+    flow = asking(timeout_s=4.0)
+    s = session(flow)
+    now = listening(s)
+    assert s.tick(now + 3.9) == [] and flow.of(NoInput) == []
+    s.tick(now + 4.0)
+    assert flow.of(NoInput) == [NoInput()]
+    s.tick(now + 20.0)
+    assert flow.of(NoInput) == [NoInput()]
+
+
+def test_no_input_timer_does_not_run_during_the_prompt():
+    """The wait starts when the question has been spoken, not when it was asked."""
+    flow = asking(timeout_s=2.0)
+    s = session(flow)
+    s.start(0.0)
+    s.tick(5.0)  # still synthesising
+    s.prompt_ready(1, pcm(3.0), 5.0)
+    s.tick(7.0)
+    assert flow.of(NoInput) == []
+    s.tick(8.1)  # prompt over: listening from here
+    s.tick(10.0)
+    assert flow.of(NoInput) == []
+    s.tick(10.2)
+    assert flow.of(NoInput) == [NoInput()]
+
+
+def test_no_input_not_while_the_caller_is_speaking():
+    """A caller still talking when the timeout passes gets no NoInput."""
+    flow = asking(timeout_s=1.0)
+    s = session(flow)
+    now = listening(s)
+    _, now = feed(s, 100, now, speech=True)  # 2 s of speech, past the deadline
+    assert s.endpointer.in_speech
+    s.tick(now)
+    assert flow.of(NoInput) == []
+
+
+def test_no_input_not_while_recognition_is_pending():
+    """While a transcript is awaited the timeout does not fire, however long recognition takes."""
+    flow = asking(timeout_s=1.0)
+    s = session(flow)
+    now = listening(s)
+    _, now = feed(s, 15, now, speech=True)
+    (recognize,), now = feed(s, 35, now, speech=False)
+    s.tick(now + 30.0)
+    assert flow.of(NoInput) == []
+    s.recognized(recognize.request_id, Transcript("はい", 0.9), now + 31.0)
+    assert flow.of(SpeechRecognized) == [SpeechRecognized("はい", 0.9)]
+
+
+def test_no_input_not_while_an_entry_is_under_way():
+    """A digit typed before the deadline holds NoInput off until the entry completes."""
+    flow = asking(timeout_s=2.0, max_digits=4)
+    s = session(flow)
+    now = listening(s)
+    s.digit("1", now + 1.5)
+    s.tick(now + 2.5)
+    assert flow.of(NoInput) == [] and flow.of(DigitsEntered) == []
+
+
+# --- keys --------------------------------------------------------------------------------------------
+
+
+def test_entry_ended_by_hash():
+    """'#' ends an entry shorter than max_digits; the terminator is not part of the digits."""
+    flow = asking(max_digits=6)
+    s = session(flow)
+    now = listening(s)
+    for i, key in enumerate("42#"):
+        s.digit(key, now + 0.3 * i)
+    assert flow.of(DigitsEntered) == [DigitsEntered("42", "terminator")]
+
+
+def test_entry_ended_by_length_applies_already_during_the_prompt():
+    """The Listen after a prompt sets max_digits while the prompt plays: three keys, the first of them
+    barging in, make one entry of three digits (not an entry of the first key alone)."""
+    flow = asking(max_digits=3)
+    s = session(flow)
+    s.start(0.0)
+    s.prompt_ready(1, pcm(5.0), 0.0)
+    assert s.digit("1", 1.0) == [StopPlayback()]
+    s.digit("2", 1.3)
+    assert flow.of(DigitsEntered) == []
+    s.digit("3", 1.6)
+    assert flow.of(DigitsEntered) == [DigitsEntered("123", "length")]
+
+
+def test_entry_ended_by_the_inter_digit_timeout():
+    """With fewer keys than max_digits and no '#', tick() ends the entry inter_digit_timeout_s after
+    the last key."""
+    flow = asking(max_digits=8, timeout_s=60.0)
+    s = session(flow, inter_digit_timeout_s=3.0)
+    now = listening(s)
+    s.digit("0", now + 1.0)
+    s.digit("9", now + 2.0)
+    s.tick(now + 4.9)
+    assert flow.of(DigitsEntered) == []
+    s.tick(now + 5.0)
+    assert flow.of(DigitsEntered) == [DigitsEntered("09", "timeout")]
+
+
+def test_keys_when_nothing_was_asked_are_dropped():
+    """An entry completed while no Listen is active does not reach the flow."""
+    flow = ScriptedFlow([Answer(), Say("お知らせです", 1)])
+    s = session(flow)
+    s.start(0.0)
+    s.prompt_ready(1, pcm(1.0), 0.0)
+    s.tick(2.0)
+    s.digit("1", 3.0)
+    s.tick(10.0)
+    assert flow.of(DigitsEntered) == []
+
+
+# --- ending ------------------------------------------------------------------------------------------
+
+
+def test_hang_up_ends_the_call_and_tells_the_flow():
+    """HangUp gives EndCall with its reason; the flow gets CallEnded once and nothing queued after the
+    HangUp runs."""
+    flow = ScriptedFlow([Answer(), HangUp("done"), Say("聞こえないはず", 1)])
+    s = session(flow)
+    assert s.start(0.0) == [AnswerCall(), EndCall("done")]
+    assert s.over and s.end_reason == "done"
+    assert flow.of(CallEnded) == [CallEnded("done")]
+    assert s.ended("caller_hangup", 1.0) == [] and flow.of(CallEnded) == [CallEnded("done")]
+
+
+def test_hang_up_after_a_prompt():
+    """A HangUp queued behind a prompt waits until the prompt has played."""
+    flow = ScriptedFlow([Answer(), Say("さようなら", 1), HangUp("bye")])
+    s = session(flow)
+    s.start(0.0)
+    s.prompt_ready(1, pcm(1.0), 0.0)
+    assert s.tick(0.5) == []
+    assert s.tick(1.1) == [EndCall("bye")]
+
+
+def test_after_the_call_ended_every_input_is_ignored():
+    """ended() tells the flow once; afterwards audio, keys, prompts, transcripts, ticks and another
+    ended() all return nothing and reach no flow."""
+    flow = asking(max_digits=1)
+    s = session(flow)
+    now = listening(s)
+    _, now = feed(s, 15, now, speech=True)
+    (recognize,), now = feed(s, 35, now, speech=False)
+    assert s.ended("caller_hangup", now) == []
+    assert flow.of(CallEnded) == [CallEnded("caller_hangup")]
+    seen = len(flow.events)
+    assert feed(s, 20, now, speech=True)[0] == []
+    assert s.digit("1", now + 1) == []
+    assert s.prompt_ready(1, pcm(1.0), now + 1) == []
+    assert s.recognized(recognize.request_id, Transcript("はい", 0.9), now + 1) == []
+    assert s.tick(now + 100) == []
+    assert s.start(now + 100) == []
+    assert s.ended("media_timeout", now + 101) == []
+    assert len(flow.events) == seen and s.end_reason == "caller_hangup"
+
+
+# --- the demo flow -----------------------------------------------------------------------------------
+
+
+def play_through(s, effects, now):
+    """Play every Synthesize in `effects` to its end; returns the effects that followed and the time."""
+    following = []
+    for effect in effects:
+        if isinstance(effect, Synthesize):
+            assert s.prompt_ready(effect.prompt_id, pcm(1.0), now) == [Play(effect.prompt_id, pcm(1.0))]
+            now += 1.0 + PLAYOUT_MARGIN_S + 0.01
+            following += s.tick(now)
+    return following, now
+
+
+def test_echo_flow_two_silences_say_goodbye_and_hang_up():
+    """The real demo flow: greeting, silence, the no-input prompt, silence again, goodbye, then the call
+    is ended with reason no_input."""
+    flow = EchoFlow()
+    s = session(flow)
+    effects = s.start(0.0)
+    assert effects[0] == AnswerCall() and "何かお話しください" in effects[1].text
+    effects, now = play_through(s, effects[1:], 0.0)
+    assert effects == []  # listening
+    effects = s.tick(now + 6.0)
+    assert len(effects) == 1 and "聞こえませんでした" in effects[0].text
+    effects, now = play_through(s, effects, now + 6.0)
+    assert effects == []
+    effects = s.tick(now + 6.0)
+    assert len(effects) == 1 and "失礼いたします" in effects[0].text
+    effects, now = play_through(s, effects, now + 6.0)
+    assert effects == [EndCall("no_input")]
+    assert s.over and flow.log.outcome == "no_input"
+    assert flow.log.path == ["greeting", "no_input", "goodbye"]
+
+
+def test_echo_flow_reads_back_keys():
+    """Keys ended by '#' during the greeting are read back by the demo flow."""
+    flow = EchoFlow()
+    s = session(flow)
+    s.start(0.0)
+    s.prompt_ready(1, pcm(3.0), 0.0)
+    assert s.digit("1", 0.5) == [StopPlayback()]
+    s.digit("2", 0.8)
+    effects = s.digit("#", 1.1)
+    assert len(effects) == 1 and effects[0].text == "押されたボタンは、1、2、です。"
