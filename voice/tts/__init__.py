@@ -12,19 +12,25 @@ from pathlib import Path
 import numpy as np
 
 from voice import audio
+from voice.tts import kokoro
 
 RATE = 16000
 
 
 @dataclass(frozen=True)
 class Voice:
-    engine: str = "openjtalk"  # "openjtalk" (Open JTalk, pyopenjtalk-plus)
+    engine: str = "openjtalk"  # "openjtalk" (Open JTalk, pyopenjtalk-plus) or "kokoro" (Kokoro-82M)
     speed: float = 1.0  # below 1 is slower: 0.85 suits many elderly callers
     volume: float = 0.7  # peak level, 0..1 (headroom keeps band-limiting from clipping)
+    name: str = ""  # the engine's voice; "" is its default (Open JTalk: the bundled mei; Kokoro: jf_alpha)
 
     def validate(self) -> None:
         if self.engine not in ENGINES:
             raise ValueError(f"unknown TTS engine {self.engine!r} (known: {', '.join(ENGINES)})")
+        names = VOICE_NAMES[self.engine]
+        if self.name and self.name not in names:
+            known = ", ".join(names) if names else "none: leave the voice empty for the bundled one"
+            raise ValueError(f"unknown {self.engine} voice {self.name!r} (known: {known})")
         if not 0.5 <= self.speed <= 2.0:
             raise ValueError(f"speech speed {self.speed} is outside 0.5-2.0")
         if not 0.05 <= self.volume <= 1.0:
@@ -38,7 +44,13 @@ def _openjtalk(text: str, voice: Voice) -> tuple[np.ndarray, int]:
     return samples, rate
 
 
-ENGINES = {"openjtalk": _openjtalk}
+def _kokoro(text: str, voice: Voice) -> tuple[np.ndarray, int]:
+    return kokoro.synthesize(text, voice.name, voice.speed)  # the model from `madoguchi models setup`
+
+
+ENGINES = {"openjtalk": _openjtalk, "kokoro": _kokoro}
+VOICE_NAMES: dict[str, tuple[str, ...]] = {"openjtalk": (), "kokoro": kokoro.VOICES}  # besides ""
+DEFAULT_NAMES = {"openjtalk": "", "kokoro": kokoro.DEFAULT_VOICE}  # what "" stands for
 
 
 def synthesize(text: str, voice: Voice = Voice()) -> np.ndarray:
@@ -54,13 +66,16 @@ def synthesize(text: str, voice: Voice = Voice()) -> np.ndarray:
 
 
 class PromptCache:
-    """Synthesised prompts as WAV files named by the hash of what produced them."""
+    """Synthesised prompts as WAV files named by the hash of what produced them (text and the whole voice)."""
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
 
     def path(self, text: str, voice: Voice) -> Path:
-        key = hashlib.sha256(f"{voice.engine}|{voice.speed}|{voice.volume}|{text}".encode()).hexdigest()
+        # "" and the default it stands for share a file; Open JTalk's keys are those it had before Kokoro
+        name = voice.name or DEFAULT_NAMES.get(voice.engine, "")
+        engine = f"{voice.engine}|{name}" if name else voice.engine
+        key = hashlib.sha256(f"{engine}|{voice.speed}|{voice.volume}|{text}".encode()).hexdigest()
         return self.folder / key[:2] / f"{key}.wav"
 
     def get(self, text: str, voice: Voice = Voice()) -> np.ndarray:
