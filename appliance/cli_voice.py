@@ -65,6 +65,23 @@ def voice_recognizer():
         ready.unlink(missing_ok=True)
 
 
+@voice.command("trunk-password")
+def voice_trunk_password():
+    """Store the register-mode SIP password (asked for, or read from standard input) in key_dir."""
+    import getpass
+
+    from db.keys import write_private_file
+    from voice.dispatcher import SIP_PASSWORD_FILE
+    settings = _cli()._settings()
+    password = getpass.getpass("SIP password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    if not password or "\n" in password:
+        raise click.ClickException("the password is empty")
+    settings.key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_private_file(settings.key_dir / SIP_PASSWORD_FILE, password.encode() + b"\n")
+    click.echo(f"saved in {settings.key_dir / SIP_PASSWORD_FILE}; `madoguchi voice` registers with "
+               f"{settings.sip_registrar or '(sip_registrar is not set)'} at its next start")
+
+
 @voice.group("line")
 def line():
     """Phone lines: which dialled number runs which flow, in which voice."""
@@ -103,11 +120,13 @@ def line_set(did, **options):
         if existing is None and "flow" not in changes:
             raise click.UsageError("a new line needs --flow")
         ln = existing or PhoneLine(did=did)
+        if "tts_engine" in changes and "tts_voice" not in changes and changes["tts_engine"] != ln.tts_engine:
+            changes["tts_voice"] = ""  # another engine's voice names mean nothing to this one: its default
         for name, value in changes.items():
             setattr(ln, name, value)
         try:
             create_flow(ln.flow)
-            Voice(engine=ln.tts_engine, speed=ln.tts_speed, volume=ln.tts_volume).validate()
+            Voice(engine=ln.tts_engine, speed=ln.tts_speed, volume=ln.tts_volume, name=ln.tts_voice).validate()
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         ln.save()

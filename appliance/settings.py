@@ -92,6 +92,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("record_calls", bool, True, "Record calls (both directions, encrypted) on lines that allow it."),
     Setting("recording_announcement", str, "この通話は録音されます。",
             "Said first on every recorded call; empty says nothing."),
+    Setting("transfer_targets", str, "",
+            "Where flows may transfer a caller: comma-separated name=target, the target a SIP URI or a "
+            "number dialled through transfer_via (e.g. staff=sip:2001@192.0.2.20, 市民課=0586281111)."),
+    Setting("transfer_via", str, "",
+            "host[:port] of the trunk or PBX that transfer numbers are dialled through (register mode: "
+            "sip_registrar when empty)."),
+    Setting("transfer_mode", str, "bridged",
+            "`bridged`: the engine calls the target and joins the calls (the recording continues); "
+            "`blind`: the caller's side is asked to call the target (SIP REFER)."),
+    Setting("transfer_timeout_s", int, 25, "A transfer target that has not answered after this long counts as no answer."),
+    Setting("transfer_failed_announcement", str,
+            "申し訳ありません。ただいま担当者におつなぎできませんでした。",
+            "Said when a transfer target is busy or does not answer, before the flow goes on."),
     Setting("asr_engine", str, "whisper",
             "Speech recognition engine: `whisper` (bundled), `reazonspeech` (model files from "
             "`madoguchi models import`) or `reazonspeech-espnet` (optional extra)."),
@@ -215,6 +228,9 @@ def _check_voice(values: dict[str, Any]) -> None:
         raise SettingsError("sip_trunk_mode = register needs sip_registrar and sip_username")
     if values["asr_engine"] not in ("whisper", "reazonspeech", "reazonspeech-espnet"):
         raise SettingsError(f"asr_engine must be whisper, reazonspeech or reazonspeech-espnet, got {values['asr_engine']!r}")
+    from voice import transfer  # the target syntax lives with the transfer code
+
+    transfer.check(values)
     first, last = port_range(values["rtp_ports"])
     workers = -(-values["voice_max_calls"] // 4)
     if values["voice_max_calls"] < 1 or (last - first + 1) // workers < 8:

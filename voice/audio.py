@@ -26,6 +26,14 @@ def phone_band(samples: np.ndarray, rate: int) -> np.ndarray:
     return np.clip(np.round(out), -32768, 32767).astype(np.int16)
 
 
+def ringback(seconds: float, rate: int, level: float = 0.25) -> np.ndarray:
+    """The Japanese ringback tone (呼出音): 400 Hz modulated at 16 Hz, 1 s on and 2 s off."""
+    t = np.arange(int(seconds * rate)) / rate
+    tone = np.sin(2 * np.pi * 400 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 16 * t))
+    on = (t % 3.0) < 1.0
+    return np.round(tone * on * level * 32767).astype(np.int16)
+
+
 # G.711 (ITU-T), the segment/quantisation tables written out as arithmetic.
 _MU_BIAS, _MU_CLIP = 0x84, 32635
 

@@ -21,6 +21,10 @@ def line_for(did: str) -> PhoneLine | None:
     return PhoneLine.get_or_none((PhoneLine.did == did) & PhoneLine.active)
 
 
+def lines_use_engine(engine: str) -> bool:
+    return PhoneLine.select().where(PhoneLine.active & (PhoneLine.tts_engine == engine)).exists()
+
+
 def call_started(sip_call_id: str, did: str, caller: str, worker: int, at: datetime.datetime) -> None:
     CallRecord.insert(
         sip_call_id=sip_call_id, did=did, worker=worker, started_at=at,

@@ -18,6 +18,7 @@ from pathlib import Path
 from appliance.settings import SettingsError
 
 MODULES = ("tm", "tmx", "sl", "rr", "pv", "maxfwd", "textops", "siputils", "xlog", "sanity", "dispatcher", "ipops")
+SIP_PASSWORD_FILE = "sip_password"  # in key_dir: the register-mode digest password
 MODULE_PATHS = ("/usr/lib/x86_64-linux-gnu/kamailio/modules", "/usr/lib/aarch64-linux-gnu/kamailio/modules",
                 "/usr/lib/kamailio/modules")
 
@@ -142,8 +143,9 @@ request_route {{
     }}
     t_check_trans();
     if ($si == "127.0.0.1" && $sp >= {first_worker} && $sp <= {last_worker}) {{
-        # a worker's own request (registration to the trunk): out by its request URI
-        record_route();
+        # a worker's own request (registration with the trunk, a transfer call): out by its request URI
+        loose_route();  # drop the Route to us that the worker's outbound proxy setting put in
+        if (!is_method("REGISTER")) record_route();
         route(RELAY);
     }}
     if (is_method("OPTIONS") && $rU == $null) {{
@@ -223,6 +225,37 @@ def registrar_networks(registrar: str) -> list[str]:
     except OSError as exc:
         raise SettingsError(f"sip_registrar {registrar!r}: cannot resolve {host!r} ({exc})") from None
     return sorted(str(ipaddress.ip_network(address)) for address in addresses)
+
+
+def trunk_password(settings) -> str:
+    path = settings.key_dir / SIP_PASSWORD_FILE
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\n")
+    except FileNotFoundError:
+        raise SettingsError(f"register mode: {path} is missing (run `madoguchi voice trunk-password`)") from None
+
+
+def loopback_uri(settings, plan: Plan) -> str:
+    """Where a worker sends its own requests into Kamailio (the outbound proxy of its accounts)."""
+    host, port = settings.sip_listen.rsplit(":", 1)
+    if host not in ("", "0.0.0.0", "127.0.0.1"):
+        port = str(plan.base_port - 1)  # the extra loopback listener render_config adds
+    return f"sip:127.0.0.1:{port};lr"
+
+
+def contact_address(settings) -> str:
+    """host:port the trunk should send calls to (Kamailio's): the public address, the listen address,
+    or else the local address the system would use to reach the registrar."""
+    host, port = settings.sip_listen.rsplit(":", 1)
+    if settings.sip_public_address:
+        return f"{settings.sip_public_address}:{port}"
+    if host not in ("", "0.0.0.0"):
+        return f"{host}:{port}"
+    target = registrar_networks(settings.sip_registrar)[0].split("/")[0]
+    with socket.socket(socket.AF_INET6 if ":" in target else socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect((target, 5060))  # UDP connect sends nothing: it only picks the route
+        local = probe.getsockname()[0]
+    return f"[{local}]:{port}" if ":" in local else f"{local}:{port}"
 
 
 def write_config(settings, plan: Plan, run_dir: Path) -> Path:

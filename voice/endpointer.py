@@ -62,6 +62,10 @@ class Endpointer:
             out += self._finish(cut=True)
         return out
 
+    def reset(self) -> None:
+        """Forget what was heard (after a transfer attempt the caller's talk with nobody is not an answer)."""
+        self.__post_init__()
+
     def flush(self) -> list[Utterance]:
         """The call ended: whatever was being said is an utterance if long enough."""
         return self._finish(cut=False) if self._frames is not None else []

@@ -70,6 +70,9 @@ class Engine:
                               run_dir / f"worker-{plan.overflow_index}.ready", stop_order=0))
         config = dispatcher.write_config(settings, plan, run_dir)
         dispatcher.validate(config)
+        if settings.sip_trunk_mode == "register":  # say so now, not in a worker restarting every 2 s
+            dispatcher.trunk_password(settings)
+            dispatcher.contact_address(settings)
         children.append(Child("kamailio", dispatcher.command(config, run_dir), stop_order=1))
         return cls(settings, children)
 

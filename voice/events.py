@@ -44,11 +44,28 @@ class NoInput:
 
 
 @dataclass(frozen=True)
+class TransferConnected:
+    """The caller now talks with the transfer target (bridged) or was handed over (blind)."""
+
+    target: str
+
+
+@dataclass(frozen=True)
+class TransferFailed:
+    """The target was busy, did not answer, or could not be called; the caller is still on the line and
+    has heard transfer_failed_announcement."""
+
+    target: str
+    reason: str  # "busy" / "no_answer" / "failed" / "unknown_target"
+
+
+@dataclass(frozen=True)
 class CallEnded:
     reason: str  # "caller_hangup" / "media_timeout" / "engine_hangup" / ...
 
 
-Event = CallStarted | PromptFinished | DigitsEntered | SpeechRecognized | NoInput | CallEnded
+Event = (CallStarted | PromptFinished | DigitsEntered | SpeechRecognized | NoInput | TransferConnected
+         | TransferFailed | CallEnded)
 
 # --- commands: what to do --------------------------------------------------------------------------
 
@@ -81,7 +98,14 @@ class HangUp:
     reason: str
 
 
-Command = Answer | Say | Listen | HangUp
+@dataclass(frozen=True)
+class Transfer:
+    """Hand the caller to a target named in transfer_targets; TransferConnected or TransferFailed follows."""
+
+    target: str
+
+
+Command = Answer | Say | Listen | HangUp | Transfer
 
 
 @dataclass

@@ -29,6 +29,9 @@ from voice.events import (
     PromptFinished,
     Say,
     SpeechRecognized,
+    Transfer,
+    TransferConnected,
+    TransferFailed,
 )
 
 RATE = 16000
@@ -72,15 +75,22 @@ class EndCall:
     reason: str
 
 
-Effect = AnswerCall | Synthesize | Play | StopPlayback | Recognize | EndCall
+@dataclass(frozen=True)
+class StartTransfer:
+    target: str
 
-ANNOUNCEMENT_ID = -1  # the recording announcement: spoken by the engine, never reported to the flow
+
+Effect = AnswerCall | Synthesize | Play | StopPlayback | Recognize | EndCall | StartTransfer
+
+# prompts the engine itself says, never reported to the flow as PromptFinished
+ANNOUNCEMENT_ID = -1  # the recording announcement
+TRANSFER_FAILED_ID = -2  # transfer_failed_announcement, then TransferFailed goes to the flow
 
 
 class CallSession:
     def __init__(self, flow, *, call_id: str, dialled: str, caller: str, announcement: str = "",
                  endpointer: Endpointer | None = None, inter_digit_timeout_s: float = 3.0,
-                 ring_s: float = 0.0):
+                 ring_s: float = 0.0, transfer_failed_announcement: str = ""):
         self.flow = flow
         self.call_id, self.dialled, self.caller = call_id, dialled, caller
         self.announcement = announcement.strip()
@@ -99,6 +109,10 @@ class CallSession:
         self.listening: Listen | None = None
         self.listen_deadline = 0.0
         self.recognizing: int | None = None  # request id awaited
+        self.transfer_failed_announcement = transfer_failed_announcement.strip()
+        self.transferring: Transfer | None = None  # a transfer being placed: the flow waits
+        self.failed_transfer: TransferFailed | None = None  # told to the flow after the announcement
+        self.handed_over = False  # talking with the target (bridged): the flow is done with the call
 
     # --- inputs -------------------------------------------------------------------------------------
 
@@ -106,7 +120,7 @@ class CallSession:
         return self._deliver(CallStarted(self.call_id, self.dialled, self.caller), now)
 
     def audio(self, frame: bytes, is_speech: bool, now: float) -> list[Effect]:
-        if self.over or not self.answered:
+        if self.over or not self.answered or self.transferring or self.handed_over:
             return []
         effects: list[Effect] = []
         for item in self.endpointer.feed(frame, is_speech):
@@ -118,7 +132,7 @@ class CallSession:
         return effects
 
     def digit(self, digit: str, now: float) -> list[Effect]:
-        if self.over or not self.answered:
+        if self.over or not self.answered or self.transferring or self.handed_over:
             return []
         effects = self._barge_in(now)
         entry = self.digits.digit(digit, now)
@@ -140,8 +154,28 @@ class CallSession:
         event = SpeechRecognized(transcript.text, transcript.confidence, transcript.alternatives)
         return self._deliver(event, now)
 
+    def transfer_connected(self, now: float) -> list[Effect]:
+        if self.over or self.transferring is None:
+            return []
+        target, self.transferring, self.handed_over = self.transferring.target, None, True
+        self.flow.handle(TransferConnected(target))  # what it would say next is moot: the caller is gone
+        self.pending.clear()
+        return []
+
+    def transfer_failed(self, reason: str, now: float) -> list[Effect]:
+        if self.over or self.transferring is None:
+            return []
+        failed = TransferFailed(self.transferring.target, reason)
+        self.transferring = None
+        self.endpointer.reset()
+        if not self.transfer_failed_announcement:
+            return self._deliver(failed, now)
+        self.failed_transfer = failed
+        self.pending.appendleft(Say(self.transfer_failed_announcement, TRANSFER_FAILED_ID, barge_in=False))
+        return self._run(now)
+
     def tick(self, now: float) -> list[Effect]:
-        if self.over:
+        if self.over or self.transferring or self.handed_over:
             return []
         effects: list[Effect] = []
         if self.ringing_until is not None and now >= self.ringing_until:
@@ -185,6 +219,9 @@ class CallSession:
         said, self.saying, self.playing_until = self.saying, None, None
         if said.prompt_id == ANNOUNCEMENT_ID:
             return self._run(now)
+        if said.prompt_id == TRANSFER_FAILED_ID:
+            failed, self.failed_transfer = self.failed_transfer, None
+            return self._deliver(failed, now)
         return self._deliver(PromptFinished(said.prompt_id, interrupted), now)
 
     def _entry(self, entry: DigitsEntered, now: float) -> list[Effect]:
@@ -204,7 +241,7 @@ class CallSession:
         """Carry out queued commands until one has to wait (a prompt playing, a question asked)."""
         effects: list[Effect] = []
         while (self.pending and self.saying is None and self.listening is None and self.ringing_until is None
-               and not self.over):
+               and self.transferring is None and not self.over):
             command = self.pending.popleft()
             match command:
                 case Answer() if not self.answered and self.ring_s > 0:
@@ -221,6 +258,10 @@ class CallSession:
                     self.listening = command
                     self.digits.max_digits = command.max_digits
                     self.listen_deadline = now + command.timeout_s
+                case Transfer():
+                    self.transferring = command
+                    self.digits.buffer = ""
+                    effects.append(StartTransfer(command.target))
                 case HangUp(reason=reason):
                     self.over = True
                     self.end_reason = reason

@@ -28,14 +28,15 @@ import pjsua2 as pj
 
 from appliance.settings import port_range
 from db import crypto
-from voice import calllog, session
+from voice import audio, calllog, session, transfer
 from voice.asr import Transcript
+from voice.dispatcher import Plan, contact_address, loopback_uri, registrar_host, trunk_password
 from voice.flows import create_flow
 from voice.flows.busy import BusyFlow
 from voice.recognition import RecognitionClient, RecognitionFailed
 from voice.recording import SUFFIX, TRANSCRIPT_SUFFIX, CallRecorder, save_transcript
 from voice.session import CallSession
-from voice.tts import PromptCache, Voice, synthesize
+from voice.tts import PromptCache, Voice, kokoro, synthesize
 from voice.vad import SileroVad
 
 log = logging.getLogger(__name__)
@@ -46,11 +47,16 @@ CODEC_PRIORITIES = {"PCMU/8000/1": 255, "PCMA/8000/1": 254, "G722/16000/1": 253}
 QUEUE_FRAMES = 1500  # 30 s: a stalled loop drops the oldest audio instead of growing without bound
 
 
-def dialled_number(invite: str) -> str:
-    """The DID: the user part of the request URI, digits only (tel: and sip: alike)."""
+def dialled_number(invite: str, registered_user: str = "") -> str:
+    """The DID: the user part of the request URI, digits only (tel: and sip: alike). A trunk we
+    register with addresses calls to our registered contact, so there the To header names the DID."""
     first = invite.split("\r\n", 1)[0]
     match = re.match(r"INVITE\s+(?:sips?|tel):\+?([^@;>\s]*)", first, re.IGNORECASE)
-    return re.sub(r"\D", "", match[1]) if match else ""
+    user = match[1] if match else ""
+    if registered_user and user == registered_user:
+        to = re.search(r"^(?:To|t)\s*:[^\r\n]*?(?:sips?|tel):\+?([^@;>\s]*)", invite, re.IGNORECASE | re.MULTILINE)
+        user = to[1] if to else ""
+    return re.sub(r"\D", "", user)
 
 
 def caller_number(uri: str) -> str:
@@ -148,6 +154,11 @@ class ActiveCall:
     media_connected: bool = False
     on_hold: bool = False
     hangup_reason: str = ""
+    transfer_mode: str = ""  # "bridged" / "blind" while a transfer is placed or talking
+    leg: PhoneCall | None = None  # bridged: our call to the transfer target
+    transfer_deadline: float = 0.0
+    transfer_cancelled: bool = False  # we gave up on an unanswered leg
+    handed_over: bool = False  # the caller is talking with the target
     rx_packets: int = -1
     rx_changed_at: float = 0.0
     next_stat_at: float = 0.0
@@ -168,6 +179,9 @@ class PhoneCall(pj.Call):
     def onDtmfDigit(self, prm):  # RFC 4733 and SIP INFO (application/dtmf-relay) alike
         self.worker.notes.append(("digit", self, prm.digit))
 
+    def onCallTransferStatus(self, prm):  # blind transfer: the caller's side reports on its call (NOTIFY)
+        self.worker.notes.append(("xfer", self, prm.statusCode, prm.finalNotify))
+
 
 class TrunkAccount(pj.Account):
     def __init__(self, worker: VoiceWorker):
@@ -176,6 +190,42 @@ class TrunkAccount(pj.Account):
 
     def onIncomingCall(self, prm):
         self.worker.incoming(PhoneCall(self.worker, self, prm.callId), prm.rdata.wholeMsg)
+
+
+class TrunkRegistration(TrunkAccount):
+    """Register mode: keeps the appliance registered with the trunk or PBX (digest auth), through
+    Kamailio, with Kamailio's address as the contact so that the trunk's calls arrive there."""
+
+    def onRegState(self, prm):
+        if prm.code // 100 == 2:
+            log.info("registered with the trunk (%d %s, expires %d s)", prm.code, prm.reason, prm.expiration)
+        else:
+            log.warning("registration with the trunk failed: %d %s", prm.code, prm.reason)
+
+
+def outbound_config(config: pj.AccountConfig, settings, proxy: str, password: str) -> pj.AccountConfig:
+    """An account for our own requests (transfer calls), sent through Kamailio, with the trunk's
+    credentials in register mode."""
+    config.sipConfig.proxies.append(proxy)
+    if settings.sip_trunk_mode == "register":
+        user = settings.sip_username
+        config.idUri = f"sip:{user}@{registrar_host(settings.sip_registrar)}"
+        config.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", user, 0, password))
+    config.natConfig.contactRewriteUse = 0
+    config.natConfig.viaRewriteUse = 0
+    config.natConfig.sdpNatRewriteUse = 0
+    config.natConfig.sipOutboundUse = 0
+    return config
+
+
+def registration_config(config: pj.AccountConfig, settings, proxy: str, password: str) -> pj.AccountConfig:
+    config = outbound_config(config, settings, proxy, password)
+    config.regConfig.registrarUri = f"sip:{settings.sip_registrar}"
+    config.regConfig.timeoutSec = 300
+    config.regConfig.retryIntervalSec = 30
+    # the contact is Kamailio's, whatever address the registrar sees, so the trunk's calls come there
+    config.sipConfig.contactForced = f"<sip:{settings.sip_username}@{contact_address(settings)}>"
+    return config
 
 
 class PjLog(pj.LogWriter):
@@ -265,7 +315,15 @@ class VoiceWorker:
         for codec in self.ep.codecEnum2():
             self.ep.codecSetPriority(codec.codecId, CODEC_PRIORITIES.get(codec.codecId, 0))
         self.account = TrunkAccount(self)
-        self.account.create(self._account_config())
+        self.account.create(self._account_config(), True)
+        proxy = loopback_uri(self.settings, Plan.from_settings(self.settings))
+        password = trunk_password(self.settings) if self.settings.sip_trunk_mode == "register" else ""
+        self.outbound = TrunkAccount(self)
+        self.outbound.create(outbound_config(self._account_config(), self.settings, proxy, password))
+        self.registration = None
+        if self.overflow and self.settings.sip_trunk_mode == "register":  # one registration per appliance
+            self.registration = TrunkRegistration(self)
+            self.registration.create(registration_config(self._account_config(), self.settings, proxy, password))
         fmt = pj.MediaFormatAudio()
         fmt.init(pj.PJMEDIA_FORMAT_PCM, 16000, 1, 20000, 16)
         self.slots = []
@@ -277,6 +335,12 @@ class VoiceWorker:
         # load the synthesiser (dictionary files, its threads) now, not during the first call, and
         # have the announcements every call may need ready in the prompt cache
         synthesize("はい", Voice())
+        kokoro.use_models_dir(self.settings.models_dir)
+        if calllog.lines_use_engine("kokoro"):  # load it now, not on a caller's first dynamic prompt
+            try:
+                synthesize("はい", Voice(engine="kokoro"))
+            except kokoro.ModelProblem as exc:
+                log.error("a phone line speaks with Kokoro, which cannot be loaded: %s", exc)
         for text in (self.settings.recording_announcement, self.settings.voice_busy_announcement):
             if text.strip():
                 self.prompts.get(text, Voice())
@@ -344,7 +408,7 @@ class VoiceWorker:
             for _ in range(10):
                 self.ep.libHandleEvents(10)
             self.slots = []
-            self.account = None
+            self.account = self.outbound = self.registration = None
             gc.collect()
             self.ep.libDestroy()
             self.ep = None
@@ -375,6 +439,8 @@ class VoiceWorker:
             if active.slot is not None and active.session is not None:
                 self._media(active, now)
                 self._effects(active, active.session.tick(now))
+            if active.transfer_mode and not active.handed_over and now >= active.transfer_deadline:
+                self._transfer_timed_out(active, now)
         if now >= self.next_gc:
             gc.collect()
             self.next_gc = now + 5.0
@@ -413,7 +479,8 @@ class VoiceWorker:
         active = ActiveCall(self._serial, call, None, info.callIdString)
         self.calls[active.serial] = active
         self._by_pj[id(call)] = active
-        did, caller = dialled_number(invite), caller_number(info.remoteUri)
+        registered = self.settings.sip_username if self.settings.sip_trunk_mode == "register" else ""
+        did, caller = dialled_number(invite, registered), caller_number(info.remoteUri)
         slot = next((s for s in self.slots if s.call is None), None)
         if slot is None:
             log.info("call %d refused: all %d slots busy", active.serial, self.max_calls)
@@ -431,8 +498,8 @@ class VoiceWorker:
                 return self._answer(call, 404)
             try:
                 flow = create_flow(line.flow)
-                voice = Voice(engine=line.tts_engine, speed=line.tts_speed,
-                              volume=line.tts_volume)
+                voice = Voice(engine=line.tts_engine, speed=line.tts_speed, volume=line.tts_volume,
+                              name=line.tts_voice)
                 voice.validate()
             except ValueError as exc:
                 log.error("call %d refused: phone line %s is misconfigured: %s", active.serial, line.did, exc)
@@ -443,7 +510,8 @@ class VoiceWorker:
         slot.vad.reset()
         active.session = CallSession(flow, call_id=active.sip_call_id, dialled=did, caller=caller,
                                      announcement=self.settings.recording_announcement if active.record else "",
-                                     ring_s=self.settings.voice_ring_ms / 1000)
+                                     ring_s=self.settings.voice_ring_ms / 1000,
+                                     transfer_failed_announcement=self.settings.transfer_failed_announcement)
         log.info("call %d: incoming on line %s (worker %d, slot %d)", active.serial, did, self.index,
                  self.slots.index(slot))
         self.log_writer.submit(calllog.call_started, active.sip_call_id, did, caller, self.index, calllog.now())
@@ -463,6 +531,10 @@ class VoiceWorker:
         active = self._by_pj.get(id(call))
         if active is None:
             return
+        if call is active.leg:
+            return self._leg_note(active, kind, values, now)
+        if kind == "xfer":
+            return self._transfer_status(active, *values, now)
         if kind == "digit":
             if active.session is not None:
                 active.heard.append({"at": round(now - active.answered_at, 2), "key": values[0]})
@@ -510,6 +582,8 @@ class VoiceWorker:
                     save_transcript(self.settings.recordings_dir / transcript, active.heard, crypto.cipher())
             except OSError:
                 log.exception("call %d: the recording could not be saved", active.serial)
+        if active.leg is not None:  # the caller is gone: so is the call to the transfer target
+            self._hangup_leg(active)
         if active.slot is not None:
             active.slot.port.reset()
             active.slot.call = None
@@ -520,7 +594,7 @@ class VoiceWorker:
                                    recording_seconds=seconds, transcript=transcript)
             log.info("call %d ended: %s", active.serial, reason)
         del self.calls[active.serial]
-        del self._by_pj[id(active.call)]
+        del self._by_pj[id(active.call)]  # a leg still hanging up stays mapped until it is gone
 
     # --- effects ------------------------------------------------------------------------------------
 
@@ -537,16 +611,15 @@ class VoiceWorker:
                 case session.Synthesize(prompt_id=prompt_id, text=text):
                     self.synth_pool.submit(self._synthesize, active.serial, prompt_id, text, active.voice)
                 case session.Play(pcm=pcm):
-                    outbox = active.slot.port.outbox
-                    outbox.clear()
-                    pcm += bytes(-len(pcm) % FRAME_BYTES)
-                    outbox.extend(pcm[i:i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES))
+                    self._play(active, pcm)
                 case session.StopPlayback():
                     active.slot.port.outbox.clear()
                 case session.Recognize(request_id=request_id, pcm=pcm, expected=expected):
                     self.asr_pool.submit(self._recognize, active.serial, request_id, pcm, expected)
                 case session.EndCall(reason=reason):
                     self._hangup(active, reason)
+                case session.StartTransfer(target=target):
+                    self._start_transfer(active, target, time.monotonic())
 
     def _start_recording(self, active: ActiveCall) -> None:
         day = calllog.now().strftime("%Y-%m")
@@ -568,6 +641,110 @@ class VoiceWorker:
             active.call.hangup(prm)
         except pj.Error as exc:
             log.warning("call %d: hangup failed: %s", active.serial, exc.info())
+
+    # --- transfer -----------------------------------------------------------------------------------
+
+    def _start_transfer(self, active: ActiveCall, target: str, now: float) -> None:
+        uri = transfer.target_uri(self.settings, target)
+        if uri is None:
+            log.warning("call %d: transfer to %r: no such name in transfer_targets", active.serial, target)
+            return self._effects(active, active.session.transfer_failed("unknown_target", now))
+        mode = self.settings.transfer_mode
+        if mode == "bridged" and len(self._by_pj) >= MAX_CALLS:
+            log.info("call %d: no call place free for a bridged transfer: asking the caller's side (REFER)",
+                     active.serial)
+            mode = "blind"
+        active.transfer_mode, active.transfer_cancelled = mode, False
+        active.transfer_deadline = now + self.settings.transfer_timeout_s
+        log.info("call %d: transfer (%s) to %s", active.serial, mode, target)
+        try:
+            if mode == "blind":
+                active.call.xfer(uri, pj.CallOpParam(True))
+            else:
+                active.leg = PhoneCall(self, self.outbound)
+                self._by_pj[id(active.leg)] = active
+                active.leg.makeCall(uri, pj.CallOpParam(True))
+                self._play(active, audio.ringback(self.settings.transfer_timeout_s, 16000).tobytes())
+        except pj.Error as exc:
+            log.warning("call %d: the transfer could not be placed: %s", active.serial, exc.info())
+            if active.leg is not None:
+                self._by_pj.pop(id(active.leg), None)
+                active.leg = None
+            self._transfer_over(active, "failed", now)
+
+    def _transfer_over(self, active: ActiveCall, reason: str, now: float) -> None:
+        """The transfer did not happen: the caller, still with us, hears why and the flow goes on."""
+        active.transfer_mode = ""
+        if active.slot is not None:
+            active.slot.port.outbox.clear()  # the ringback
+        log.info("call %d: transfer failed: %s", active.serial, reason)
+        self._effects(active, active.session.transfer_failed(reason, now))
+
+    def _transfer_timed_out(self, active: ActiveCall, now: float) -> None:
+        if active.leg is not None:
+            if not active.transfer_cancelled:  # CANCEL the ringing target; its DISCONNECTED ends the attempt
+                active.transfer_cancelled = True
+                self._hangup_leg(active)
+            return
+        self._transfer_over(active, "no_answer", now)  # blind: the caller's side never reported an answer
+
+    def _transfer_status(self, active: ActiveCall, status: int, final: bool, now: float) -> None:
+        if active.transfer_mode != "blind" or not final:
+            return
+        if 200 <= status < 300:
+            active.handed_over = True
+            self._effects(active, active.session.transfer_connected(now))
+            self._hangup(active, "transferred")
+        else:
+            self._transfer_over(active, transfer.failure_reason(status), now)
+
+    def _leg_note(self, active: ActiveCall, kind: str, values: list, now: float) -> None:
+        leg = active.leg
+        if kind == "media":
+            try:
+                self._bridge(active, leg.getInfo())
+            except pj.Error as exc:
+                log.warning("call %d: the transfer call's audio was not joined: %s", active.serial, exc.info())
+        elif kind == "state" and values[0] == pj.PJSIP_INV_STATE_CONFIRMED and active.serial in self.calls:
+            active.handed_over = True
+            log.info("call %d: transfer answered: caller and target joined", active.serial)
+            self._effects(active, active.session.transfer_connected(now))
+        elif kind == "state" and values[0] == pj.PJSIP_INV_STATE_DISCONNECTED:
+            del self._by_pj[id(leg)]
+            active.leg = None
+            if active.serial not in self.calls:
+                return  # the caller hung up first
+            if active.handed_over:
+                self._hangup(active, "transfer_ended")  # the target hung up: so do we, to the caller
+            else:
+                self._transfer_over(active, "no_answer" if active.transfer_cancelled
+                                    else transfer.failure_reason(values[1]), now)
+
+    def _bridge(self, active: ActiveCall, info) -> None:
+        media = info.media
+        for index in range(len(media)):
+            if media[index].type == pj.PJMEDIA_TYPE_AUDIO and media[index].status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                target = active.leg.getAudioMedia(index)
+                caller = active.call.getAudioMedia(-1)
+                active.slot.port.outbox.clear()  # the ringback
+                caller.startTransmit(target)
+                target.startTransmit(caller)
+                target.startTransmit(active.slot.port)  # the recording hears both sides
+                return
+
+    def _hangup_leg(self, active: ActiveCall) -> None:
+        prm = pj.CallOpParam()
+        prm.statusCode = 487 if not active.handed_over else 200
+        try:
+            active.leg.hangup(prm)
+        except pj.Error as exc:
+            log.warning("call %d: hanging up the transfer call failed: %s", active.serial, exc.info())
+
+    def _play(self, active: ActiveCall, pcm: bytes) -> None:
+        outbox = active.slot.port.outbox
+        outbox.clear()
+        pcm += bytes(-len(pcm) % FRAME_BYTES)
+        outbox.extend(pcm[i:i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES))
 
     # --- helper threads -----------------------------------------------------------------------------
 

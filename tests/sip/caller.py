@@ -3,7 +3,9 @@ engine over G.711 (8 kHz, so speech goes through the same degradation as on a re
 script, records what it hears and prints a JSON report on its last line.
 
 Script: {"uri": ..., "codec": "PCMU/8000/1", "steps": [...], "heard": "out.wav"} with steps
-  {"wait_prompt": 20}         wait until the engine has spoken and then been silent for 0.8 s
+  {"wait_prompt": 20}         wait until the engine has spoken and then been silent for 0.8 s ("quiet": 2.5
+                              waits for a longer silence, across prompts with gaps between them); after a
+                              "say", also report reply_after_s (end of that speech to the reply's first sound)
   {"say": "speech.wav"}       send a 16 kHz 16-bit WAV in real time, then 0.2 s of silence
   {"dtmf": "12#", "method": "rfc2833" | "info", "gap": 0.25}
   {"sleep": 1.5}
@@ -30,8 +32,9 @@ SPEECH_LEVEL = 300  # RMS above this is the engine talking
 class Port(pj.AudioMediaPort):
     def __init__(self):
         super().__init__()
-        self.outbox: deque[bytes] = deque()
+        self.outbox: deque[bytes | None] = deque()  # None marks the end of an utterance
         self.heard: list[bytes] = []
+        self.speech_ended_at: int | None = None  # len(heard) when the last utterance's last frame went out
 
     def onFrameReceived(self, frame):
         self.heard.append(bytes(frame.buf) if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO else bytes(FRAME))
@@ -39,6 +42,9 @@ class Port(pj.AudioMediaPort):
     def onFrameRequested(self, frame):
         try:
             data = self.outbox.popleft()
+            if data is None:
+                self.speech_ended_at = len(self.heard)
+                data = self.outbox.popleft()
         except IndexError:
             return
         frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
@@ -47,12 +53,19 @@ class Port(pj.AudioMediaPort):
 
 
 class Call(pj.Call):
-    def __init__(self, account, port):
-        super().__init__(account)
+    def __init__(self, account, port, call_id: int = pj.PJSUA_INVALID_ID):
+        super().__init__(account, call_id)
+        self.acc = account
         self.port = port
         self.state = "calling"
         self.status = 0
         self.connected = False
+        self.transfers: list[tuple[str, Call]] = []  # blind transfers we were asked to make (REFER)
+
+    def onCallTransferRequest(self, prm):  # accept (202) and place the new call as ourselves
+        new = Call(self.acc, self.port)
+        self.transfers.append((prm.dstUri, new))
+        prm.newCall = new
 
     def onCallState(self, prm):
         info = self.getInfo()
@@ -127,19 +140,26 @@ def main(script_path: str) -> None:
         if call.state == "disconnected":
             break
         if "wait_prompt" in step:
-            start = len(port.heard)
+            start, quiet_frames = len(port.heard), int(step.get("quiet", 0.8) * 50)
 
-            def prompt_over(start=start):
+            def prompt_over(start=start, quiet_frames=quiet_frames):
                 frames = port.heard[start:]
                 spoke = [i for i, f in enumerate(frames) if rms(f) > SPEECH_LEVEL]
-                return bool(spoke) and len(frames) - spoke[-1] > 40
-            report["steps"].append({"wait_prompt": poll(step["wait_prompt"], prompt_over)})
+                return bool(spoke) and len(frames) - spoke[-1] > quiet_frames
+            result = {"wait_prompt": poll(step["wait_prompt"], prompt_over)}
+            if port.speech_ended_at is not None:  # turn latency: end of our speech to the reply's first sound
+                reply = next((i for i in range(port.speech_ended_at, len(port.heard))
+                              if rms(port.heard[i]) > SPEECH_LEVEL), None)
+                result["reply_after_s"] = None if reply is None else round((reply - port.speech_ended_at) * 0.02, 3)
+                port.speech_ended_at = None
+            report["steps"].append(result)
         elif "say" in step:
             with wave.open(step["say"], "rb") as w:
                 pcm = w.readframes(w.getnframes())
-            pcm += bytes(-len(pcm) % FRAME) + bytes(FRAME * 10)
-            for i in range(0, len(pcm), FRAME):
-                port.outbox.append(pcm[i:i + FRAME])
+            pcm += bytes(-len(pcm) % FRAME)
+            port.outbox.extend(pcm[i:i + FRAME] for i in range(0, len(pcm), FRAME))
+            port.outbox.append(None)
+            port.outbox.extend(bytes(FRAME) for _ in range(10))
             poll(len(pcm) / 32000 + 0.3, lambda: not port.outbox)
             report["steps"].append({"said": step["say"]})
         elif "dtmf" in step:
@@ -164,6 +184,14 @@ def main(script_path: str) -> None:
         call.hangup(pj.CallOpParam(True))
         poll(3, lambda: call.state == "disconnected")
     report["state"], report["status"] = call.state, call.status
+    if call.transfers:  # talk with the transfer target until it hangs up
+        poll(script.get("transfer_talk", 20), lambda: all(new.state == "disconnected" for _, new in call.transfers))
+        report["transfers"] = [{"to": to, "answered": new.connected, "state": new.state}
+                               for to, new in call.transfers]
+        for _, new in call.transfers:
+            if new.state != "disconnected":
+                new.hangup(pj.CallOpParam(True))
+        poll(3, lambda: all(new.state == "disconnected" for _, new in call.transfers))
     if script.get("heard"):
         with wave.open(script["heard"], "wb") as w:
             w.setnchannels(1)
@@ -171,7 +199,7 @@ def main(script_path: str) -> None:
             w.setframerate(16000)
             w.writeframes(b"".join(port.heard))
     report["heard_seconds"] = round(len(port.heard) * 0.02, 2)
-    call = port = account = None  # every pjsua2 object released before libDestroy
+    call = new = port = account = None  # every pjsua2 object released before libDestroy
     gc.collect()
     ep.libDestroy()
     print(json.dumps(report), flush=True)

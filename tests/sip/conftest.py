@@ -30,9 +30,10 @@ SCENARIOS = Path(__file__).with_name("scenarios")
 DEMO_DID = "0586000001"
 
 
-def free_port_block(size: int) -> int:
-    """The first port of `size` consecutive free UDP+TCP loopback ports."""
-    for base in range(21000 + (os.getpid() % 200) * 50, 60000, size + 7):
+def free_port_block(size: int, region: int = 21000) -> int:
+    """The first port of `size` consecutive free UDP+TCP loopback ports from region up (ports wanted
+    before the engine binds its own come from another region, or the engine would be given them too)."""
+    for base in range(region + (os.getpid() % 200) * 50, 65000, size + 7):
         try:
             sockets = []
             for port in range(base, base + size):
@@ -110,7 +111,8 @@ class Engine:
                               env={**os.environ, "MADOGUCHI_CONFIG": str(self.config)}, timeout=120)
 
 
-def start_engine(root: Path, **overrides) -> Engine:
+def start_engine(root: Path, prepare=None, **overrides) -> Engine:
+    """The engine on free loopback ports; prepare(cli) runs after the instance is made, before the start."""
     base = free_port_block(12)
     rtp = free_port_block(200)
     settings = make_instance(root, sip_listen=f"127.0.0.1:{base}", voice_worker_base_port=base + 2,
@@ -121,6 +123,9 @@ def start_engine(root: Path, **overrides) -> Engine:
     for command in (["models", "setup"], ["demo", "--weeks", "1"]):
         subprocess.run([sys.executable, "-m", "appliance", *command], env=env, check=True, capture_output=True,
                        timeout=300)
+    if prepare is not None:
+        prepare(lambda *args, **kw: subprocess.run([sys.executable, "-m", "appliance", *args], env=env, text=True,
+                                                   capture_output=True, timeout=120, **kw))
     log_path = root / "voice.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "appliance", "voice"], env=env, stdout=log,
@@ -164,9 +169,15 @@ def engine(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def baseline(engine):
-    """Thread and fd counts of each worker once it has served a call (pools and sockets all made)."""
-    run_sipp(engine, "basic.xml", calls=2, rate=2, limit=2)
-    engine.wait_idle()
+    """Thread and fd counts of each worker once it has served a call (pools and sockets all made; a
+    worker's first call also ends a start-up thread). Kamailio's children each keep their own
+    round-robin position, so calls are placed until every worker has answered one."""
+    workers = len(engine.workers()) - 1  # the overflow worker only answers when the others are full
+    for _ in range(10):
+        run_sipp(engine, "basic.xml", calls=4, rate=4, limit=2)
+        engine.wait_idle()
+        if len({row[0] for row in engine.query("SELECT DISTINCT worker FROM call_record")}) >= workers:
+            break
     time.sleep(1.0)
     return engine.resources()
 
@@ -188,14 +199,30 @@ def clean_engine(engine, baseline):
 def run_sipp(engine: Engine, scenario: str, *, calls: int = 1, rate: float = 1, limit: int = 1,
              service: str = DEMO_DID, local_ip: str = "127.0.0.1", extra: tuple[str, ...] = (),
              timeout_s: float = 120) -> subprocess.CompletedProcess:
-    """Run a SIPp scenario to completion (-m calls); the caller asserts on the exit status."""
+    """Run a SIPp scenario (a name in scenarios/ or a path) to completion (-m calls); the caller asserts on
+    the exit status."""
     argv = ["sipp", f"127.0.0.1:{engine.sip_port}", "-sf", str(SCENARIOS / scenario), "-s", service,
             "-i", local_ip, "-p", "0", "-m", str(calls), "-r", str(rate), "-l", str(limit),
             "-mp", str(free_port_block(8)), "-nostdin", "-timeout", f"{int(timeout_s)}s",
-            "-timeout_error", "-trace_err", "-error_file", str(engine.settings.data_dir / f"sipp-{scenario}.err"),
+            "-timeout_error", "-trace_err", "-error_file", str(engine.settings.data_dir / f"sipp-{Path(scenario).name}.err"),
             *extra]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s + 30,
                           cwd=engine.settings.data_dir)
+
+
+def start_uas(folder: Path, scenario: str, port: int, *, duration_ms: int = 0, timeout_s: int = 90,
+              calls: int = 1) -> subprocess.Popen:
+    """SIPp as the far end (a registrar, a transfer target) on 127.0.0.1:port, in the background; the
+    test reads its exit status (0: every call went as the scenario says) and folder/<scenario>.log."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = Path(scenario).stem
+    return subprocess.Popen(
+        ["sipp", "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(port), "-m", str(calls),
+         "-d", str(duration_ms), "-mp", str(free_port_block(8, region=50000)), "-nostdin", "-timeout", f"{timeout_s}s",
+         "-timeout_error", "-trace_logs", "-log_file", str(folder / f"{name}.log"), "-trace_msg", "-message_file",
+         str(folder / f"{name}.messages"), "-trace_err", "-error_file",
+         str(folder / f"{name}.err")],
+        cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def speech_wav(path: Path, text: str) -> Path:

@@ -17,16 +17,21 @@ from voice.events import (
     PromptFinished,
     Say,
     SpeechRecognized,
+    Transfer,
+    TransferConnected,
+    TransferFailed,
 )
 from voice.flows.echo import EchoFlow
 from voice.session import (
     ANNOUNCEMENT_ID,
     PLAYOUT_MARGIN_S,
+    TRANSFER_FAILED_ID,
     AnswerCall,
     CallSession,
     EndCall,
     Play,
     Recognize,
+    StartTransfer,
     StopPlayback,
     Synthesize,
 )
@@ -497,3 +502,66 @@ def test_echo_flow_reads_back_keys():
     s.digit("2", 0.8)
     effects = s.digit("#", 1.1)
     assert len(effects) == 1 and effects[0].text == "押されたボタンは、1、2、です。"
+
+
+# --- transfer -----------------------------------------------------------------------------------------
+
+def transferring(**kw):
+    """A call whose flow has asked to transfer to `staff` right after answering."""
+    flow = ScriptedFlow([Answer(), Transfer("staff")], [Say("他にご用件は", 2), Listen()])
+    s = session(flow, **kw)
+    effects = s.start(0.0)
+    return flow, s, effects
+
+
+def test_transfer_is_started_and_the_caller_is_not_listened_to_meanwhile():
+    """Transfer becomes StartTransfer; while it is placed, speech, keys and time produce nothing (no
+    barge-in, no recognition, no NoInput) and the flow hears nothing."""
+    flow, s, effects = transferring()
+    assert effects == [AnswerCall(), StartTransfer("staff")]
+    talk, now = feed(s, 100, 1.0, speech=True)
+    silence, now = feed(s, 100, now, speech=False)
+    assert talk == silence == [] and s.digit("5", now) == [] and s.tick(now + 60) == []
+    assert [type(e) for e in flow.events] == [CallStarted]
+
+
+def test_connected_transfer_hands_the_call_over_for_good():
+    """After TransferConnected the flow is done: its commands are dropped and audio is ignored."""
+    flow, s, _ = transferring()
+    assert s.transfer_connected(5.0) == []
+    assert flow.of(TransferConnected) == [TransferConnected("staff")]
+    assert feed(s, 100, 6.0, speech=True)[0] == [] and s.tick(100.0) == []
+    s.ended("transfer_ended", 120.0)
+    assert flow.of(CallEnded) == [CallEnded("transfer_ended")]
+
+
+def test_failed_transfer_says_the_announcement_then_tells_the_flow():
+    """Busy: the announcement is said (not cut short by the caller), then TransferFailed reaches the flow,
+    whose next question is asked and listened to as usual."""
+    flow, s, _ = transferring(transfer_failed_announcement="おつなぎできませんでした。")
+    effects = s.transfer_failed("busy", 5.0)
+    assert effects == [Synthesize(TRANSFER_FAILED_ID, "おつなぎできませんでした。")]
+    assert s.prompt_ready(TRANSFER_FAILED_ID, pcm(1.0), 5.1) == [Play(TRANSFER_FAILED_ID, pcm(1.0))]
+    assert feed(s, 20, 5.2, speech=True)[0] == []  # no barge-in on the announcement
+    assert flow.of(TransferFailed) == []
+    effects = s.tick(5.1 + 1.0 + PLAYOUT_MARGIN_S)
+    assert flow.of(TransferFailed) == [TransferFailed("staff", "busy")]
+    assert effects == [Synthesize(2, "他にご用件は")]
+
+
+def test_failed_transfer_without_an_announcement_goes_straight_to_the_flow():
+    flow, s, _ = transferring()
+    assert s.transfer_failed("no_answer", 5.0) == [Synthesize(2, "他にご用件は")]
+    assert flow.of(TransferFailed) == [TransferFailed("staff", "no_answer")]
+
+
+def test_echo_flow_transfers_on_zero_and_goes_on_when_it_fails():
+    flow = EchoFlow()
+    flow.handle(CallStarted("c1", "0586000001", ""))
+    commands = flow.handle(DigitsEntered("0", "terminator"))
+    assert isinstance(commands[0], Say) and commands[1] == Transfer("staff")
+    after = flow.handle(TransferFailed("staff", "busy"))
+    assert isinstance(after[0], Say) and isinstance(after[1], Listen)
+    assert flow.log.path == ["greeting", "transfer", "transfer_busy", "after_transfer"]
+    flow.handle(TransferConnected("staff"))
+    assert flow.log.outcome == "transferred"

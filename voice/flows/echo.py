@@ -1,5 +1,6 @@
 """The demo flow on the demo DID: greet, listen, read back what was recognised or which keys were
-pressed; after two silences in a row, say goodbye and hang up."""
+pressed; 0 then # transfers to the `staff` target (transfer_targets); after two silences in a row,
+say goodbye and hang up."""
 
 from __future__ import annotations
 
@@ -21,11 +22,16 @@ from voice.events import (
     PromptFinished,
     Say,
     SpeechRecognized,
+    Transfer,
+    TransferConnected,
+    TransferFailed,
 )
 
 PROMPTS = catalogue(Path(__file__).parent.parent / "prompts.toml")
 MAX_SILENCES = 2
 MIN_CONFIDENCE = 0.35
+STAFF_KEY = "0"
+STAFF_TARGET = "staff"
 
 
 def spoken_digits(digits: str) -> str:
@@ -54,6 +60,16 @@ class EchoFlow:
             case SpeechRecognized():
                 self.silences = 0
                 return [self._say("not_understood"), Listen(max_digits=8)]
+            case DigitsEntered(digits=digits) if digits == STAFF_KEY:
+                self.silences = 0
+                return [self._say("transfer"), Transfer(STAFF_TARGET)]
+            case TransferConnected():
+                self.log.path.append("transferred")
+                self.log.outcome = "transferred"
+                return []
+            case TransferFailed(reason=reason):
+                self.log.path.append(f"transfer_{reason}")
+                return [self._say("after_transfer"), Listen(max_digits=8)]
             case DigitsEntered(digits=digits):
                 self.silences = 0
                 return [self._say("digits", digits=spoken_digits(digits)), Listen(max_digits=8)]

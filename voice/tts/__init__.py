@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import threading
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,7 +93,8 @@ class PromptCache:
             w.setsampwidth(2)
             w.setframerate(RATE)
             w.writeframes(samples.tobytes())
-        tmp = path.with_suffix(".part")
+        # every worker process may make the same prompt at once: each writes its own temporary file
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.part")
         tmp.write_bytes(buffer.getvalue())
         tmp.replace(path)  # a prompt is not personal data and can be re-made: no fsync needed
         return samples
