@@ -22,8 +22,8 @@ class Utterance:
 class Endpointer:
     frame_ms: int = 20
     start_ms: int = 100  # this much speech in a row starts an utterance (clicks and pops do not)
-    end_silence_ms: int = 700  # this much silence ends it
-    pre_roll_ms: int = 300  # audio kept from before the start, so the first syllable is not lost
+    end_silence_ms: int = 600  # this much silence ends it (a turn's latency starts with it)
+    pre_roll_ms: int = 500  # audio kept from before the start, so the first syllable is not lost
     min_utterance_ms: int = 250  # shorter bursts (a cough, line noise) are dropped
     max_utterance_ms: int = 30_000  # recognisers take at most 30 s segments
 

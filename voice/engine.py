@@ -34,6 +34,7 @@ class Child:
     restarts: int = 0
     next_start: float = 0.0
     stop_order: int = 1
+    after_others: bool = False  # started only once every other child is ready
 
     def start(self) -> None:
         if self.ready_file is not None:
@@ -73,7 +74,10 @@ class Engine:
         if settings.sip_trunk_mode == "register":  # say so now, not in a worker restarting every 2 s
             dispatcher.trunk_password(settings)
             dispatcher.contact_address(settings)
-        children.append(Child("kamailio", dispatcher.command(config, run_dir), stop_order=1))
+        # Kamailio last: its dispatcher pings the workers from the start and would mark a worker that is
+        # still loading as down, sending callers a 503 until the next ping
+        children.append(Child("kamailio", dispatcher.command(config, run_dir), run_dir / "kamailio.pid",
+                              stop_order=1, after_others=True))
         return cls(settings, children)
 
     @property
@@ -85,7 +89,8 @@ class Engine:
         signal.signal(signal.SIGINT, self._stop)
         self.ready_file.unlink(missing_ok=True)
         for child in self.children:
-            child.start()
+            if not child.after_others:
+                child.start()
         was_ready = False
         while self.running:
             time.sleep(0.2)
@@ -96,7 +101,8 @@ class Engine:
                               child.process.returncode, RESTART_PAUSE_S)
                     child.process, child.next_start = None, now + RESTART_PAUSE_S
                     child.restarts += 1
-                elif child.process is None and now >= child.next_start and self.running:
+                elif (child.process is None and now >= child.next_start and self.running
+                      and not (child.after_others and not all(c.ready for c in self.children if c is not child))):
                     child.start()
             ready = all(child.ready for child in self.children)
             if ready != was_ready:

@@ -56,6 +56,7 @@ class Synthesize:
 class Play:
     prompt_id: int
     pcm: bytes  # 16 kHz 16-bit mono
+    append: bool = False  # the next piece of the prompt already playing: queue it behind
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,9 @@ class CallSession:
         # what the call is doing now: at most one prompt and one listen at a time
         self.saying: Say | None = None
         self.playing_until: float | None = None  # None while the prompt is being synthesised
+        self.prompt_complete = False  # every piece of the prompt has arrived
+        self.requested: set[int] = set()  # prompts asked for ahead of their turn
+        self.prefetched: dict[int, list[tuple[bytes, bool]]] = {}  # their pieces, until their turn
         self.listening: Listen | None = None
         self.listen_deadline = 0.0
         self.recognizing: int | None = None  # request id awaited
@@ -140,11 +144,20 @@ class CallSession:
             effects += self._entry(entry, now)
         return effects
 
-    def prompt_ready(self, prompt_id: int, pcm: bytes, now: float) -> list[Effect]:
+    def prompt_ready(self, prompt_id: int, pcm: bytes, now: float, final: bool = True) -> list[Effect]:
+        """A synthesised prompt, or one piece of it (a sentence: the first plays while the next is made)."""
+        if prompt_id in self.prefetched:  # made ahead, for when its turn comes
+            self.prefetched[prompt_id].append((pcm, final))
+            return []
         if self.over or self.saying is None or self.saying.prompt_id != prompt_id:
             return []  # cut short by barge-in before it was ready
-        self.playing_until = now + len(pcm) / BYTES_PER_SECOND + PLAYOUT_MARGIN_S
-        return [Play(prompt_id, pcm)]
+        self.prompt_complete = final
+        seconds = len(pcm) / BYTES_PER_SECOND
+        if self.playing_until is None:
+            self.playing_until = now + seconds + PLAYOUT_MARGIN_S
+            return [Play(prompt_id, pcm)]
+        self.playing_until = max(self.playing_until, now + PLAYOUT_MARGIN_S) + seconds
+        return [Play(prompt_id, pcm, append=True)]
 
     def recognized(self, request_id: int, transcript: Transcript, now: float) -> list[Effect]:
         if self.over or request_id != self.recognizing:
@@ -182,7 +195,8 @@ class CallSession:
             self.ringing_until = None
             effects += self._answer()
             effects += self._run(now)
-        if self.saying is not None and self.playing_until is not None and now >= self.playing_until:
+        if (self.saying is not None and self.playing_until is not None and self.prompt_complete
+                and now >= self.playing_until):
             effects += self._prompt_done(interrupted=False, now=now)
         entry = self.digits.tick(now)
         if entry is not None:
@@ -249,11 +263,21 @@ class CallSession:
                 case Answer() if not self.answered:
                     effects += self._answer()
                 case Say():
-                    self.saying, self.playing_until = command, None
+                    self.saying, self.playing_until, self.prompt_complete = command, None, False
                     upcoming = next((c for c in self.pending if isinstance(c, Listen)), None)
                     if upcoming is not None:
                         self.digits.max_digits = upcoming.max_digits  # keys may come during the prompt
-                    effects.append(Synthesize(command.prompt_id, command.text))
+                    if command.prompt_id not in self.requested:
+                        effects.append(Synthesize(command.prompt_id, command.text))
+                    self.requested.discard(command.prompt_id)
+                    for pcm, final in self.prefetched.pop(command.prompt_id, ()):
+                        effects += self.prompt_ready(command.prompt_id, pcm, now, final)
+                    # the prompt after this one is made while this one plays: no silence between them
+                    following = next((c for c in self.pending if isinstance(c, Say)), None)
+                    if following is not None and following.prompt_id not in self.requested:
+                        self.requested.add(following.prompt_id)
+                        self.prefetched[following.prompt_id] = []
+                        effects.append(Synthesize(following.prompt_id, following.text))
                 case Listen():
                     self.listening = command
                     self.digits.max_digits = command.max_digits

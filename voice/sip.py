@@ -44,7 +44,13 @@ log = logging.getLogger(__name__)
 MAX_CALLS = 4  # PJSUA_MAX_CALLS of the pjsua2-python wheel
 FRAME_BYTES = 640  # 20 ms at 16 kHz, 16-bit mono
 CODEC_PRIORITIES = {"PCMU/8000/1": 255, "PCMA/8000/1": 254, "G722/16000/1": 253}
+SENTENCE_PAUSE_S = 0.3  # between the sentences of a prompt synthesised one at a time
 QUEUE_FRAMES = 1500  # 30 s: a stalled loop drops the oldest audio instead of growing without bound
+
+
+def split_sentences(text: str) -> list[str]:
+    """「。」「！」「？」 end a sentence; what follows a sentence's end belongs to the next one."""
+    return [part for part in re.split(r"(?<=[。！？!?])", text) if part.strip()] or [text]
 
 
 def dialled_number(invite: str, registered_user: str = "") -> str:
@@ -342,8 +348,8 @@ class VoiceWorker:
             except kokoro.ModelProblem as exc:
                 log.error("a phone line speaks with Kokoro, which cannot be loaded: %s", exc)
         for text in (self.settings.recording_announcement, self.settings.voice_busy_announcement):
-            if text.strip():
-                self.prompts.get(text, Voice())
+            for sentence in split_sentences(text) if text.strip() else ():
+                self.prompts.get(sentence, Voice())
         self.ready_file.parent.mkdir(parents=True, exist_ok=True)
         self.ready_file.touch()
         log.info("voice worker %d ready on 127.0.0.1:%d (%d calls)", self.index, self.port, self.max_calls)
@@ -370,7 +376,9 @@ class VoiceWorker:
         self.start()
         try:
             while self.running:
-                self.ep.libHandleEvents(10)
+                # SIP and RTP wake the poll at once; the wait only bounds how late queued audio and helper
+                # results are handled, which matters only while there are calls (an idle worker sleeps)
+                self.ep.libHandleEvents(10 if self.calls else 100)
                 self.step(time.monotonic())
             self.shutdown()
         finally:
@@ -428,7 +436,8 @@ class VoiceWorker:
             if active is None or active.session is None:
                 continue
             if kind == "prompt":
-                self._effects(active, active.session.prompt_ready(*values, now))
+                prompt_id, pcm, final = values
+                self._effects(active, active.session.prompt_ready(prompt_id, pcm, now, final))
             else:
                 request_id, transcript = values
                 active.heard.append({"at": round(now - active.answered_at, 2), "text": transcript.text,
@@ -610,8 +619,10 @@ class VoiceWorker:
                         self._start_recording(active)
                 case session.Synthesize(prompt_id=prompt_id, text=text):
                     self.synth_pool.submit(self._synthesize, active.serial, prompt_id, text, active.voice)
-                case session.Play(pcm=pcm):
-                    self._play(active, pcm)
+                case session.Play(prompt_id=prompt_id, pcm=pcm, append=append):
+                    log.debug("call %d: playing prompt %d (%.1f s%s)", active.serial, prompt_id, len(pcm) / 32000,
+                              ", queued" if append else "")
+                    self._play(active, pcm, append)
                 case session.StopPlayback():
                     active.slot.port.outbox.clear()
                 case session.Recognize(request_id=request_id, pcm=pcm, expected=expected):
@@ -740,21 +751,34 @@ class VoiceWorker:
         except pj.Error as exc:
             log.warning("call %d: hanging up the transfer call failed: %s", active.serial, exc.info())
 
-    def _play(self, active: ActiveCall, pcm: bytes) -> None:
+    def _play(self, active: ActiveCall, pcm: bytes, append: bool = False) -> None:
         outbox = active.slot.port.outbox
-        outbox.clear()
+        if not append:
+            outbox.clear()
         pcm += bytes(-len(pcm) % FRAME_BYTES)
         outbox.extend(pcm[i:i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES))
 
     # --- helper threads -----------------------------------------------------------------------------
 
     def _synthesize(self, serial: int, prompt_id: int, text: str, voice: Voice) -> None:
-        try:
-            pcm = self.prompts.get(text, voice).tobytes()
-        except Exception:
-            log.exception("call %d: synthesis failed", serial)
-            pcm = b""
-        self.results.put((serial, "prompt", prompt_id, pcm))
+        """Sentence by sentence: the caller hears the first while the rest is made (and a fixed sentence
+        after a variable one comes from the cache)."""
+        sentences = split_sentences(text)
+        for number, sentence in enumerate(sentences, 1):
+            final = number == len(sentences)
+            try:
+                started = time.perf_counter()
+                pcm = self.prompts.get(sentence, voice).tobytes()
+                log.debug("call %d: prompt %d piece %d ready in %.2f s", serial, prompt_id, number,
+                          time.perf_counter() - started)
+            except Exception:
+                log.exception("call %d: synthesis failed", serial)
+                pcm, final = b"", True
+            if not final:
+                pcm += bytes(int(SENTENCE_PAUSE_S * 16000) * 2)
+            self.results.put((serial, "prompt", prompt_id, pcm, final))
+            if final:
+                return
 
     def _recognize(self, serial: int, request_id: int, pcm: bytes, expected) -> None:
         try:

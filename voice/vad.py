@@ -13,6 +13,8 @@ import numpy as np
 
 RATE = 16000
 MODEL_FILE = "silero_vad.onnx"
+SILENCE_RMS = 50  # about -56 dBFS: line noise, far below any speech on a phone line
+QUIET_RESET_FRAMES = 10  # 200 ms below that resets the model's state
 
 
 class VadProblem(Exception):
@@ -46,16 +48,30 @@ class SileroVad:
         self.window = self.model.window_size()
         self._buffer = np.zeros(0, dtype=np.float32)
         self.speaking = False
+        self._quiet_frames = QUIET_RESET_FRAMES
 
     def reset(self) -> None:
         self.model.reset()
         self._buffer = np.zeros(0, dtype=np.float32)
         self.speaking = False
+        self._quiet_frames = QUIET_RESET_FRAMES  # counting on from here does not reset again
 
     def is_speech(self, frame: bytes) -> bool:
-        """Feed one frame (16 kHz 16-bit mono); the decision of the latest complete window."""
-        samples = np.frombuffer(frame, dtype=np.int16).astype(np.float32) / 32768.0
-        self._buffer = np.concatenate((self._buffer, samples))
+        """Feed one frame (16 kHz 16-bit mono); the decision of the latest complete window. After 200 ms
+        quieter than any speech the model is reset and skipped until sound comes back: a caller is
+        mostly silent, listening, and the model is most of a call's CPU."""
+        pcm = np.frombuffer(frame, dtype=np.int16)
+        quiet = not len(pcm) or float(np.sqrt(np.mean(pcm.astype(np.float32) ** 2))) < SILENCE_RMS
+        if quiet:
+            if self._quiet_frames >= QUIET_RESET_FRAMES:
+                return False
+            self._quiet_frames += 1
+            if self._quiet_frames == QUIET_RESET_FRAMES:
+                self.reset()
+                return False
+        else:
+            self._quiet_frames = 0
+        self._buffer = np.concatenate((self._buffer, pcm.astype(np.float32) / 32768.0))
         while len(self._buffer) >= self.window:
             self.speaking = bool(self.model.is_speech(self._buffer[: self.window]))
             self._buffer = self._buffer[self.window:]

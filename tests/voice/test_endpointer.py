@@ -19,8 +19,8 @@ def test_utterance_with_pre_roll_and_trailing_silence():
     events = run(e, "." * 20 + "s" * 50 + "." * 35)
     assert isinstance(events[0], SpeechStarted)
     (utterance,) = [x for x in events if isinstance(x, Utterance)]
-    # 15 frames of pre-roll (300 ms, including the 5 frames that started it) + 45 more speech + 35 silence
-    assert len(utterance.pcm) == (15 + 45 + 35) * len(F) and not utterance.cut
+    # 15 frames of pre-roll (300 ms, including the 5 frames that started it) + 45 more speech + 30 silence (end_silence_ms)
+    assert len(utterance.pcm) == (15 + 45 + 30) * len(F) and not utterance.cut
     assert not e.in_speech
 
 

