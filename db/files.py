@@ -10,6 +10,7 @@ temporary name, fsynced and renamed: a crash leaves either the whole file or no 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 from collections.abc import Iterator
@@ -113,3 +114,12 @@ def read_chunks(path: Path, cipher: FieldCipher) -> Iterator[bytes]:
 
 def read_file(path: Path, cipher: FieldCipher) -> bytes:
     return b"".join(read_chunks(path, cipher))
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks (model files are hundreds of MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

