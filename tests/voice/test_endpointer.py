@@ -19,8 +19,9 @@ def test_utterance_with_pre_roll_and_trailing_silence():
     events = run(e, "." * 20 + "s" * 50 + "." * 35)
     assert isinstance(events[0], SpeechStarted)
     (utterance,) = [x for x in events if isinstance(x, Utterance)]
-    # 15 frames of pre-roll (300 ms, including the 5 frames that started it) + 45 more speech + 30 silence (end_silence_ms)
-    assert len(utterance.pcm) == (15 + 45 + 30) * len(F) and not utterance.cut
+    # pre-roll (pre_roll_ms, including the 5 frames that started it) + 45 more speech + end_silence_ms of silence
+    pre_roll, silence = e.pre_roll_ms // e.frame_ms, e.end_silence_ms // e.frame_ms
+    assert len(utterance.pcm) == (pre_roll + 45 + silence) * len(F) and not utterance.cut
     assert not e.in_speech
 
 

