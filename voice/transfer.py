@@ -33,8 +33,8 @@ def parse_targets(text: str) -> dict[str, str]:
     return targets
 
 
-def via_host(settings) -> str:
-    return settings.transfer_via or (settings.sip_registrar if settings.sip_trunk_mode == "register" else "")
+def via_host(transfer_via: str, sip_trunk_mode: str, sip_registrar: str) -> str:
+    return transfer_via or (sip_registrar if sip_trunk_mode == "register" else "")
 
 
 def check(values: dict) -> None:
@@ -44,7 +44,7 @@ def check(values: dict) -> None:
     if not 1 <= values["transfer_timeout_s"] <= 300:
         raise SettingsError(f"transfer_timeout_s must be 1-300, got {values['transfer_timeout_s']}")
     targets = parse_targets(values["transfer_targets"])
-    via = values["transfer_via"] or (values["sip_registrar"] if values["sip_trunk_mode"] == "register" else "")
+    via = via_host(values["transfer_via"], values["sip_trunk_mode"], values["sip_registrar"])
     numbers = [name for name, target in targets.items() if not SIP_URI.fullmatch(target)]
     if numbers and not via:
         raise SettingsError(f"transfer_targets: {', '.join(numbers)} are numbers, which need transfer_via "
@@ -56,7 +56,8 @@ def target_uri(settings, name: str) -> str | None:
     target = parse_targets(settings.transfer_targets).get(name)
     if target is None or SIP_URI.fullmatch(target):
         return target
-    return f"sip:{target.replace('-', '')}@{via_host(settings)}"
+    via = via_host(settings.transfer_via, settings.sip_trunk_mode, settings.sip_registrar)
+    return f"sip:{target.replace('-', '')}@{via}"
 
 
 def failure_reason(status: int) -> str:

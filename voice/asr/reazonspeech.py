@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from db.files import fsync_dir
 from voice.asr import Transcript
 from voice.asr.filters import clean
 from voice.asr.whisper import ModelProblem
@@ -108,13 +109,6 @@ def _locate(source: Path) -> Path:
     raise ModelProblem(f"{source} holds {len(found)} model folders ({', '.join(f.name for f in found)}): name one")
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
 
 def import_folder(source: Path, models_dir: Path) -> Path:
     """Copy the model from source (the model folder, or a folder holding only it, as the published
@@ -136,7 +130,7 @@ def import_folder(source: Path, models_dir: Path) -> Path:
                 shutil.copyfileobj(src, out, 1 << 20)
                 out.flush()
                 os.fsync(out.fileno())
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         problems = _problems(tmp) or probe(tmp)
         if problems:
             raise ModelProblem("; ".join(problems))
@@ -150,7 +144,7 @@ def import_folder(source: Path, models_dir: Path) -> Path:
     elif folder.exists():
         folder.rename(old)
     tmp.rename(folder)
-    _fsync_dir(models_dir)
+    fsync_dir(models_dir)
     shutil.rmtree(old, ignore_errors=True)
     return folder
 
