@@ -10,9 +10,9 @@ export MADOGUCHI_CONFIG ?= $(VAR)/madoguchi.toml
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # System packages: what the appliance runs on, and what the tests add (Debian's chromium for the
-# browser tests, IPAex fonts so Japanese renders, npm for axe-core unless a node install has one).
-APT_RUN := python3 python3-venv ca-certificates kamailio
-APT_TEST := $(APT_RUN) sip-tester chromium fonts-ipaexfont $(shell command -v npm >/dev/null 2>&1 || echo npm)
+# browser tests, poppler-utils to read printed PDFs, npm for axe-core unless a node install has one).
+APT_RUN := python3 python3-venv ca-certificates kamailio fonts-ipaexfont
+APT_TEST := $(APT_RUN) sip-tester chromium poppler-utils $(shell command -v npm >/dev/null 2>&1 || echo npm)
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 
 .PHONY: run test bench lint clean-demo
@@ -49,6 +49,8 @@ run: $(BIN)/madoguchi
 	@echo
 	@echo "madoguchi demo city is running (Ctrl-C stops it). Configuration: $(MADOGUCHI_CONFIG)"
 	@echo "  public booking site:  http://127.0.0.1:8080/"
+	@echo "  staff admin site:     http://127.0.0.1:8081/  (login admin: the one-time password printed by"
+	@echo "                        madoguchi init the first time; a new one: madoguchi user reset admin)"
 	@echo "  demo phone line:      sip:0586000001@127.0.0.1:5060 (G.711; speak or press keys)"
 	@echo "  administer it:        MADOGUCHI_CONFIG=$(MADOGUCHI_CONFIG) $(BIN)/madoguchi --help"
 	@echo "  process logs:         $(VAR)/run/"

@@ -29,6 +29,7 @@ from db.slots import (
     plan_slots,
 )
 from db.users import UserError, add_user, set_disabled
+from db.users import reset as reset_user
 from voice.asr.whisper import ModelProblem
 
 KNOWN_PROBLEMS = (SettingsError, KeyProblem, DatabaseProblem, SlotRequestError, UserError, BookingError, Busy,
@@ -163,6 +164,18 @@ def user_enable(login):
     click.echo(f"user {login} enabled")
 
 
+@user.command("reset")
+@click.argument("login")
+@click.option("--mfa", is_flag=True, help="Also remove the authenticator (lost phone): the next login enrols a new one.")
+def user_reset(login, mfa):
+    """Give a user a new one-time password (forgotten password, or with --mfa a lost authenticator)."""
+    _open()
+    with write_transaction():
+        account, password = reset_user(login, cli_actor(), clock.now(), clear_mfa=mfa)
+    click.echo(f"user {account.login}: one-time password: {password}"
+               + ("\nthe authenticator was removed; a new one is set up at the next login" if mfa else ""))
+
+
 @user.command("list")
 def user_list():
     """List users with role and state."""
@@ -293,11 +306,11 @@ def venue_list():
 
 
 @main.command()
-@click.argument("site", type=click.Choice(["public"]))
+@click.argument("site", type=click.Choice(["public", "admin"]))
 @click.option("--bind", help="Address:port (default: the public_bind / admin_bind setting).")
 @click.option("--workers", type=click.IntRange(1, 64), help="gunicorn workers (default: web_workers).")
 def serve(site, bind, workers):
-    """Serve a web site with gunicorn (public: the citizens' booking site)."""
+    """Serve a web site with gunicorn (public: the citizens' booking site; admin: the staff site)."""
     from web.server import SiteServer
     settings = _settings()
     open_database(settings).close()  # fail here, with the cause, rather than in every worker

@@ -7,6 +7,7 @@ never silently falls back to a default.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -51,6 +52,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log_level", str, "INFO", "Log level: DEBUG, INFO, WARNING or ERROR. Logs never contain PII."),
     Setting("public_bind", str, "127.0.0.1:8080", "Address:port of the public booking site (gunicorn)."),
     Setting("admin_bind", str, "127.0.0.1:8081", "Address:port of the staff admin site (gunicorn)."),
+    Setting("admin_allowlist", str, "127.0.0.0/8,::1/128",
+            "Client addresses (CIDR, comma-separated) allowed on the admin site; others get 403."),
+    Setting("admin_idle_minutes", int, 30, "A staff session ends after this long without a click."),
+    Setting("admin_session_hours", int, 10, "A staff session ends this long after login, however busy."),
+    Setting("admin_reauth_minutes", int, 10,
+            "Sensitive admin actions (exports, overrides, users, texts) ask for the password and code again "
+            "when the last one is older than this."),
     Setting("web_workers", int, 4, "gunicorn worker processes per site."),
     Setting("proxy_hops", int, 0,
             "Reverse proxies in front of the sites (nginx, the city's web server) whose "
@@ -211,7 +219,18 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
         raise SettingsError(f"log_level must be DEBUG, INFO, WARNING or ERROR, got {values['log_level']!r}")
     values["log_level"] = values["log_level"].upper()
     _check_voice(values)
+    admin_networks(values["admin_allowlist"])
     return Settings(values, path if path.exists() else None)
+
+
+def admin_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    try:
+        networks = tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise SettingsError(f"admin_allowlist must be CIDR networks like 192.168.10.0/24, comma-separated: {exc}") from None
+    if not networks:
+        raise SettingsError("admin_allowlist is empty: nobody could reach the admin site")
+    return networks
 
 
 def port_range(text: str) -> tuple[int, int]:

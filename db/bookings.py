@@ -319,3 +319,98 @@ def lookup(number: str, birth_date: datetime.date, phone_last4: str | None = Non
     if phone_last4 is not None:
         matches &= hmac.compare_digest((booking.phone or "")[-4:], normalize.digits(phone_last4))
     return booking if matches else None
+
+
+# --- at the counter: staff edits, check-in, no-shows, walk-ins ----------------------------------------
+
+class TooEarly(BookingError):
+    """Attendance is recorded on the appointment's day (or later), never before."""
+
+    code = "not_today"
+
+
+def _clean_name(name: str, kana: str) -> tuple[str, str]:
+    name = " ".join((name or "").split())
+    if not 1 <= len(name) <= 60:
+        raise InvalidRequest("name", "required" if not name else "too_long")
+    kana = normalize.katakana(kana)
+    if not kana or not normalize.is_katakana(kana) or len(kana) > 60:
+        raise InvalidRequest("kana", "not_katakana" if kana else "required")
+    return name, kana
+
+
+def edit(number: str, now: datetime.datetime, *, actor: Actor, expected_version: int, name: str, kana: str,
+         party_size: int, override_reason: str = "") -> Booking:
+    """Staff correct the name, furigana or party size. A larger party takes the extra seats (or is
+    refused as SlotFull); a smaller one gives seats back."""
+    booking = _booking(number, expected_version)
+    if booking.status == "cancelled":
+        raise NotChangeable(booking.status)
+    name, kana = _clean_name(name, kana)
+    if not 1 <= party_size <= MAX_PARTY_SIZE:
+        raise InvalidRequest("party_size", "out_of_range")
+    changed = [field for field, value in (("name", name), ("kana", kana), ("party_size", party_size))
+               if getattr(booking, field) != value]
+    if not changed:
+        return booking
+    counted_as = booking.counted_as
+    if party_size != booking.party_size:
+        if booking.status != "confirmed":
+            raise NotChangeable(booking.status)
+        _release_seats(booking.slot_id, booking.counted_as, booking.party_size)
+        counted_as = _take_seats(booking.slot, booking.channel, party_size, now, actor, override_reason)
+    before = booking.party_size
+    _save(booking, expected_version, now, name=name, kana=kana, party_size=party_size, counted_as=counted_as)
+    # Names are personal data and the audit log is kept for good: it names the fields, not the values.
+    audit.record(actor.name, "booking.edit", "booking", booking.number, now, source=actor.source,
+                 fields=changed, party_size_before=before, party_size_after=party_size, counted_as=counted_as)
+    return booking
+
+
+def set_attendance(number: str, status: str, now: datetime.datetime, *, actor: Actor,
+                   expected_version: int) -> Booking:
+    """Check in (attended), record a no-show, or undo either (back to confirmed). The seat stays
+    counted either way: the slot was used."""
+    if status not in ("attended", "no_show", "confirmed"):
+        raise InvalidRequest("status", "invalid")
+    booking = _booking(number, expected_version)
+    if booking.status == "cancelled":
+        raise NotChangeable(booking.status)
+    if now.astimezone(TOKYO).date() < booking.slot.date:
+        raise TooEarly(booking.number)
+    if booking.status == status:
+        return booking
+    before = booking.status
+    # A booking that is over (attended or not) no longer stops its person from booking again.
+    _save(booking, expected_version, now, status=status,
+          active_person_key=booking.active_person_key if status == "confirmed" else None)
+    audit.record(actor.name, f"booking.{status}", "booking", booking.number, now, source=actor.source,
+                 before=before, after=status, slot=booking.slot_id)
+    return booking
+
+
+def walk_in(slot_id: int, name: str, kana: str, party_size: int, now: datetime.datetime, *,
+            actor: Actor) -> Booking:
+    """Register someone served at the counter without a booking, in the slot they were served in.
+    They are already there, so a full slot counts them over capacity instead of refusing."""
+    name, kana = _clean_name(name, kana)
+    if not 1 <= party_size <= MAX_PARTY_SIZE:
+        raise InvalidRequest("party_size", "out_of_range")
+    slot = Slot.get_or_none(Slot.id == slot_id)
+    if slot is None:
+        raise NotFound(f"slot {slot_id}")
+    if now.astimezone(TOKYO).date() < slot.date:
+        raise TooEarly(f"slot {slot_id}")
+    try:
+        counted_as = _take_seats(slot, "staff", party_size, now, actor, override_reason="")
+    except SlotFull:
+        Slot.update({Slot.booked_over: Slot.booked_over + party_size}).where(Slot.id == slot.id).execute()
+        counted_as = "over"
+    booking = Booking.create(
+        number=_new_number(), slot=slot, status="attended", channel="staff", counted_as=counted_as,
+        party_size=party_size, name=name, kana=kana, walk_in=True,
+        override_reason="walk-in" if counted_as == "over" else "", created_by=actor.name,
+        created_at=now, updated_at=now)
+    audit.record(actor.name, "booking.walk_in", "booking", booking.number, now, source=actor.source,
+                 slot=slot.id, counted_as=counted_as, party_size=party_size)
+    return booking

@@ -132,6 +132,7 @@ class Booking(BaseModel):
     override_reason = peewee.TextField(default="")
     created_by = peewee.TextField(default="")
     version = peewee.IntegerField(default=1)
+    walk_in = peewee.BooleanField(default=False)
     created_at = TimestampField()
     updated_at = TimestampField()
     cancelled_at = TimestampField(null=True)
@@ -158,6 +159,47 @@ class StaffUser(BaseModel):
     totp_secret = EncryptedField(null=True)
     created_at = TimestampField()
     last_login_at = TimestampField(null=True)
+    totp_last_step = peewee.IntegerField(default=0)
+    password_changed_at = TimestampField(null=True)
+
+
+class RecoveryCode(BaseModel):
+    user = peewee.ForeignKeyField(StaffUser, backref="recovery_codes", on_delete="CASCADE")
+    code_hash = peewee.TextField(unique=True)
+    used_at = TimestampField(null=True)
+
+
+class AccessLog(BaseModel):
+    at = TimestampField()
+    actor = peewee.TextField(default="")
+    endpoint = peewee.TextField()
+    method = peewee.TextField()
+    status = peewee.IntegerField()
+    source = peewee.TextField(default="")
+
+
+class Traffic(BaseModel):
+    """Requests per hour ('2026-12-01T10', Tokyo time) and site."""
+
+    hour = peewee.TextField()
+    site = peewee.TextField()
+    requests = peewee.IntegerField()
+
+    class Meta:
+        primary_key = peewee.CompositeKey("hour", "site")
+        without_rowid = True
+
+
+class MessageText(BaseModel):
+    event = peewee.TextField()
+    channel = peewee.TextField()
+    subject = peewee.TextField(default="")
+    body = peewee.TextField()
+    updated_at = TimestampField()
+    updated_by = peewee.TextField(default="")
+
+    class Meta:
+        indexes = ((("event", "channel"), True),)
 
 
 class AuditLog(BaseModel):
@@ -236,5 +278,6 @@ class CallRecord(BaseModel):
     transcript = peewee.TextField(default="")
 
 
-ALL_MODELS = (Venue, Slot, ReceptionWindow, Booking, EligibilityQuestion, StaffUser, AuditLog, Outbox,
-              WebSession, RateLimit, SiteNotice, PhoneLine, CallRecord)
+ALL_MODELS = (Venue, Slot, ReceptionWindow, Booking, EligibilityQuestion, StaffUser, RecoveryCode, AuditLog,
+              AccessLog, Outbox, WebSession, RateLimit, SiteNotice, PhoneLine, CallRecord, MessageText,
+              Traffic)

@@ -211,3 +211,31 @@ def close_slots(venue: Venue | None, first: datetime.date, last: datetime.date, 
     audit.record(actor.name, "slots.close", "venue", venue.slug if venue else "*", now, source=actor.source,
                  first=first, last=last, slots=len(slot_ids), affected=len(affected))
     return affected
+
+
+def reopen_slots(venue: Venue | None, first: datetime.date, last: datetime.date, actor: Actor,
+                 now: datetime.datetime, times: tuple[datetime.time, datetime.time] | None = None) -> int:
+    """Undo a closure: the slots take bookings again."""
+    slot_ids = [s.id for s in _select(venue, first, last, times) if s.closed]
+    if not slot_ids:
+        raise SlotRequestError("there are no closed slots in that range")
+    Slot.update(closed=False, closed_reason="").where(Slot.id.in_(slot_ids)).execute()
+    audit.record(actor.name, "slots.reopen", "venue", venue.slug if venue else "*", now, source=actor.source,
+                 first=first, last=last, slots=len(slot_ids))
+    return len(slot_ids)
+
+
+def set_seats(slot: Slot, capacity: int, phone_seats: int, staff_seats: int, actor: Actor,
+              now: datetime.datetime) -> Slot:
+    """One slot's capacity and its seats held back for the phone and the counter."""
+    if not 0 <= capacity <= 500:
+        raise SlotRequestError(f"capacity {capacity} is out of range 0-500")
+    if phone_seats < 0 or staff_seats < 0 or phone_seats + staff_seats > capacity:
+        raise SlotRequestError("phone and staff seats must be 0 or more and together fit in the capacity")
+    if capacity < slot.booked and capacity < slot.capacity:
+        raise CapacityBelowBooked([(slot, slot.booked)])
+    before = (slot.capacity, slot.phone_seats, slot.staff_seats)
+    Slot.update(capacity=capacity, phone_seats=phone_seats, staff_seats=staff_seats).where(Slot.id == slot.id).execute()
+    audit.record(actor.name, "slot.update", "slot", slot.id, now, source=actor.source,
+                 before=list(before), after=[capacity, phone_seats, staff_seats])
+    return Slot.get_by_id(slot.id)

@@ -11,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from db import audit
 from db.bookings import Actor
-from db.models import StaffUser
+from db.models import RecoveryCode, StaffUser
 
 ROLES = ("admin", "staff", "viewer")
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -28,8 +28,12 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(user: StaffUser, password: str) -> bool:
+    return verify_hash(user.password_hash, password)
+
+
+def verify_hash(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(user.password_hash, password)
+        return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -74,3 +78,18 @@ def set_disabled(login: str, disabled: bool, actor: Actor, now: datetime.datetim
     audit.record(actor.name, "user.disable" if disabled else "user.enable", "staff_user", user.login, now,
                  source=actor.source)
     return user
+
+
+def reset(login: str, actor: Actor, now: datetime.datetime, *, clear_mfa: bool = False) -> tuple[StaffUser, str]:
+    """A forgotten password (and, with clear_mfa, a lost authenticator): a new one-time password that
+    must be changed at the next login; clear_mfa also removes the TOTP secret and recovery codes, so
+    the next login enrols a new authenticator."""
+    user = get_user(login)
+    password = one_time_password()
+    changes = {StaffUser.password_hash: hash_password(password), StaffUser.must_change_password: True}
+    if clear_mfa:
+        changes.update({StaffUser.totp_secret: None, StaffUser.totp_last_step: 0})
+        RecoveryCode.delete().where(RecoveryCode.user == user).execute()
+    StaffUser.update(changes).where(StaffUser.id == user.id).execute()
+    audit.record(actor.name, "user.reset", "staff_user", user.login, now, source=actor.source, mfa=clear_mfa)
+    return user, password

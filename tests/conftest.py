@@ -48,13 +48,14 @@ MISCOUNTED_SLOTS_SQL = """
            coalesce(sum(CASE WHEN b.counted_as = 'phone' THEN b.party_size END), 0) AS seats_phone,
            coalesce(sum(CASE WHEN b.counted_as = 'staff' THEN b.party_size END), 0) AS seats_staff,
            coalesce(sum(CASE WHEN b.counted_as = 'over' THEN b.party_size END), 0) AS seats_over
-    FROM slot s LEFT JOIN booking b ON b.slot_id = s.id AND b.status = 'confirmed'
+    FROM slot s LEFT JOIN booking b ON b.slot_id = s.id AND b.status != 'cancelled'
     GROUP BY s.id
     HAVING s.booked_web != seats_web OR s.booked_phone != seats_phone
         OR s.booked_staff != seats_staff OR s.booked_over != seats_over
         OR s.booked_web + s.booked_phone + s.booked_staff > s.capacity"""
-"""Slots whose counters differ from their confirmed bookings (by counted_as) or whose ordinary
-bookings exceed capacity: empty whenever the store is consistent."""
+"""Slots whose counters differ from the bookings holding seats (all but cancelled ones: an attended or
+no-show booking keeps its seat), by counted_as, or whose ordinary bookings exceed capacity: empty
+whenever the store is consistent."""
 
 
 @contextlib.contextmanager

@@ -6,15 +6,15 @@ import hashlib
 import hmac
 import logging
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from appliance import runtime
+from appliance import clock, runtime
 from appliance.settings import Settings
 from db import crypto
 from db.connection import Busy, database, open_database
-from web import security
+from web import security, traffic
 from web.sessions import DatabaseSessionInterface
 
 log = logging.getLogger(__name__)
@@ -37,26 +37,33 @@ def create_app(settings: Settings | None = None, site: str = "public") -> Flask:
         SITE=site,
     )
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
+    app.jinja_env.filters["tokyo"] = _tokyo_time
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops,
                                 x_host=settings.proxy_hops)
-    app.session_interface = DatabaseSessionInterface()
-    csrf.init_app(app)
-    security.init_app(app)
-
     if site == "public":
         from web.public.blueprint import blueprint
-        app.register_blueprint(blueprint)
+        app.session_interface = DatabaseSessionInterface()
+        app.after_request(_count_public)
+    elif site == "admin":
+        from web.admin.access import COOKIE
+        from web.admin.blueprint import blueprint
+        app.session_interface = DatabaseSessionInterface(COOKIE, "admin_idle_minutes")
     else:
         raise ValueError(f"unknown site {site!r}")
+    csrf.init_app(app)
+    security.init_app(app)
+    app.register_blueprint(blueprint)
 
     @app.context_processor
     def common():
-        return {"settings": runtime.settings()}
+        return {"settings": runtime.settings(), "site": site}
 
     def error_page(status: int, template: str = "error.html"):
+        page = template if site == "public" else f"admin/{template}"
+
         def handler(error):
-            return render_template(template, status=status), status
+            return render_template(page, status=status), status
         return handler
 
     for status in (400, 403, 404, 405, 413, 429, 500):
@@ -64,3 +71,13 @@ def create_app(settings: Settings | None = None, site: str = "public") -> Flask:
     app.register_error_handler(CSRFError, error_page(400, "error_session.html"))
     app.register_error_handler(Busy, error_page(503))
     return app
+
+
+def _tokyo_time(at, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    return at.astimezone(clock.TOKYO).strftime(fmt) if at else ""
+
+
+def _count_public(response):
+    if request.endpoint != "static":
+        traffic.count("public", clock.now())
+    return response

@@ -27,7 +27,7 @@ def exceeded(limits: list[Limit], now: datetime.datetime) -> Limit | None:
         for rule in limits:
             seconds = int(rule.window.total_seconds())
             window_start = int(now.timestamp()) // seconds * seconds
-            key = f"{rule.purpose}:{crypto.cipher().blind_index(rule.identity, 'rate-limit')}"
+            key = _key(rule)
             count = database.execute_sql(
                 "INSERT INTO rate_limit (key, window_start, count) VALUES (?, ?, 1) "
                 "ON CONFLICT (key, window_start) DO UPDATE SET count = count + 1 RETURNING count",
@@ -39,3 +39,20 @@ def exceeded(limits: list[Limit], now: datetime.datetime) -> Limit | None:
 
 def purge_before(now: datetime.datetime, keep: datetime.timedelta = datetime.timedelta(days=2)) -> int:
     return RateLimit.delete().where(RateLimit.window_start < int((now - keep).timestamp())).execute()
+
+
+def _key(rule: Limit) -> str:
+    return f"{rule.purpose}:{crypto.cipher().blind_index(rule.identity, 'rate-limit')}"
+
+
+def reached(rule: Limit, now: datetime.datetime) -> bool:
+    """Whether the current window already holds `limit` attempts (a look, not an attempt)."""
+    seconds = int(rule.window.total_seconds())
+    window_start = int(now.timestamp()) // seconds * seconds
+    row = RateLimit.get_or_none(RateLimit.key == _key(rule), RateLimit.window_start == window_start)
+    return row is not None and row.count >= rule.limit
+
+
+def clear(rule: Limit) -> None:
+    """Forget the counted attempts (a successful login clears its failures). Never commits."""
+    RateLimit.delete().where(RateLimit.key == _key(rule)).execute()

@@ -23,6 +23,7 @@ class SiteServer(BaseApplication):
             "errorlog": "-",
             "proc_name": f"madoguchi-{site}",
             "control_socket_disable": True,  # two sites would fight over one default socket path
+            "worker_exit": _flush_traffic,
         }
         super().__init__()
 
@@ -33,3 +34,10 @@ class SiteServer(BaseApplication):
     def load(self):
         from web import create_app  # in each worker, after fork: its own database connection
         return create_app(self.settings, self.site)
+
+
+def _flush_traffic(server, worker) -> None:
+    """A stopping worker writes the requests it counted but had not written yet."""
+    from appliance import clock
+    from web import traffic
+    traffic.flush(clock.now())

@@ -35,8 +35,14 @@ def _hash(token: str) -> str:
 
 
 class DatabaseSessionInterface(SessionInterface):
+    """cookie: each site has its own (cookies ignore the port, so both sites on one host would share
+    one name); idle_setting: the setting that holds the idle lifetime in minutes."""
+
+    def __init__(self, cookie: str = COOKIE, idle_setting: str = "session_idle_minutes"):
+        self.cookie, self.idle_setting = cookie, idle_setting
+
     def open_session(self, app, request):
-        token = request.cookies.get(COOKIE)
+        token = request.cookies.get(self.cookie)
         if token and len(token) < 100:
             row = WebSession.get_or_none(WebSession.token_hash == _hash(token))
             if row and row.expires_at > clock.now():
@@ -45,13 +51,13 @@ class DatabaseSessionInterface(SessionInterface):
 
     def save_session(self, app, session: ServerSession, response):
         now = clock.now()
-        lifetime = datetime.timedelta(minutes=runtime.settings().session_idle_minutes)
+        lifetime = datetime.timedelta(minutes=getattr(runtime.settings(), self.idle_setting))
         secure = app.config.get("SESSION_COOKIE_SECURE") or False
         if not session:
             if session.token and session.modified:
                 with write_transaction():
                     WebSession.delete().where(WebSession.token_hash == _hash(session.token)).execute()
-                response.delete_cookie(COOKIE, path="/")
+                response.delete_cookie(self.cookie, path="/")
             return
         stale = session.expires_at is None or session.expires_at - now < lifetime - REFRESH_AFTER
         if not (session.modified or stale):
@@ -62,7 +68,7 @@ class DatabaseSessionInterface(SessionInterface):
             (WebSession.insert(token_hash=_hash(token), data=json.dumps(dict(session), ensure_ascii=False),
                                expires_at=expires_at, updated_at=now)
              .on_conflict_replace().execute())
-        response.set_cookie(COOKIE, token, max_age=int(lifetime.total_seconds()), httponly=True,
+        response.set_cookie(self.cookie, token, max_age=int(lifetime.total_seconds()), httponly=True,
                             secure=secure, samesite="Lax", path="/")
         response.vary.add("Cookie")
 

@@ -77,6 +77,18 @@ def test_users(box):
     assert "no user" in box.run("user", "disable", "nobody", ok=False).stderr
 
 
+def test_user_reset_gives_a_new_one_time_password_and_can_remove_the_authenticator(box):
+    """A forgotten password or a lost phone: `user reset [--mfa]` prints a new one-time password; with
+    --mfa the next login enrols a new authenticator."""
+    box.run("user", "add", "suzuki")
+    first = box.run("user", "reset", "suzuki").stdout
+    assert "one-time password:" in first and "authenticator" not in first
+    second = box.run("user", "reset", "suzuki", "--mfa").stdout
+    assert "authenticator was removed" in second
+    assert first.split("one-time password: ")[1].strip() != second.split("one-time password: ")[1].split()[0]
+    assert "no user" in box.run("user", "reset", "nobody", ok=False).stderr
+
+
 def test_slots_generate_capacity_and_close(box):
     out = box.run("slots", "generate", "--venue", "kita", "--from", "2027-03-01", "--to", "2027-03-31",
                   "--days", "mon-fri", "--hours", "09:00-10:00", "--capacity", "3", "--dry-run").stdout

@@ -1,0 +1,121 @@
+"""Fixtures for the admin site: the Flask app on the session database, staff accounts with known
+passwords and TOTP secrets, and a Clerk client that signs in as a person does (password, then the
+code their authenticator app shows) and posts forms with the CSRF token of the page it last read."""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+
+import pyotp
+import pytest
+
+from appliance import clock
+from db import users
+from db.models import StaffUser
+from tests.conftest import NOW
+from tests.web.conftest import CSRF
+from web import create_app
+
+PASSWORD = "correct horse battery staple"
+_logins = itertools.count(1)
+
+
+@pytest.fixture
+def admin_app(db, instance):
+    app = create_app(instance, site="admin")
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def frozen_now(monkeypatch):
+    """The clock the admin site reads, pinned to NOW (tests move it with state['now'] += ...)."""
+    state = {"now": NOW}
+    monkeypatch.setattr(clock, "now", lambda: state["now"])
+    monkeypatch.setattr(clock, "today", lambda: state["now"].astimezone(clock.TOKYO).date())
+    return state
+
+
+@pytest.fixture
+def create_user(db):
+    """create_user(role, totp=True, must_change=False): a StaffUser with PASSWORD (and a TOTP secret)."""
+    def factory(role: str = "staff", *, totp: bool = True, must_change: bool = False, **kw) -> StaffUser:
+        login = kw.pop("login", f"{role}{next(_logins)}")
+        return StaffUser.create(login=login, display_name=kw.pop("display_name", f"{role}さん"), role=role,
+                                password_hash=users.hash_password(PASSWORD), must_change_password=must_change,
+                                totp_secret=pyotp.random_base32() if totp else None, created_at=NOW, **kw)
+    return factory
+
+
+def code_for(user: StaffUser, at: datetime.datetime) -> str:
+    return pyotp.TOTP(user.totp_secret).at(int(at.timestamp()))
+
+
+class Clerk:
+    """A browser-like client: remembers the last page's CSRF token and sends it with every POST."""
+
+    def __init__(self, client, clock_state):
+        self.client = client
+        self.clock = clock_state
+        self.token = None
+
+    def get(self, url, **kw):
+        response = self.client.get(url, **kw)
+        self._remember(response)
+        return response
+
+    def post(self, url, data=None, **kw):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.token)
+        response = self.client.post(url, data=data, **kw)
+        self._remember(response)
+        return response
+
+    def _remember(self, response):
+        match = CSRF.search(response.get_data(as_text=True))
+        if match:
+            self.token = match.group(1) or match.group(2)
+
+    def sign_in(self, user: StaffUser, *, code: str | None = None):
+        """Password, then the current TOTP code (the clock moves 30 s on, so each sign-in has a fresh one)."""
+        self.clock["now"] += datetime.timedelta(seconds=30)
+        self.get("/login")
+        first = self.post("/login", data={"login": user.login, "password": PASSWORD})
+        assert first.status_code == 302, first.get_data(as_text=True)
+        self.get("/login/code")
+        return self.post("/login/code", data={"code": code or code_for(user, self.clock["now"])})
+
+    def refresh_token(self):
+        self.get("/account")
+
+
+@pytest.fixture
+def clerk_client(admin_app, frozen_now):
+    """clerk_client(user=None, address='127.0.0.1'): a Clerk, signed in as the user when one is given."""
+    def make(user: StaffUser | None = None, address: str = "127.0.0.1") -> Clerk:
+        client = admin_app.test_client()
+        client.environ_base["REMOTE_ADDR"] = address
+        clerk = Clerk(client, frozen_now)
+        if user is not None:
+            response = clerk.sign_in(user)
+            assert response.status_code == 302 and "/login" not in response.headers["Location"], \
+                response.get_data(as_text=True)
+            clerk.refresh_token()
+        return clerk
+    return make
+
+
+@pytest.fixture
+def clerk(clerk_client, create_user):
+    return clerk_client(create_user("staff"))
+
+
+@pytest.fixture
+def admin(clerk_client, create_user):
+    return clerk_client(create_user("admin"))
+
+
+@pytest.fixture
+def viewer(clerk_client, create_user):
+    return clerk_client(create_user("viewer"))

@@ -1,0 +1,124 @@
+"""Who may reach the admin site and do what, enforced once for every URL rule (blueprint.RULES
+declares each rule's role): the address allowlist, the staff session with its idle and absolute
+limits, roles, re-authentication for sensitive actions, and the access log."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import ipaddress
+import logging
+
+from flask import abort, flash, g, redirect, request, session, url_for
+
+from appliance import clock, runtime
+from appliance.settings import admin_networks
+from db.bookings import Actor
+from db.connection import Busy, write_transaction
+from db.models import AccessLog, StaffUser
+from web import traffic
+from web.admin import auth
+from web.admin.forms import MESSAGES
+
+log = logging.getLogger(__name__)
+ROLE_RANK = {"viewer": 0, "staff": 1, "admin": 2}
+COOKIE = "madoguchi_admin"
+
+
+def client_address() -> str:
+    return request.remote_addr or ""
+
+
+def address_allowed(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in admin_networks(runtime.settings().admin_allowlist))
+
+
+def current_user() -> StaffUser | None:
+    return g.get("user")
+
+
+def actor() -> Actor:
+    user = g.user
+    return Actor(user.login, role=user.role, source=client_address())
+
+
+def _parse(value: str | None) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def load_user() -> None:
+    """before_request: refuse other addresses, then find the signed-in user. A session past its
+    absolute limit, or of an account since disabled or expired, ends here."""
+    if not address_allowed(client_address()):
+        abort(403)
+    g.user = None
+    if request.cookies.get(COOKIE) and getattr(session, "token", None) is None:
+        flash(MESSAGES["login.session_ended"], "warning")  # the idle limit removed it
+        return
+    uid = session.get("uid")
+    if not uid:
+        return
+    now = clock.now()
+    login_at = _parse(session.get("login_at"))
+    limit = datetime.timedelta(hours=runtime.settings().admin_session_hours)
+    user = StaffUser.get_or_none(StaffUser.id == uid)
+    if login_at is None or now - login_at > limit or user is None or not auth.usable(user, now):
+        session.clear()
+        flash(MESSAGES["login.session_ended"], "warning")
+        return
+    g.user = user
+
+
+def recently_authenticated() -> bool:
+    auth_at = _parse(session.get("auth_at"))
+    window = datetime.timedelta(minutes=runtime.settings().admin_reauth_minutes)
+    return auth_at is not None and clock.now() - auth_at <= window
+
+
+def guard(view, role: str | None, sensitive: bool = False):
+    """Wrap a view with its declared access: None (sign-in pages), or the least role that may use it."""
+    if role is None:
+        return view
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        user = current_user()
+        if user is None:
+            return redirect(url_for("admin.login", next=request.full_path if request.method == "GET" else None))
+        if ROLE_RANK[user.role] < ROLE_RANK[role]:
+            abort(403)
+        if sensitive and not recently_authenticated():
+            target = request.full_path if request.method == "GET" else (request.referrer or url_for("admin.home"))
+            return redirect(url_for("admin.reauth", next=target))
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def log_access(response):
+    """after_request: one access-log row per request (never the query string: it can hold names)."""
+    if request.endpoint == "static":
+        return response
+    now = clock.now()
+    user = current_user()
+    try:
+        with write_transaction():
+            AccessLog.create(at=now, actor=user.login if user else "", endpoint=request.endpoint or "-",
+                             method=request.method, status=response.status_code, source=client_address())
+    except Busy:
+        log.warning("access log row skipped: database busy (endpoint=%s)", request.endpoint)
+    traffic.count("admin", now)
+    return response
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only a path on this site (never //host or a scheme) is followed after sign-in."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default

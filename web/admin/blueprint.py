@@ -1,0 +1,77 @@
+"""URL rules of the staff admin site, each with the least role that may use it, all in one place.
+
+Role None: the sign-in pages. "viewer" reads; "staff" runs the counter (bookings, slots, lists);
+"admin" also edits venues, texts and settings, reads the logs and books over capacity. GET pages that
+change nothing are open to viewers; every POST needs staff or more (the account pages aside).
+SENSITIVE rules ask for the password and code again when the last sign-in is older than
+admin_reauth_minutes.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from web.admin import access, views_account, views_bookings, views_reports, views_slots
+
+blueprint = Blueprint("admin", __name__)
+
+GET, POST, BOTH = ["GET"], ["POST"], ["GET", "POST"]
+
+RULES = [
+    # rule, endpoint, view, methods, role, sensitive
+    ("/login", "login", views_account.login, BOTH, None, False),
+    ("/login/code", "login_code", views_account.login_code, BOTH, None, False),
+    ("/login/new-password", "login_new_password", views_account.login_new_password, BOTH, None, False),
+    ("/login/enrol", "login_enrol", views_account.login_enrol, BOTH, None, False),
+    ("/login/recovery-codes", "login_codes", views_account.login_codes, BOTH, None, False),
+    ("/logout", "logout", views_account.logout, POST, None, False),
+    ("/reauth", "reauth", views_account.reauth, BOTH, "viewer", False),
+    ("/account", "account", views_account.account, GET, "viewer", False),
+    ("/account/password", "account_password", views_account.account_password, POST, "viewer", False),
+    ("/account/recovery-codes", "account_recovery_codes", views_account.account_recovery_codes, POST, "viewer", True),
+
+    ("/", "home", views_slots.home, GET, "viewer", False),
+    ("/venues", "venues", views_slots.venues, GET, "viewer", False),
+    ("/venues/new", "venue_new", views_slots.venue_new, BOTH, "admin", False),
+    ("/venues/<int:venue_id>/edit", "venue_edit", views_slots.venue_edit, BOTH, "admin", False),
+    ("/venues/<int:venue_id>/week", "week", views_slots.week, GET, "viewer", False),
+    ("/slots/generate", "generate", views_slots.generate, BOTH, "staff", False),
+    ("/slots/capacity", "capacity", views_slots.capacity, BOTH, "staff", False),
+    ("/slots/close", "close", views_slots.close, BOTH, "staff", False),
+    ("/slots/<int:slot_id>", "slot_edit", views_slots.slot_edit, BOTH, "staff", False),
+    ("/settings/window", "window", views_slots.window, BOTH, "admin", False),
+    ("/settings/questions", "questions", views_slots.questions, GET, "admin", False),
+    ("/settings/questions/new", "question_new", views_slots.question_new, BOTH, "admin", False),
+    ("/settings/questions/<int:question_id>", "question_edit", views_slots.question_edit, BOTH, "admin", False),
+    ("/settings/notice", "notice", views_slots.notice, BOTH, "admin", False),
+
+    ("/bookings", "bookings", views_bookings.search, GET, "viewer", False),
+    ("/bookings/new", "booking_new", views_bookings.new, BOTH, "staff", False),
+    ("/bookings/<number>", "booking", views_bookings.detail, GET, "viewer", False),
+    ("/bookings/<number>/edit", "booking_edit", views_bookings.edit, POST, "staff", False),
+    ("/bookings/<number>/move", "booking_move", views_bookings.move, BOTH, "staff", False),
+    ("/bookings/<number>/cancel", "booking_cancel", views_bookings.cancel, POST, "staff", False),
+    ("/bookings/<number>/attendance", "booking_attendance", views_bookings.attendance, POST, "staff", False),
+    ("/slots/<int:slot_id>/walk-in", "walk_in", views_bookings.walk_in, POST, "staff", False),
+
+    ("/lists", "day_list", views_reports.day_list, GET, "viewer", False),
+    ("/lists/print.pdf", "day_list_pdf", views_reports.day_list_pdf, GET, "viewer", False),
+    ("/lists/export.csv", "day_list_csv", views_reports.day_list_csv, GET, "staff", True),
+    ("/statistics", "statistics", views_reports.statistics_page, GET, "viewer", False),
+    ("/statistics/report.pdf", "report_pdf", views_reports.report_pdf, GET, "viewer", False),
+    ("/statistics/report.csv", "report_csv", views_reports.report_csv, GET, "viewer", False),
+    ("/logs/audit", "audit_log", views_reports.audit_log, GET, "admin", False),
+    ("/logs/audit.csv", "audit_log_csv", views_reports.audit_log_csv, GET, "admin", True),
+    ("/logs/access", "access_log", views_reports.access_log, GET, "admin", False),
+    ("/logs/access.csv", "access_log_csv", views_reports.access_log_csv, GET, "admin", True),
+    ("/texts", "texts", views_reports.texts_index, GET, "admin", False),
+    ("/texts/<event>/<channel>", "text_edit", views_reports.text_edit, BOTH, "admin", False),
+]
+
+ROLES = {endpoint: role for _, endpoint, _, _, role, _ in RULES}
+
+for rule, endpoint, view, methods, role, sensitive in RULES:
+    blueprint.add_url_rule(rule, endpoint, access.guard(view, role, sensitive), methods=methods)
+
+blueprint.before_app_request(access.load_user)
+blueprint.after_app_request(access.log_access)

@@ -1,0 +1,338 @@
+"""Forms of the admin site. Every field is checked here with a Japanese message next to it; the
+services check again."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import unicodedata
+from pathlib import Path
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from appliance.messages import catalogue
+from db import normalize
+from db.slots import MAX_RANGE_DAYS, SLOT_MINUTES
+
+MESSAGES = catalogue(Path(__file__).with_name("messages.toml"))
+WEEKDAY_NAMES = ("月", "火", "水", "木", "金", "土", "日")
+
+
+def required():
+    return DataRequired(message=MESSAGES["field.required"])
+
+
+def date_field(label: str, **kw) -> DateField:
+    return DateField(label, validators=[InputRequired(message=MESSAGES["field.date"])],
+                     render_kw={"type": "date"}, **kw)
+
+
+def parse_time(text: str) -> datetime.time:
+    value = datetime.time.fromisoformat(text.strip())
+    if value.minute % SLOT_MINUTES or value.second:
+        raise ValueError(text)
+    return value
+
+
+def parse_hours(text: str) -> tuple[tuple[datetime.time, datetime.time], ...]:
+    """'09:00-12:00, 13:00-17:00' (full-width digits and 〜 accepted) → ranges; ValueError when unclear."""
+    text = unicodedata.normalize("NFKC", text or "")
+    ranges = []
+    for part in filter(None, (p.strip() for p in re.split(r"[,、，]", text))):
+        start, sep, end = re.sub(r"[〜~−―ー]", "-", part).partition("-")
+        if not sep:
+            raise ValueError(part)
+        start_t, end_t = parse_time(start), parse_time(end)
+        if end_t <= start_t:
+            raise ValueError(part)
+        ranges.append((start_t, end_t))
+    if not ranges:
+        raise ValueError(text)
+    ranges.sort()
+    for (_, end_a), (start_b, _) in zip(ranges, ranges[1:], strict=False):
+        if start_b < end_a:
+            raise ValueError(text)
+    return tuple(ranges)
+
+
+class RangeMixin:
+    first = date_field("開始日")
+    last = date_field("終了日")
+
+    def validate_last(self, field):
+        if self.first.data and field.data:
+            if field.data < self.first.data:
+                raise ValidationError(MESSAGES["field.date_range"])
+            if (field.data - self.first.data).days > MAX_RANGE_DAYS:
+                raise ValidationError(MESSAGES["field.range_too_long"])
+
+
+class TimesMixin:
+    """An optional time-of-day range within the days (empty: the whole day)."""
+
+    from_time = StringField("開始時刻（任意）", render_kw={"placeholder": "09:00", "inputmode": "numeric"})
+    to_time = StringField("終了時刻（任意）", render_kw={"placeholder": "12:00", "inputmode": "numeric"})
+
+    def times(self) -> tuple[datetime.time, datetime.time] | None:
+        if not (self.from_time.data or self.to_time.data):
+            return None
+        return parse_time(self.from_time.data or "00:00"), parse_time(self.to_time.data or "23:30")
+
+    def validate_to_time(self, field):
+        try:
+            self.times()
+        except ValueError:
+            raise ValidationError(MESSAGES["field.time"]) from None
+
+
+# --- sign-in ---------------------------------------------------------------------------------------
+
+class LoginForm(FlaskForm):
+    login = StringField("ログインID", validators=[required(), Length(max=40)],
+                        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"})
+    password = PasswordField("パスワード", validators=[required(), Length(max=200)],
+                             render_kw={"autocomplete": "current-password"})
+
+
+class CodeForm(FlaskForm):
+    code = StringField("確認コード", validators=[required(), Length(max=20)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+
+
+class ReauthForm(FlaskForm):
+    password = PasswordField("パスワード", validators=[required(), Length(max=200)],
+                             render_kw={"autocomplete": "current-password"})
+    code = StringField("確認コード", validators=[required(), Length(max=20)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+
+
+class NewPasswordForm(FlaskForm):
+    current = PasswordField("今のパスワード", validators=[required(), Length(max=200)],
+                            render_kw={"autocomplete": "current-password"})
+    new = PasswordField("新しいパスワード（12文字以上）", validators=[required()],
+                        render_kw={"autocomplete": "new-password"})
+    repeat = PasswordField("新しいパスワード（確認のためもう一度）", validators=[required()],
+                           render_kw={"autocomplete": "new-password"})
+
+
+class EnrolForm(FlaskForm):
+    code = StringField("認証アプリに表示された6けたの数字", validators=[required(), Length(max=20)],
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+
+
+class ActionForm(FlaskForm):
+    """A button-only form: the CSRF token is all it carries."""
+
+
+# --- venues and slots ------------------------------------------------------------------------------
+
+class VenueForm(FlaskForm):
+    slug = StringField("URL用の名前（英小文字）", validators=[required()])
+    name = StringField("会場名", validators=[required(), Length(max=100)])
+    kana = StringField("読みがな（カタカナ）", validators=[required(), Length(max=200)])
+    address = StringField("住所", validators=[Length(max=200)])
+    access = TextAreaField("行き方・目印", validators=[Length(max=1000)])
+    sort_order = IntegerField("表示順", default=0, validators=[Optional(), NumberRange(0, 9999)])
+    active = BooleanField("予約を受け付ける", default=True)
+
+    def validate_slug(self, field):
+        field.data = (field.data or "").strip().lower()
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", field.data):
+            raise ValidationError(MESSAGES["field.slug"])
+
+    def validate_kana(self, field):
+        field.data = normalize.katakana(field.data or "")
+        if not normalize.is_katakana(field.data):
+            raise ValidationError(MESSAGES["field.kana_venue"])
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class SeatsMixin:
+    capacity = IntegerField("1枠の定員", default=2,
+                            validators=[InputRequired(MESSAGES["field.capacity"]),
+                                        NumberRange(1, 500, MESSAGES["field.capacity"])])
+    phone_seats = IntegerField("うち電話予約用の枠", default=0,
+                               validators=[InputRequired(MESSAGES["field.seats"]), NumberRange(0, 500, MESSAGES["field.seats"])])
+    staff_seats = IntegerField("うち窓口予約用の枠", default=0,
+                               validators=[InputRequired(MESSAGES["field.seats"]), NumberRange(0, 500, MESSAGES["field.seats"])])
+
+    def validate_staff_seats(self, field):
+        if None not in (self.capacity.data, self.phone_seats.data, field.data) and \
+                self.phone_seats.data + field.data > self.capacity.data:
+            raise ValidationError(MESSAGES["field.seats"])
+
+
+class GenerateForm(RangeMixin, SeatsMixin, FlaskForm):
+    venue = SelectField("会場", coerce=int, validate_choice=True)
+    weekdays = MultiCheckboxField("曜日", coerce=int, default=[0, 1, 2, 3, 4],
+                                  choices=[SelectChoice(i, name) for i, name in enumerate(WEEKDAY_NAMES)])
+    hours = StringField("受付時間", default="09:00-12:00,13:00-17:00", validators=[required()],
+                        render_kw={"placeholder": "09:00-12:00,13:00-17:00"})
+
+    def validate_weekdays(self, field):
+        if not field.data:
+            raise ValidationError(MESSAGES["field.weekdays"])
+
+    def validate_hours(self, field):
+        try:
+            parse_hours(field.data or "")
+        except ValueError:
+            raise ValidationError(MESSAGES["field.hours"]) from None
+
+
+class CapacityForm(RangeMixin, TimesMixin, FlaskForm):
+    venue = SelectField("会場", coerce=int, validate_choice=True)
+    change = StringField("増減（例 +2、-1）", render_kw={"inputmode": "numeric"})
+    set_to = IntegerField("または新しい定員", validators=[Optional(), NumberRange(0, 500, MESSAGES["field.capacity"])])
+
+    def delta(self) -> int | None:
+        text = unicodedata.normalize("NFKC", self.change.data or "").replace(" ", "").replace("ー", "-")
+        return int(text) if text else None
+
+    def validate_change(self, field):
+        try:
+            delta = self.delta()
+        except ValueError:
+            raise ValidationError(MESSAGES["field.change"]) from None
+        if (delta is None) == (self.set_to.data is None):
+            raise ValidationError(MESSAGES["field.change"])
+
+
+class CloseForm(RangeMixin, TimesMixin, FlaskForm):
+    venue = SelectField("会場", coerce=int, validate_choice=True)
+    reason = StringField("休止の理由（市民にも表示されます）", validators=[Length(max=200)])
+
+
+class SlotForm(SeatsMixin, FlaskForm):
+    pass
+
+
+class WindowForm(FlaskForm):
+    opens_days_before = IntegerField("受付開始：何日前から", validators=[InputRequired(MESSAGES["field.number"]), NumberRange(1, 365)])
+    opens_time = StringField("受付開始の時刻", validators=[required()])
+    closes_days_before = IntegerField("受付終了：何日前まで", validators=[InputRequired(MESSAGES["field.number"]), NumberRange(0, 364)])
+    closes_time = StringField("受付終了の時刻", validators=[required()])
+
+    def validate_opens_time(self, field):
+        _clock_time(field)
+
+    def validate_closes_time(self, field):
+        _clock_time(field)
+
+
+def _clock_time(field) -> None:
+    try:
+        datetime.time.fromisoformat((field.data or "").strip())
+    except ValueError:
+        raise ValidationError(MESSAGES["field.time"]) from None
+
+
+class QuestionForm(FlaskForm):
+    text = StringField("確認事項", validators=[required(), Length(max=500)])
+    guidance = TextAreaField("当てはまらない人への案内", validators=[Length(max=1000)])
+    required_check = BooleanField("チェックが必要", default=True)
+    sort_order = IntegerField("表示順", default=0, validators=[Optional(), NumberRange(0, 9999)])
+    active = BooleanField("表示する", default=True)
+
+
+class NoticeForm(FlaskForm):
+    text = TextAreaField("お知らせ（空にすると表示しません）", validators=[Length(max=1000)])
+
+
+# --- bookings --------------------------------------------------------------------------------------
+
+class SearchForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search changes nothing
+
+    number = StringField("予約番号")
+    kana = StringField("フリガナ")
+    phone = StringField("電話番号")
+    date = DateField("日付", validators=[Optional()], render_kw={"type": "date"})
+    venue = SelectField("会場", coerce=int, validate_choice=False)
+    status = SelectField("状態", choices=[SelectChoice(v, label) for v, label in (
+        ("", "すべて"), ("confirmed", "予約中"), ("attended", "来庁済"), ("no_show", "来庁なし"), ("cancelled", "取消"))])
+
+
+class PersonMixin:
+    name = StringField("お名前", validators=[required(), Length(max=60, message=MESSAGES["field.name"])])
+    kana = StringField("フリガナ", validators=[required()])
+    party_size = IntegerField("人数", default=1, validators=[InputRequired(MESSAGES["field.party_size"]),
+                                                          NumberRange(1, 10, MESSAGES["field.party_size"])])
+
+    def validate_kana(self, field):
+        if not normalize.is_katakana(normalize.katakana(field.data or "")):
+            raise ValidationError(MESSAGES["field.kana"])
+
+
+class OnBehalfForm(PersonMixin, FlaskForm):
+    phone = StringField("電話番号", validators=[required()], render_kw={"inputmode": "tel"})
+    birth_date = DateField("生年月日", validators=[InputRequired(MESSAGES["field.birth_date"])],
+                           render_kw={"type": "date"})
+    email = StringField("メールアドレス（任意）", validators=[Optional(), Length(max=254)])
+    notify = SelectField("お知らせ", default="sms",
+                         choices=[SelectChoice(v, label) for v, label in (("sms", "SMS"), ("email", "メール"), ("none", "送らない"))])
+    override_reason = StringField("定員を超える場合の理由（管理者のみ）", validators=[Length(max=200)])
+    nonce = HiddenField()
+
+    def validate_phone(self, field):
+        if normalize.phone(field.data or "") is None:
+            raise ValidationError(MESSAGES["field.phone"])
+
+
+class EditForm(PersonMixin, FlaskForm):
+    version = HiddenField()
+
+
+class WalkInForm(PersonMixin, FlaskForm):
+    pass
+
+
+class VersionForm(FlaskForm):
+    version = HiddenField()
+    status = HiddenField()
+    override_reason = StringField("定員を超える場合の理由（管理者のみ）", validators=[Length(max=200)])
+
+
+# --- texts, logs, statistics -----------------------------------------------------------------------
+
+class TextForm(FlaskForm):
+    subject = StringField("件名（メール）", validators=[Length(max=200)])
+    body = TextAreaField("本文", validators=[required()], render_kw={"rows": 12})
+
+
+class LogFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    first = DateField("開始日", validators=[Optional()], render_kw={"type": "date"})
+    last = DateField("終了日", validators=[Optional()], render_kw={"type": "date"})
+    actor = StringField("職員（ログインID）")
+    action = StringField("操作")
+
+
+class StatisticsForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    first = DateField("開始日", validators=[Optional()], render_kw={"type": "date"})
+    last = DateField("終了日", validators=[Optional()], render_kw={"type": "date"})
+    venue = SelectField("会場", coerce=int, validate_choice=False)

@@ -1,0 +1,186 @@
+"""What the admin pages read and the small writes that have no home in db/: booking search, the
+week grid, venue, reception window, question and notice edits. Never commits."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from peewee import fn
+from wtforms import SelectChoice
+
+from db import audit, normalize
+from db.bookings import Actor, phone_index, valid_number
+from db.models import Booking, EligibilityQuestion, ReceptionWindow, SiteNotice, Slot, Venue
+from db.slots import closed_day
+
+SEARCH_LIMIT = 200
+KANA_SCAN_DAYS = 60  # a furigana search without a date looks this far back (the field is encrypted)
+
+
+def venues() -> list[Venue]:
+    return list(Venue.select().order_by(Venue.sort_order, Venue.id))
+
+
+def venue_choices(everyone: str | None = None) -> list[SelectChoice]:
+    first = [SelectChoice(0, everyone)] if everyone else []
+    return first + [SelectChoice(v.id, v.name) for v in venues()]
+
+
+@dataclass(frozen=True)
+class Criteria:
+    number: str = ""
+    kana: str = ""
+    phone: str = ""
+    date: datetime.date | None = None
+    venue_id: int = 0
+    status: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.number or self.kana or self.phone or self.date or self.venue_id or self.status)
+
+
+def search(criteria: Criteria, today: datetime.date) -> list[Booking]:
+    """Bookings matching every given criterion, newest appointment first. Furigana is encrypted, so it
+    is matched after decryption within the other criteria (or the last KANA_SCAN_DAYS and later)."""
+    if criteria.empty:
+        return []
+    query = (Booking.select(Booking, Slot, Venue).join(Slot).join(Venue)
+             .order_by(Slot.date.desc(), Slot.start.desc(), Booking.id.desc()))
+    number = normalize.digits(criteria.number)
+    if number:
+        if not valid_number(number):
+            return []
+        query = query.where(Booking.number == number)
+    if criteria.phone:
+        phone = normalize.phone(criteria.phone)
+        if phone is None:
+            return []
+        query = query.where(Booking.phone_index == phone_index(phone))
+    if criteria.date:
+        query = query.where(Slot.date == criteria.date)
+    if criteria.venue_id:
+        query = query.where(Slot.venue == criteria.venue_id)
+    if criteria.status:
+        query = query.where(Booking.status == criteria.status)
+    kana = normalize.katakana(criteria.kana).replace("　", "")
+    if not kana:
+        return list(query.limit(SEARCH_LIMIT))
+    if not (number or criteria.phone or criteria.date):
+        query = query.where(Slot.date >= today - datetime.timedelta(days=KANA_SCAN_DAYS))
+    found = []
+    for booking in query.iterator():
+        if kana in (booking.kana or "").replace("　", ""):
+            found.append(booking)
+            if len(found) == SEARCH_LIMIT:
+                break
+    return found
+
+
+@dataclass(frozen=True)
+class WeekGrid:
+    venue: Venue
+    days: list[datetime.date]
+    times: list[datetime.time]
+    cells: dict[tuple[datetime.date, datetime.time], Slot]
+    holidays: dict[datetime.date, str]
+
+
+def monday_of(day: datetime.date) -> datetime.date:
+    return day - datetime.timedelta(days=day.weekday())
+
+
+def week_grid(venue: Venue, monday: datetime.date) -> WeekGrid:
+    days = [monday + datetime.timedelta(days=i) for i in range(7)]
+    slots = list(Slot.select().where(Slot.venue == venue, Slot.date.between(days[0], days[-1])))
+    cells = {(s.date, s.start): s for s in slots}
+    times = sorted({s.start for s in slots})
+    holidays = {d: reason for d in days if (reason := closed_day(d))}
+    return WeekGrid(venue, days, times, cells, holidays)
+
+
+def day_slots(venue: Venue, day: datetime.date) -> list[Slot]:
+    return list(Slot.select().where(Slot.venue == venue, Slot.date == day).order_by(Slot.start))
+
+
+def save_venue(venue: Venue | None, values: dict, actor: Actor, now: datetime.datetime) -> Venue:
+    """Create or update a venue; one audit row with the fields that changed (venue data is public)."""
+    if venue is None:
+        venue = Venue.create(**values)
+        audit.record(actor.name, "venue.create", "venue", venue.slug, now, source=actor.source, **values)
+        return venue
+    changed = {k: [getattr(venue, k), v] for k, v in values.items() if getattr(venue, k) != v}
+    if changed:
+        Venue.update(**values).where(Venue.id == venue.id).execute()
+        audit.record(actor.name, "venue.update", "venue", values.get("slug", venue.slug), now,
+                     source=actor.source, changed=changed)
+    return Venue.get_by_id(venue.id)
+
+
+def default_window() -> ReceptionWindow | None:
+    return ReceptionWindow.get_or_none(ReceptionWindow.venue.is_null())
+
+
+def save_window(values: dict, actor: Actor, now: datetime.datetime) -> None:
+    row = default_window()
+    before = {k: str(getattr(row, k)) for k in values} if row else {}
+    if row is None:
+        ReceptionWindow.create(venue=None, **values)
+    else:
+        ReceptionWindow.update(**values).where(ReceptionWindow.id == row.id).execute()
+    audit.record(actor.name, "window.update", "reception_window", "default", now, source=actor.source,
+                 before=before, after={k: str(v) for k, v in values.items()})
+
+
+def questions() -> list[EligibilityQuestion]:
+    return list(EligibilityQuestion.select().order_by(EligibilityQuestion.sort_order, EligibilityQuestion.id))
+
+
+def save_question(question: EligibilityQuestion | None, values: dict, actor: Actor,
+                  now: datetime.datetime) -> EligibilityQuestion:
+    if question is None:
+        question = EligibilityQuestion.create(**values)
+        audit.record(actor.name, "question.create", "eligibility_question", question.id, now,
+                     source=actor.source, **values)
+        return question
+    changed = {k: [getattr(question, k), v] for k, v in values.items() if getattr(question, k) != v}
+    if changed:
+        EligibilityQuestion.update(**values).where(EligibilityQuestion.id == question.id).execute()
+        audit.record(actor.name, "question.update", "eligibility_question", question.id, now,
+                     source=actor.source, changed=changed)
+    return EligibilityQuestion.get_by_id(question.id)
+
+
+def notice() -> SiteNotice:
+    return SiteNotice.get_or_none(SiteNotice.id == 1) or SiteNotice(id=1, text="", updated_at=None)
+
+
+def save_notice(text: str, actor: Actor, now: datetime.datetime) -> None:
+    before = notice().text
+    (SiteNotice.insert(id=1, text=text, updated_at=now, updated_by=actor.name)
+     .on_conflict_replace().execute())
+    audit.record(actor.name, "notice.update", "site_notice", 1, now, source=actor.source, before=before, after=text)
+
+
+@dataclass(frozen=True)
+class VenueDay:
+    venue: Venue
+    slots: int
+    capacity: int
+    booked: int
+    attended: int
+    closed: int
+
+
+def day_totals(day: datetime.date) -> list[VenueDay]:
+    """Per venue with slots that day: two aggregate queries, not one per venue."""
+    seats = {row.venue_id: row for row in
+             Slot.select(Slot.venue, fn.COUNT(Slot.id).alias("n"), fn.SUM(Slot.capacity).alias("capacity"),
+                         fn.SUM(Slot.booked_web + Slot.booked_phone + Slot.booked_staff + Slot.booked_over).alias("booked"),
+                         fn.SUM(Slot.closed).alias("closed"))
+             .where(Slot.date == day).group_by(Slot.venue)}
+    attended = dict(Booking.select(Slot.venue, fn.SUM(Booking.party_size)).join(Slot)
+                    .where(Slot.date == day, Booking.status == "attended").group_by(Slot.venue).tuples())
+    return [VenueDay(v, seats[v.id].n, seats[v.id].capacity, seats[v.id].booked, attended.get(v.id, 0),
+                     seats[v.id].closed) for v in venues() if v.id in seats]

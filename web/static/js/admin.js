@@ -1,0 +1,47 @@
+// Progressive enhancements only: every admin page works without JavaScript.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  for (const button of document.querySelectorAll(".js-print")) {
+    button.hidden = false;
+    button.addEventListener("click", () => window.print());
+  }
+
+  // A form marked data-once is sent once, however often the button is pressed.
+  for (const form of document.querySelectorAll("form[data-once]")) {
+    form.addEventListener("submit", (event) => {
+      if (form.dataset.sent) { event.preventDefault(); return; }
+      form.dataset.sent = "1";
+    });
+  }
+
+  // Cancelling a booking asks first.
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  }
+
+  // Message texts: the preview (filled with the sample values, SMS length) follows the typing. The
+  // server renders it, exactly as the preview button does.
+  const editor = document.querySelector("form[data-preview]");
+  const preview = document.querySelector("section.preview");
+  if (editor && preview) {
+    let timer = null;
+    const refresh = async () => {
+      const data = new FormData(editor);
+      data.set("action", "preview");
+      try {
+        const response = await fetch(editor.action || window.location.href,
+          { method: "POST", body: data, credentials: "same-origin" });
+        const page = new DOMParser().parseFromString(await response.text(), "text/html");
+        const fresh = page.querySelector("section.preview");
+        if (fresh) preview.innerHTML = fresh.innerHTML;
+      } catch (error) { /* the preview button still works */ }
+    };
+    editor.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 400);
+    });
+  }
+});
