@@ -36,9 +36,22 @@ def required():
     return DataRequired(message=MESSAGES["field.required"])
 
 
-def date_field(label: str, **kw) -> DateField:
-    return DateField(label, validators=[InputRequired(message=MESSAGES["field.date"])],
-                     render_kw={"type": "date"}, **kw)
+class DayField(DateField):
+    """A date typed or picked as 2026-12-10; a date that does not exist gets the Japanese message."""
+
+    def __init__(self, label=None, validators=None, message_key: str = "field.date", **kw):
+        super().__init__(label, validators, render_kw={"type": "date"}, **kw)
+        self.message_key = message_key
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(MESSAGES[self.message_key]) from None
+
+
+def date_field(label: str, **kw) -> DayField:
+    return DayField(label, validators=[InputRequired(message=MESSAGES["field.date"])], **kw)
 
 
 def parse_time(text: str) -> datetime.time:
@@ -266,7 +279,7 @@ class SearchForm(FlaskForm):
     number = StringField("予約番号")
     kana = StringField("フリガナ")
     phone = StringField("電話番号")
-    date = DateField("日付", validators=[Optional()], render_kw={"type": "date"})
+    date = DayField("日付", validators=[Optional()])
     venue = SelectField("会場", coerce=int, validate_choice=False)
     status = SelectField("状態", choices=[SelectChoice(v, label) for v, label in (
         ("", "すべて"), ("confirmed", "予約中"), ("attended", "来庁済"), ("no_show", "来庁なし"), ("cancelled", "取消"))])
@@ -285,8 +298,8 @@ class PersonMixin:
 
 class OnBehalfForm(PersonMixin, FlaskForm):
     phone = StringField("電話番号", validators=[required()], render_kw={"inputmode": "tel"})
-    birth_date = DateField("生年月日", validators=[InputRequired(MESSAGES["field.birth_date"])],
-                           render_kw={"type": "date"})
+    birth_date = DayField("生年月日", validators=[InputRequired(MESSAGES["field.birth_date"])],
+                          message_key="field.birth_date")
     email = StringField("メールアドレス（任意）", validators=[Optional(), Length(max=254)])
     notify = SelectField("お知らせ", default="sms",
                          choices=[SelectChoice(v, label) for v, label in (("sms", "SMS"), ("email", "メール"), ("none", "送らない"))])
@@ -323,8 +336,8 @@ class LogFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    first = DateField("開始日", validators=[Optional()], render_kw={"type": "date"})
-    last = DateField("終了日", validators=[Optional()], render_kw={"type": "date"})
+    first = DayField("開始日", validators=[Optional()])
+    last = DayField("終了日", validators=[Optional()])
     actor = StringField("職員（ログインID）")
     action = StringField("操作")
 
@@ -333,6 +346,6 @@ class StatisticsForm(FlaskForm):
     class Meta:
         csrf = False
 
-    first = DateField("開始日", validators=[Optional()], render_kw={"type": "date"})
-    last = DateField("終了日", validators=[Optional()], render_kw={"type": "date"})
+    first = DayField("開始日", validators=[Optional()])
+    last = DayField("終了日", validators=[Optional()])
     venue = SelectField("会場", coerce=int, validate_choice=False)

@@ -73,6 +73,8 @@ class Clerk:
         return response
 
     def _remember(self, response):
+        if response.mimetype != "text/html":
+            return
         match = CSRF.search(response.get_data(as_text=True))
         if match:
             self.token = match.group(1) or match.group(2)
