@@ -111,6 +111,30 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log: Path, deadline
     raise RuntimeError(f"the public site did not answer {url} within {deadline}s:\n{log.read_text()}")
 
 
+@contextlib.contextmanager
+def serving(which: str, root: Path, settings: Settings, check_path: str):
+    """`madoguchi serve <which>` with two gunicorn workers on a free loopback port, until the block ends."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
+    env.update(MADOGUCHI_CONFIG=str(root / "madoguchi.toml"), HF_HUB_OFFLINE="1")
+    log = root / f"{which}-server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "appliance", "serve", which, "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+            env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(url + check_path, process, log)
+        yield Site(url, settings, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @pytest.fixture(scope="session")
 def site(tmp_path_factory):
     """A fresh instance with the demo city (14 venues with kana, the eligibility questions, two weeks
@@ -123,25 +147,15 @@ def site(tmp_path_factory):
         # before) keeps a run that crosses 19:30 JST from losing the day it picked.
         ReceptionWindow.update(closes_days_before=0, closes_time=datetime.time(0, 0)).where(
             ReceptionWindow.venue.is_null()).execute()
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
-    env.update(MADOGUCHI_CONFIG=str(root / "madoguchi.toml"), HF_HUB_OFFLINE="1")
-    log = root / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "appliance", "serve", "public", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(url + "/", process, log)
-        yield Site(url, settings, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with serving("public", root, settings, "/") as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def admin_site(site):
+    """`madoguchi serve admin` on the same instance as the public site (the same demo city)."""
+    with serving("admin", site.log.parent, site.settings, "/login") as served:
+        yield served
 
 
 @dataclass(frozen=True)
@@ -201,8 +215,9 @@ def open_page(chromium, site):
     contexts, problems = [], []
 
     def opener(width: int = 390, height: int = 844, **options) -> Page:
-        context = chromium.new_context(base_url=site.url, viewport={"width": width, "height": height},
-                                       locale="ja-JP", timezone_id="Asia/Tokyo", **options)
+        options.setdefault("base_url", site.url)
+        context = chromium.new_context(viewport={"width": width, "height": height}, locale="ja-JP",
+                                       timezone_id="Asia/Tokyo", **options)
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()

@@ -175,12 +175,12 @@ class VenueDay:
 
 def day_totals(day: datetime.date) -> list[VenueDay]:
     """Per venue with slots that day: two aggregate queries, not one per venue."""
-    seats = {row.venue_id: row for row in
-             Slot.select(Slot.venue, fn.COUNT(Slot.id).alias("n"), fn.SUM(Slot.capacity).alias("capacity"),
-                         fn.SUM(Slot.booked_web + Slot.booked_phone + Slot.booked_staff + Slot.booked_over).alias("booked"),
-                         fn.SUM(Slot.closed).alias("closed"))
-             .where(Slot.date == day).group_by(Slot.venue)}
+    seats = {row["venue"]: row for row in
+             Slot.select(Slot.venue, fn.COUNT(Slot.id).alias("slots"), fn.SUM(Slot.capacity).alias("capacity"),
+                         fn.SUM(Slot.booked_web + Slot.booked_phone + Slot.booked_staff + Slot.booked_over)
+                         .alias("booked"), fn.SUM(Slot.closed).alias("closed"))
+             .where(Slot.date == day).group_by(Slot.venue).dicts()}
     attended = dict(Booking.select(Slot.venue, fn.SUM(Booking.party_size)).join(Slot)
                     .where(Slot.date == day, Booking.status == "attended").group_by(Slot.venue).tuples())
-    return [VenueDay(v, seats[v.id].n, seats[v.id].capacity, seats[v.id].booked, attended.get(v.id, 0),
-                     seats[v.id].closed) for v in venues() if v.id in seats]
+    return [VenueDay(v, seats[v.id]["slots"], seats[v.id]["capacity"], seats[v.id]["booked"],
+                     attended.get(v.id, 0), seats[v.id]["closed"]) for v in venues() if v.id in seats]

@@ -61,3 +61,12 @@ def test_monthly_report_as_pdf_and_csv(viewer, create_slot):
                                        .get_data().decode("utf-8-sig"))))
     assert any("本庁舎" in row for row in rows[1:])
     assert viewer.get("/statistics/report.pdf?month=2026-13").status_code == 404
+
+
+def test_home_shows_todays_seats_per_venue(viewer, frozen_now, create_slot, dummy_venue):
+    """The first page: each venue with slots today, booked of capacity and how many came."""
+    today = frozen_now["now"].date()
+    slot = create_slot(date=today, start="23:30", capacity=4)
+    bookings.book(slot.id, make_applicant(), "staff", NOW, actor=CLERK, party_size=2)
+    page = viewer.get("/").get_data(as_text=True)
+    assert dummy_venue.name in page and "2 / 4" in page
