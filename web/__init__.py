@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, site: str = "public") -> Flask:
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops,
                                 x_host=settings.proxy_hops)
+    extra_context: dict[str, object] = {}
     if site == "public":
         from web.public.blueprint import blueprint
         app.session_interface = DatabaseSessionInterface()
@@ -48,6 +49,8 @@ def create_app(settings: Settings | None = None, site: str = "public") -> Flask:
     elif site == "admin":
         from web.admin.access import COOKIE
         from web.admin.blueprint import blueprint
+        from web.admin.forms import MESSAGES
+        extra_context["reauth_message"] = MESSAGES["login.reauth_needed"]
         app.session_interface = DatabaseSessionInterface(COOKIE, "admin_idle_minutes")
     else:
         raise ValueError(f"unknown site {site!r}")
@@ -57,7 +60,7 @@ def create_app(settings: Settings | None = None, site: str = "public") -> Flask:
 
     @app.context_processor
     def common():
-        return {"settings": runtime.settings(), "site": site}
+        return {"settings": runtime.settings(), "site": site, **extra_context}
 
     def error_page(status: int, template: str = "error.html"):
         page = template if site == "public" else f"admin/{template}"

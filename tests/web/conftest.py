@@ -52,6 +52,8 @@ class Citizen:
         return response
 
     def _remember(self, response):
+        if response.mimetype != "text/html":
+            return  # a PDF or CSV download
         match = CSRF.search(response.get_data(as_text=True))
         if match:
             self.token = match.group(1) or match.group(2)

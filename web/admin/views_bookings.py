@@ -17,6 +17,7 @@ from db.models import Booking, Outbox, Slot, Venue
 from web.admin import service
 from web.admin.access import actor, current_user, recently_authenticated
 from web.admin.forms import MESSAGES, EditForm, OnBehalfForm, SearchForm, VersionForm, WalkInForm
+from web.admin.printing import booking_number
 
 FIELD_MESSAGES = {"name": "field.name", "kana": "field.kana", "phone": "field.phone", "email": "field.email",
                   "birth_date": "field.birth_date", "party_size": "field.party_size", "notify": "field.email"}
@@ -39,6 +40,14 @@ def _version(form) -> int:
         return int(form.version.data)
     except (TypeError, ValueError):
         abort(400)
+
+
+def _stale_sign_in(override_reason: str) -> str | None:
+    """Booking over capacity is an administrator's decision, confirmed with password and code when the
+    last sign-in is older than admin_reauth_minutes (the page links to /reauth)."""
+    if override_reason and not recently_authenticated():
+        return MESSAGES["login.reauth_needed"]
+    return None
 
 
 def search():
@@ -74,9 +83,8 @@ def new():
     message = None
     if form.validate_on_submit():
         reason = (form.override_reason.data or "").strip()
-        if reason and not recently_authenticated():
-            message = MESSAGES["login.reauth_needed"]
-        else:
+        message = _stale_sign_in(reason)
+        if not message:
             applicant = Applicant(name=form.name.data, kana=form.kana.data, phone=form.phone.data,
                                   birth_date=form.birth_date.data, email=form.email.data or None,
                                   notify=form.notify.data)
@@ -88,7 +96,7 @@ def new():
             except (BookingError, Busy) as error:
                 message = problem(error)
             else:
-                flash(MESSAGES["booking.booked"].format(number=f"{booking.number[:4]}-{booking.number[4:]}"), "info")
+                flash(MESSAGES["booking.booked"].format(number=booking_number(booking.number)), "info")
                 return redirect(url_for(".booking", number=booking.number))
     return render_template("admin/booking_new.html", form=form, slot=slot, message=message,
                            may_override=current_user().role == "admin"), 422 if (form.errors or message) else 200
@@ -148,9 +156,8 @@ def move(number: str):
     message = None
     if form.validate_on_submit():
         reason = (form.override_reason.data or "").strip()
-        if reason and not recently_authenticated():
-            message = MESSAGES["login.reauth_needed"]
-        else:
+        message = _stale_sign_in(reason)
+        if not message:
             try:
                 with write_transaction():
                     bookings.change(number, request.form.get("slot_id", 0, type=int), "staff", clock.now(),
@@ -179,5 +186,5 @@ def walk_in(slot_id: int):
     except (BookingError, Busy) as error:
         flash(problem(error), "error")
         return redirect(back)
-    flash(MESSAGES["booking.walk_in"].format(number=f"{booking.number[:4]}-{booking.number[4:]}"), "info")
+    flash(MESSAGES["booking.walk_in"].format(number=booking_number(booking.number)), "info")
     return redirect(back)

@@ -14,7 +14,7 @@ from appliance import clock
 from db import users
 from db.models import StaffUser
 from tests.conftest import NOW
-from tests.web.conftest import CSRF
+from tests.web.conftest import Citizen
 from web import create_app
 
 PASSWORD = "correct horse battery staple"
@@ -52,32 +52,12 @@ def code_for(user: StaffUser, at: datetime.datetime) -> str:
     return pyotp.TOTP(user.totp_secret).at(int(at.timestamp()))
 
 
-class Clerk:
-    """A browser-like client: remembers the last page's CSRF token and sends it with every POST."""
+class Clerk(Citizen):
+    """A browser-like client (the CSRF token of the last page goes with every POST) that signs in."""
 
     def __init__(self, client, clock_state):
-        self.client = client
+        super().__init__(client)
         self.clock = clock_state
-        self.token = None
-
-    def get(self, url, **kw):
-        response = self.client.get(url, **kw)
-        self._remember(response)
-        return response
-
-    def post(self, url, data=None, **kw):
-        data = dict(data or {})
-        data.setdefault("csrf_token", self.token)
-        response = self.client.post(url, data=data, **kw)
-        self._remember(response)
-        return response
-
-    def _remember(self, response):
-        if response.mimetype != "text/html":
-            return
-        match = CSRF.search(response.get_data(as_text=True))
-        if match:
-            self.token = match.group(1) or match.group(2)
 
     def sign_in(self, user: StaffUser, *, code: str | None = None):
         """Password, then the current TOTP code (the clock moves 30 s on, so each sign-in has a fresh one)."""

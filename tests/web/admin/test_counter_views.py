@@ -253,3 +253,16 @@ def test_unknown_placeholder_in_a_text_is_refused_by_name(admin):
     preview = admin.post("/texts/booking_confirmed/sms", data={"body": "予約番号 {number}", "action": "preview"})
     text = preview.get_data(as_text=True)
     assert "予約番号 1234-5678" in text and "14文字（上限 660文字）・SMS 1通分" in text
+
+
+def test_over_capacity_after_the_reauth_window_asks_for_password_and_code(clerk_client, create_user, frozen_now,
+                                                                         create_slot):
+    """An administrator signed in long ago is sent to confirm with password and code before overbooking."""
+    slot = create_slot(capacity=1)
+    bookings.book(slot.id, make_applicant(), "staff", NOW, actor=CLERK)
+    admin = clerk_client(create_user("admin"))
+    frozen_now["now"] += datetime.timedelta(minutes=15)
+    page = book_for_caller(admin, slot, override_reason="遠方から来庁のため")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 422 and "もう一度パスワードと確認コード" in text and "/reauth?next=" in text
+    assert Booking.select().count() == 1

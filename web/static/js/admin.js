@@ -1,20 +1,8 @@
-// Progressive enhancements only: every admin page works without JavaScript.
+// Progressive enhancements of the admin pages only (site.js, loaded too, does printing and
+// send-once forms); every page works without JavaScript.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
-  for (const button of document.querySelectorAll(".js-print")) {
-    button.hidden = false;
-    button.addEventListener("click", () => window.print());
-  }
-
-  // A form marked data-once is sent once, however often the button is pressed.
-  for (const form of document.querySelectorAll("form[data-once]")) {
-    form.addEventListener("submit", (event) => {
-      if (form.dataset.sent) { event.preventDefault(); return; }
-      form.dataset.sent = "1";
-    });
-  }
-
   // Cancelling a booking asks first.
   for (const form of document.querySelectorAll("form[data-confirm]")) {
     form.addEventListener("submit", (event) => {
