@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from appliance import runtime
 from appliance.messages import catalogue
 from db import audit
 from db.models import MessageText
@@ -154,7 +155,11 @@ def _fill(template: str, values: Mapping[str, str], *, strict: bool, part: str =
 
 
 def _samples(event: str) -> dict[str, str]:
-    sample = _catalogue()["sample"]
+    """The catalogue's samples, with this city's own name, help line and site address (their real
+    lengths count towards the SMS limit)."""
+    settings = runtime.settings()
+    sample = {**_catalogue()["sample"], "city": settings.city_name, "help_phone": settings.help_phone,
+              "lookup_url": settings.public_url.rstrip("/") + "/lookup"}
     return {name: sample[name] for name in _ALLOWED[event]}
 
 

@@ -90,7 +90,7 @@ def test_attribute_index_conversion_and_format_spec_are_refused(placeholder):
 def test_sms_over_the_limit_after_filling_is_refused():
     """The SMS limit is measured after filling with the sample values: a body short as typed but long
     once filled is refused, and one just under the limit passes."""
-    body = "{lookup_url}\n" * 15  # 195 characters as typed, about 780 filled
+    body = "{lookup_url}\n" * 25  # 325 characters as typed, about 800 filled (public_url + /lookup)
     assert len(body) < texts.SMS_MAX_CHARS
     found = texts.problems("booking_confirmed", "sms", "", body)
     assert len(found) == 1 and str(texts.SMS_MAX_CHARS) in found[0]
@@ -216,3 +216,10 @@ def test_preview_fills_sample_values():
     _subject, closed = texts.preview("slot_closed", "sms", "", "理由：{reason}\n{alternatives}")
     assert "{" not in closed and closed.count("\n") >= 2
     assert texts.preview("reminder", "sms", "", "a { b") == ("", "a { b")
+
+
+def test_preview_uses_this_citys_name_help_line_and_site(settings_override):
+    """The preview (and the SMS length check) fill in the city's own settings, not made-up samples."""
+    settings_override(city_name="一宮市", help_phone="0586-28-9999", public_url="https://yoyaku.example.lg.jp/")
+    _, body = texts.preview("booking_confirmed", "sms", "", "{city} {help_phone} {lookup_url}")
+    assert body == "一宮市 0586-28-9999 https://yoyaku.example.lg.jp/lookup"

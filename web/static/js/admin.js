@@ -20,7 +20,8 @@ document.addEventListener("DOMContentLoaded", () => {
       const data = new FormData(editor);
       data.set("action", "preview");
       try {
-        const response = await fetch(editor.action || window.location.href,
+        // (not editor.action: the buttons named "action" shadow that property)
+        const response = await fetch(editor.getAttribute("action") || window.location.href,
           { method: "POST", body: data, credentials: "same-origin" });
         const page = new DOMParser().parseFromString(await response.text(), "text/html");
         const fresh = page.querySelector("section.preview");
