@@ -118,19 +118,28 @@ def save_venue(venue: Venue | None, values: dict, actor: Actor, now: datetime.da
     return Venue.get_by_id(venue.id)
 
 
-def default_window() -> ReceptionWindow | None:
-    return ReceptionWindow.get_or_none(ReceptionWindow.venue.is_null())
+def window_of(venue: Venue | None) -> ReceptionWindow | None:
+    """The venue's own reception window (None: the default every other venue follows)."""
+    if venue is None:
+        return ReceptionWindow.get_or_none(ReceptionWindow.venue.is_null())
+    return ReceptionWindow.get_or_none(ReceptionWindow.venue == venue)
 
 
-def save_window(values: dict, actor: Actor, now: datetime.datetime) -> None:
-    row = default_window()
-    before = {k: str(getattr(row, k)) for k in values} if row else {}
-    if row is None:
-        ReceptionWindow.create(venue=None, **values)
+def save_window(venue: Venue | None, values: dict | None, actor: Actor, now: datetime.datetime) -> None:
+    """Set the default window or a venue's own; values None removes the venue's own (back to default)."""
+    row = window_of(venue)
+    before = {k: str(getattr(row, k)) for k in ("opens_days_before", "opens_time", "closes_days_before",
+                                                 "closes_time")} if row else {}
+    if values is None:
+        if row is not None and venue is not None:
+            row.delete_instance()
+    elif row is None:
+        ReceptionWindow.create(venue=venue, **values)
     else:
         ReceptionWindow.update(**values).where(ReceptionWindow.id == row.id).execute()
-    audit.record(actor.name, "window.update", "reception_window", "default", now, source=actor.source,
-                 before=before, after={k: str(v) for k, v in values.items()})
+    audit.record(actor.name, "window.update" if values else "window.remove", "reception_window",
+                 venue.slug if venue else "default", now, source=actor.source, before=before,
+                 after={k: str(v) for k, v in (values or {}).items()})
 
 
 def questions() -> list[EligibilityQuestion]:

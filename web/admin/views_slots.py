@@ -16,6 +16,7 @@ from web.admin import service
 from web.admin.access import actor
 from web.admin.forms import (
     MESSAGES,
+    ActionForm,
     CapacityForm,
     CloseForm,
     GenerateForm,
@@ -191,24 +192,32 @@ def slot_edit(slot_id: int):
 
 
 def window():
-    row = service.default_window()
+    venue = Venue.get_or_none(Venue.id == request.args.get("venue", 0, type=int))
+    own = service.window_of(venue)
+    row = own or service.window_of(None)
     form = WindowForm(obj=row)
     if request.method == "GET" and row:
         form.opens_time.data = row.opens_time.strftime("%H:%M")
         form.closes_time.data = row.closes_time.strftime("%H:%M")
+    if request.method == "POST" and request.form.get("action") == "remove" and ActionForm().validate_on_submit():
+        with write_transaction():
+            service.save_window(venue, None, actor(), clock.now())
+        flash(MESSAGES["slots.window_saved"], "info")
+        return redirect(url_for(".window", venue=venue.id if venue else None))
     if form.validate_on_submit():
         values = {"opens_days_before": form.opens_days_before.data,
                   "opens_time": datetime.time.fromisoformat(form.opens_time.data.strip()),
                   "closes_days_before": form.closes_days_before.data,
                   "closes_time": datetime.time.fromisoformat(form.closes_time.data.strip())}
         if values["opens_days_before"] <= values["closes_days_before"]:
-            form.closes_days_before.errors.append(MESSAGES["field.date_range"])
+            form.closes_days_before.errors.append(MESSAGES["field.window_order"])
         else:
             with write_transaction():
-                service.save_window(values, actor(), clock.now())
+                service.save_window(venue, values, actor(), clock.now())
             flash(MESSAGES["slots.window_saved"], "info")
-            return redirect(url_for(".window"))
-    return render_template("admin/window.html", form=form), 422 if form.errors else 200
+            return redirect(url_for(".window", venue=venue.id if venue else None))
+    return render_template("admin/window.html", form=form, venue=venue, own=own, venues=service.venues()), \
+        422 if form.errors else 200
 
 
 def questions():

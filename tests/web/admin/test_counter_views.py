@@ -266,3 +266,26 @@ def test_over_capacity_after_the_reauth_window_asks_for_password_and_code(clerk_
     text = page.get_data(as_text=True)
     assert page.status_code == 422 and "もう一度パスワードと確認コード" in text and "/reauth?next=" in text
     assert Booking.select().count() == 1
+
+
+def test_a_venue_gets_its_own_reception_window_and_returns_to_the_default(admin, dummy_venue):
+    """The default window applies to every venue; one venue can open earlier, then go back."""
+    from db.models import ReceptionWindow
+    admin.get(f"/settings/window?venue={dummy_venue.id}")
+    saved = admin.post(f"/settings/window?venue={dummy_venue.id}",
+                       data={"opens_days_before": "60", "opens_time": "09:00", "closes_days_before": "1",
+                             "closes_time": "17:00"})
+    assert saved.status_code == 302
+    own = ReceptionWindow.get(ReceptionWindow.venue == dummy_venue)
+    assert own.opens_days_before == 60
+    wrong = admin.post(f"/settings/window?venue={dummy_venue.id}",
+                       data={"opens_days_before": "1", "opens_time": "25:00", "closes_days_before": "3",
+                             "closes_time": "17:00"})
+    assert wrong.status_code == 422 and "時刻を 09:00 の形で" in wrong.get_data(as_text=True)
+    reversed_days = admin.post(f"/settings/window?venue={dummy_venue.id}",
+                               data={"opens_days_before": "1", "opens_time": "09:00", "closes_days_before": "3",
+                                     "closes_time": "17:00"})
+    assert reversed_days.status_code == 422 and "受付の終わりは、受付の始まりより後の日に" in reversed_days.get_data(as_text=True)
+    assert ReceptionWindow.get(ReceptionWindow.venue == dummy_venue).opens_days_before == 60
+    admin.post(f"/settings/window?venue={dummy_venue.id}", data={"action": "remove"})
+    assert not ReceptionWindow.select().where(ReceptionWindow.venue == dummy_venue).exists()
