@@ -93,3 +93,12 @@ def reset(login: str, actor: Actor, now: datetime.datetime, *, clear_mfa: bool =
     StaffUser.update(changes).where(StaffUser.id == user.id).execute()
     audit.record(actor.name, "user.reset", "staff_user", user.login, now, source=actor.source, mfa=clear_mfa)
     return user, password
+
+
+def set_expiry(login: str, expires_at: datetime.datetime | None, actor: Actor, now: datetime.datetime) -> StaffUser:
+    user = get_user(login)
+    before = user.expires_at
+    StaffUser.update(expires_at=expires_at).where(StaffUser.id == user.id).execute()
+    audit.record(actor.name, "user.expiry", "staff_user", user.login, now, source=actor.source,
+                 before=before, after=expires_at)
+    return get_user(login)

@@ -1,7 +1,7 @@
 """URL rules of the staff admin site, each with the least role that may use it, all in one place.
 
 Role None: the sign-in pages. "viewer" reads; "staff" runs the counter (bookings, slots, lists);
-"admin" also edits venues, texts and settings, reads the logs and books over capacity. GET pages that
+"admin" also edits venues, texts, settings and staff accounts, reads the logs and books over capacity. GET pages that
 change nothing are open to viewers; every POST needs staff or more (the account pages aside).
 SENSITIVE rules ask for the password and code again when the last sign-in is older than
 admin_reauth_minutes.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from web.admin import access, views_account, views_bookings, views_reports, views_slots
+from web.admin import access, views_account, views_bookings, views_reports, views_slots, views_users
 
 blueprint = Blueprint("admin", __name__)
 
@@ -64,6 +64,9 @@ RULES = [
     ("/logs/audit.csv", "audit_log_csv", views_reports.audit_log_csv, GET, "admin", True),
     ("/logs/access", "access_log", views_reports.access_log, GET, "admin", False),
     ("/logs/access.csv", "access_log_csv", views_reports.access_log_csv, GET, "admin", True),
+    ("/users", "users", views_users.user_list, GET, "admin", True),
+    ("/users/new", "user_new", views_users.user_new, POST, "admin", True),
+    ("/users/<login>", "user_action", views_users.user_action, POST, "admin", True),
     ("/texts", "texts", views_reports.texts_index, GET, "admin", False),
     ("/texts/<event>/<channel>", "text_edit", views_reports.text_edit, BOTH, "admin", False),
 ]

@@ -349,3 +349,21 @@ class StatisticsForm(FlaskForm):
     first = DayField("開始日", validators=[Optional()])
     last = DayField("終了日", validators=[Optional()])
     venue = SelectField("会場", coerce=int, validate_choice=False)
+
+
+class UserForm(FlaskForm):
+    login = StringField("ログインID（英小文字・数字）", validators=[required(), Length(max=40)],
+                        render_kw={"autocapitalize": "none", "spellcheck": "false"})
+    display_name = StringField("名前（画面と印刷に出ます）", validators=[required(), Length(max=60)])
+    role = SelectField("権限", default="staff", choices=[SelectChoice(v, label) for v, label in (
+        ("staff", "職員（予約と枠の操作）"), ("viewer", "閲覧のみ"), ("admin", "管理者"))])
+    expires = DayField("有効期限（任意：この日まで使えます）", validators=[Optional()])
+
+    def validate_login(self, field):
+        field.data = (field.data or "").strip().lower()
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,39}", field.data):
+            raise ValidationError(MESSAGES["field.login"])
+
+
+class ExpiryForm(FlaskForm):
+    expires = DayField("有効期限（空にすると期限なし）", validators=[Optional()])

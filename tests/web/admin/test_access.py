@@ -60,7 +60,7 @@ def test_viewer_cannot_change_anything(admin_app, viewer, dummy_slot):
         if "POST" in rule.methods:
             assert viewer.post(concrete(rule), data={"status": "attended", "version": "1"}).status_code == 403, rule.rule
             refused += 1
-        if role == "admin":
+        if role == "admin" and "GET" in rule.methods:
             assert viewer.get(concrete(rule)).status_code == 403, rule.rule
     assert refused >= 15
     assert AuditLog.select().count() == before
