@@ -1,5 +1,6 @@
 """Canary personal data never reaches the disk in readable form: not the database file, not the WAL,
-not the logs (written at DEBUG level while the canary is booked, changed and cancelled)."""
+not the logs (written at DEBUG level while the canary is booked, changed, corrected by staff, marked
+a no-show, registered as a walk-in and cancelled), not the audit log."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import datetime
 import logging
 
 from appliance import runtime
-from db.bookings import Applicant, book, cancel, change
+from db.bookings import Applicant, book, cancel, change, edit, set_attendance, walk_in
 from db.connection import open_database, write_transaction
-from db.models import Slot, Venue
-from tests.conftest import NOW, SLOT_DAY, make_instance
+from db.models import AuditLog, Slot, Venue
+from tests.conftest import CLERK, NOW, SLOT_DAY, make_instance
 
 CANARY = Applicant(name="試験太郎", kana="シケンタロウ", phone="090-0000-1234",
                    birth_date=datetime.date(1961, 2, 3), email="canary.shiken@example.jp", notify="email")
@@ -39,7 +40,15 @@ def test_canary_pii_is_nowhere_on_disk(tmp_path):
         with write_transaction():
             change(booking.number, slots[1].id, "web", NOW)
         with write_transaction():
-            cancel(booking.number, "web", NOW)
+            fixed = edit(booking.number, NOW, actor=CLERK, expected_version=booking.version + 1,
+                         name="試験太郎 様", kana="シケンタロウ", party_size=1)
+        on_the_day = datetime.datetime.combine(SLOT_DAY, datetime.time(8), NOW.tzinfo)
+        with write_transaction():
+            set_attendance(booking.number, "no_show", on_the_day, actor=CLERK, expected_version=fixed.version)
+            set_attendance(booking.number, "confirmed", on_the_day, actor=CLERK, expected_version=fixed.version + 1)
+            walk_in(slots[0].id, "試験太郎", "シケンタロウ", 1, on_the_day, actor=CLERK)
+        with write_transaction():
+            cancel(booking.number, "staff", on_the_day, actor=CLERK)
         logging.getLogger().handlers[-1].flush()
 
         files = [p for p in settings.data_dir.rglob("*") if p.is_file()]
@@ -49,6 +58,8 @@ def test_canary_pii_is_nowhere_on_disk(tmp_path):
         assert booking.number in log_file.read_text(encoding="utf-8"), "the logs must have been written"
         for path in files:
             assert _find(path, NEEDLES) == [], path
+        audit_text = " ".join(r.actor + r.object_id + r.details for r in AuditLog.select())
+        assert "booking.edit" in audit_text and [n for n in NEEDLES if n in audit_text] == []
     finally:
         db.close()
         logging.getLogger().handlers.clear()

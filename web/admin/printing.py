@@ -11,6 +11,7 @@ import codecs
 import csv
 import datetime
 import io
+import logging
 import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,9 @@ from fpdf import FPDF
 
 from appliance.clock import TOKYO
 from appliance.messages import catalogue
+
+# fontTools reports every font subset at INFO: a dozen lines per printed list in the process log.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 TEXTS = catalogue(Path(__file__).with_name("printing.toml"))
 FONT_PATH = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
