@@ -58,7 +58,7 @@ def test_canary_pii_is_nowhere_on_disk(tmp_path):
         assert booking.number in log_file.read_text(encoding="utf-8"), "the logs must have been written"
         for path in files:
             assert _find(path, NEEDLES) == [], path
-        audit_text = " ".join(r.actor + r.object_id + r.details for r in AuditLog.select())
+        audit_text = " ".join(r.actor + r.action + r.object_id + r.details for r in AuditLog.select())
         assert "booking.edit" in audit_text and [n for n in NEEDLES if n in audit_text] == []
     finally:
         db.close()
