@@ -38,8 +38,10 @@ $(BIN)/madoguchi: pyproject.toml constraints.txt
 run: $(BIN)/madoguchi
 	$(call apt_install,$(APT_RUN))
 	@mkdir -p $(VAR)
-	@[ -f $(MADOGUCHI_CONFIG) ] || printf 'data_dir = "%s/data"\nkey_dir = "%s/keys"\ncity_name = "デモ市"\n' \
-	  "$(VAR)" "$(VAR)" > $(MADOGUCHI_CONFIG)
+	@[ -f $(MADOGUCHI_CONFIG) ] || printf '%s\n' 'data_dir = "$(VAR)/data"' 'key_dir = "$(VAR)/keys"' \
+	  'city_name = "デモ市"' 'smtp_host = "127.0.0.1"' 'smtp_port = 1025' 'smtp_security = "none"' \
+	  'mail_from = "yoyaku@demo-city.example.lg.jp"' 'sms_gateway = "http-json"' \
+	  'sms_url = "http://127.0.0.1:1026/sms"' > $(MADOGUCHI_CONFIG)
 	@[ -f $(VAR)/data/madoguchi.db ] || $(BIN)/madoguchi init
 	@$(BIN)/madoguchi db migrate
 	@$(BIN)/madoguchi models setup
@@ -51,10 +53,11 @@ run: $(BIN)/madoguchi
 	@echo "  public booking site:  http://127.0.0.1:8080/"
 	@echo "  staff admin site:     http://127.0.0.1:8081/  (login admin: the one-time password printed by"
 	@echo "                        madoguchi init the first time; a new one: madoguchi user reset admin)"
+	@echo "  citizens' mail/SMS:   kept by the demo's mail catcher: madoguchi mailcatcher list / show N"
 	@echo "  demo phone line:      sip:0586000001@127.0.0.1:5060 (G.711; speak or press keys)"
 	@echo "  administer it:        MADOGUCHI_CONFIG=$(MADOGUCHI_CONFIG) $(BIN)/madoguchi --help"
 	@echo "  process logs:         $(VAR)/run/"
-	APPLIANCE_RUN_DIR=$(VAR)/run APPLIANCE_BIN=$(CURDIR)/$(BIN) $(BIN)/supervisord -c docker/supervisord.conf
+	APPLIANCE_RUN_DIR=$(VAR)/run APPLIANCE_BIN=$(CURDIR)/$(BIN) $(BIN)/supervisord -c docker/supervisord.demo.conf
 
 $(AXE): tests/browser/package-lock.json
 	$(call apt_install,$(APT_TEST))

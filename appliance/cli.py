@@ -424,9 +424,12 @@ def asr_transcribe(files):
                    f"\t{result.seconds:.2f} s")
 
 
+from appliance.cli_notify import mailcatcher, notify, usage, worker  # noqa: E402
 from appliance.cli_voice import voice  # noqa: E402  (the group needs main's helpers defined first)
 
 main.add_command(voice)
+for command in (worker, notify, usage, mailcatcher):
+    main.add_command(command)
 
 
 @main.command()

@@ -7,6 +7,7 @@ never silently falls back to a default.
 
 from __future__ import annotations
 
+import decimal
 import ipaddress
 import os
 import re
@@ -118,6 +119,34 @@ SETTINGS: tuple[Setting, ...] = (
             "`madoguchi models import`) or `reazonspeech-espnet` (optional extra)."),
     Setting("asr_parallel", int, 1, "Utterances recognised at the same time by the recognition service."),
     Setting("asr_threads", int, 2, "CPU threads per recognition."),
+    Setting("smtp_host", str, "", "SMTP server for citizens' email (empty: email notices are not sent)."),
+    Setting("smtp_port", int, 587, "SMTP port (587 submission with STARTTLS, 465 TLS, 25 a relay)."),
+    Setting("smtp_security", str, "starttls", "none, starttls or tls (TLS 1.2 or newer)."),
+    Setting("smtp_username", str, "",
+            "SMTP login (empty: no AUTH); the password is in key_dir/smtp.password (`madoguchi notify password smtp`)."),
+    Setting("mail_from", str, "", "From address of citizens' email, e.g. yoyaku@city.example.lg.jp."),
+    Setting("mail_from_name", str, "", "Sender name shown with mail_from (empty: city_name)."),
+    Setting("mail_reply_to", str, "", "Reply-To address (empty: none)."),
+    Setting("sms_gateway", str, "",
+            "SMS gateway adapter: http-json or aggregator (empty: SMS notices are not sent)."),
+    Setting("sms_url", str, "", "The gateway's send URL (https)."),
+    Setting("sms_sender", str, "", "Sender id or number citizens see, if the gateway takes one."),
+    Setting("sms_number_format", str, "domestic", "Numbers as the gateway wants them: domestic (090...) or e164 (+8190...)."),
+    Setting("sms_auth_header", str, "Authorization",
+            "http-json: header carrying the token from key_dir/sms.token (`madoguchi notify password sms`)."),
+    Setting("sms_auth_scheme", str, "Bearer ", "http-json: text put before the token in that header."),
+    Setting("sms_fields", str, "",
+            "http-json: field names when the gateway differs, e.g. to=phone,body=text,reference=client_ref."),
+    Setting("notify_max_attempts", int, 8,
+            "Tries before a message becomes a dead letter staff can see and resend (waits 1, 2, 4 ... 60 minutes)."),
+    Setting("reminder_time", str, "12:30", "When the day-before reminders go out (HH:MM, Tokyo time)."),
+    Setting("reminder_days_before", int, 1, "Reminders go out this many days before the appointment (0: none)."),
+    Setting("usage_flat_fee_yen", str, "0", "Monthly flat fee on the usage statement (yen)."),
+    Setting("usage_sms_yen", str, "0", "Price per SMS part sent (yen, decimals allowed)."),
+    Setting("usage_email_yen", str, "0", "Price per email sent (yen)."),
+    Setting("usage_call_ai_yen_per_minute", str, "0", "Price per minute of AI phone calls (yen)."),
+    Setting("usage_call_ivr_yen_per_minute", str, "0", "Price per minute of key-press (IVR) calls (yen)."),
+    Setting("usage_call_transfer_yen_per_minute", str, "0", "Price per minute of calls transferred to staff (yen)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -220,6 +249,7 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
     values["log_level"] = values["log_level"].upper()
     _check_voice(values)
     admin_networks(values["admin_allowlist"])
+    _check_notify(values)
     return Settings(values, path if path.exists() else None)
 
 
@@ -231,6 +261,32 @@ def admin_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Net
     if not networks:
         raise SettingsError("admin_allowlist is empty: nobody could reach the admin site")
     return networks
+
+
+PRICE_SETTINGS = ("usage_flat_fee_yen", "usage_sms_yen", "usage_email_yen", "usage_call_ai_yen_per_minute",
+                  "usage_call_ivr_yen_per_minute", "usage_call_transfer_yen_per_minute")
+
+
+def _check_notify(values: dict[str, Any]) -> None:
+    if values["smtp_security"] not in ("none", "starttls", "tls"):
+        raise SettingsError(f"smtp_security must be none, starttls or tls, got {values['smtp_security']!r}")
+    if values["smtp_host"] and not values["mail_from"]:
+        raise SettingsError("smtp_host is set but mail_from is empty: citizens' email needs a From address")
+    if values["sms_gateway"] not in ("", "http-json", "aggregator"):
+        raise SettingsError(f"sms_gateway must be http-json, aggregator or empty, got {values['sms_gateway']!r}")
+    if values["sms_gateway"] and not values["sms_url"]:
+        raise SettingsError("sms_gateway is set but sms_url is empty")
+    if values["sms_number_format"] not in ("domestic", "e164"):
+        raise SettingsError(f"sms_number_format must be domestic or e164, got {values['sms_number_format']!r}")
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", values["reminder_time"]):
+        raise SettingsError(f"reminder_time must be HH:MM, got {values['reminder_time']!r}")
+    for name in PRICE_SETTINGS:
+        try:
+            price = decimal.Decimal(values[name])
+        except decimal.InvalidOperation:
+            price = None
+        if price is None or not price.is_finite() or price < 0:
+            raise SettingsError(f"{name} must be a price in yen like 3.3, got {values[name]!r}")
 
 
 def port_range(text: str) -> tuple[int, int]:

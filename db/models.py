@@ -221,8 +221,31 @@ class Outbox(BaseModel):
     status = peewee.TextField(default="pending")
     attempts = peewee.IntegerField(default=0)
     next_attempt_at = TimestampField()
+    claimed_at = TimestampField(null=True)
+    resends = peewee.IntegerField(default=0)
     last_error = peewee.TextField(default="")
     sent_at = TimestampField(null=True)
+    gateway_id = peewee.TextField(default="")
+    segments = peewee.IntegerField(default=0)
+    receipt = peewee.TextField(default="")
+    receipt_at = TimestampField(null=True)
+
+    @property
+    def reference(self) -> str:
+        """What the gateway or mail server sees as this message's identity: the same on every retry,
+        new when staff resend."""
+        return f"madoguchi-{self.id}-{self.resends}"
+
+
+class JobRun(BaseModel):
+    job = peewee.TextField()
+    day = IsoDateField()
+    finished_at = TimestampField()
+    result = peewee.TextField(default="")
+
+    class Meta:
+        primary_key = peewee.CompositeKey("job", "day")
+        without_rowid = True
 
 
 class WebSession(BaseModel):
@@ -280,4 +303,4 @@ class CallRecord(BaseModel):
 
 ALL_MODELS = (Venue, Slot, ReceptionWindow, Booking, EligibilityQuestion, StaffUser, RecoveryCode, AuditLog,
               AccessLog, Outbox, WebSession, RateLimit, SiteNotice, PhoneLine, CallRecord, MessageText,
-              Traffic)
+              Traffic, JobRun)

@@ -7,12 +7,12 @@ import datetime
 from db.models import Booking, Outbox
 
 
-def enqueue(event: str, booking: Booking, now: datetime.datetime) -> Outbox | None:
-    """Queue the citizen's notice for this event, if they asked for one. The key makes a retried step
-    (same booking, same version) queue nothing new."""
+def enqueue(event: str, booking: Booking, now: datetime.datetime, *, key: str | None = None) -> Outbox | None:
+    """Queue the citizen's notice for this event, if they asked for one. The key (by default event,
+    booking and version) makes a retried step queue nothing new."""
     if booking.notify == "none":
         return None
-    key = f"{event}:{booking.id}:{booking.version}"
+    key = key or f"{event}:{booking.id}:{booking.version}"
     existing = Outbox.get_or_none(Outbox.idempotency_key == key)
     if existing:
         return existing

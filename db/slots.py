@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import jpholiday
 
-from db import audit
+from db import audit, outbox
 from db.bookings import Actor
 from db.models import Booking, Slot, Venue
 
@@ -208,6 +208,8 @@ def close_slots(venue: Venue | None, first: datetime.date, last: datetime.date, 
     affected = list(Booking.select().join(Slot)
                     .where(Slot.id.in_(slot_ids), Booking.status == "confirmed")
                     .order_by(Slot.date, Slot.start, Booking.id))
+    for booking in affected:  # each gets the closure notice with alternatives (sent after commit)
+        outbox.enqueue("slot_closed", booking, now)
     audit.record(actor.name, "slots.close", "venue", venue.slug if venue else "*", now, source=actor.source,
                  first=first, last=last, slots=len(slot_ids), affected=len(affected))
     return affected

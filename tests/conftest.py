@@ -20,6 +20,8 @@ from db.connection import database, open_database
 from db.keys import create_keys
 from db.models import Booking, Slot, Venue
 
+pytest_plugins = ["tests.notify_servers"]  # mail_server, sms_gateway, senders
+
 # A fixed "now" for tests: Tuesday 1 December 2026, 10:00 in Tokyo.
 NOW = datetime.datetime(2026, 12, 1, 10, 0, tzinfo=TOKYO)
 SLOT_DAY = datetime.date(2026, 12, 10)  # a Thursday, inside the default reception window

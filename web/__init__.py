@@ -57,6 +57,10 @@ def create_app(settings: Settings | None = None, site: str = "public") -> Flask:
     csrf.init_app(app)
     security.init_app(app)
     app.register_blueprint(blueprint)
+    if site == "public":
+        from web.api.blueprint import blueprint as api
+        csrf.exempt(api)  # the gateway authenticates with the secret URL, not a form token
+        app.register_blueprint(api)
 
     @app.context_processor
     def common():

@@ -13,11 +13,14 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def test_every_unsafe_route_refuses_a_request_without_csrf_token(app, frozen_now):
-    """Walk the URL map: each POST route is CSRF-protected (none exempt) and refuses a bare POST."""
-    assert not csrf._exempt_views and not csrf._exempt_blueprints
+    """Walk the URL map: each POST route of the citizens' site is CSRF-protected and refuses a bare POST.
+    Only the machine API is exempt, and each of its routes refuses a wrong secret in its URL."""
+    assert not csrf._exempt_views and {b.name for b in csrf._exempt_blueprints} == {"api"}
     client = app.test_client()
     client.get("/start")  # a real session exists; only the token is missing
-    routes = [r for r in app.url_map.iter_rules() if r.methods & UNSAFE]
+    for rule in [r for r in app.url_map.iter_rules() if r.endpoint.startswith("api.")]:
+        assert client.post(rule.rule.replace("<token>", "0" * 32), json={}).status_code == 404, rule.rule
+    routes = [r for r in app.url_map.iter_rules() if r.methods & UNSAFE and not r.endpoint.startswith("api.")]
     assert len(routes) >= 7
     for rule in routes:
         url = rule.rule.replace("<slug>", "dummy").replace("<day>", "2026-12-10").replace("<size>", "large")

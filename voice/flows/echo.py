@@ -40,6 +40,8 @@ def spoken_digits(digits: str) -> str:
 
 
 class EchoFlow:
+    kind = "ai"  # speech recognition answers the caller (metered apart from key-press-only calls)
+
     def __init__(self):
         self.log = CallLog()
         self._ids = itertools.count(1)

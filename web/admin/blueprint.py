@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from web.admin import access, views_account, views_bookings, views_reports, views_slots, views_users
+from web.admin import (
+    access,
+    views_account,
+    views_bookings,
+    views_notify,
+    views_reports,
+    views_slots,
+    views_users,
+)
 
 blueprint = Blueprint("admin", __name__)
 
@@ -67,6 +75,11 @@ RULES = [
     ("/users", "users", views_users.user_list, GET, "admin", True),
     ("/users/new", "user_new", views_users.user_new, POST, "admin", True),
     ("/users/<login>", "user_action", views_users.user_action, POST, "admin", True),
+    ("/messages", "messages", views_notify.problems, GET, "staff", False),
+    ("/messages/<int:message_id>/resend", "message_resend", views_notify.message_resend, POST, "staff", False),
+    ("/usage", "usage", views_notify.usage_page, GET, "admin", False),
+    ("/usage/statement.pdf", "usage_pdf", views_notify.usage_pdf, GET, "admin", False),
+    ("/usage/statement.csv", "usage_csv", views_notify.usage_csv, GET, "admin", False),
     ("/texts", "texts", views_reports.texts_index, GET, "admin", False),
     ("/texts/<event>/<channel>", "text_edit", views_reports.text_edit, BOTH, "admin", False),
 ]

@@ -10,6 +10,7 @@ import secrets
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from appliance import clock
+from appliance.notify.compose import LABELS as NOTIFY_LABELS
 from db import bookings
 from db.bookings import Applicant, BookingError, InvalidRequest
 from db.connection import Busy, write_transaction
@@ -72,6 +73,7 @@ def _detail_page(booking: Booking, *, edit_form=None, message=None, status=200):
     messages = list(Outbox.select().where(Outbox.booking == booking).order_by(Outbox.id))
     return render_template("admin/booking.html", booking=booking, slot=booking.slot, edit_form=edit_form,
                            action=VersionForm(version=booking.version), messages=messages, message=message,
+                           reasons=NOTIFY_LABELS["reason"],
                            today=clock.today()), status
 
 

@@ -1,0 +1,78 @@
+"""Notifications on the admin site: messages that could not be sent (with resend), and the month's
+usage statement (screen, PDF, CSV)."""
+
+from __future__ import annotations
+
+import datetime
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+
+from appliance import clock
+from appliance.notify import usage
+from appliance.notify.compose import LABELS
+from appliance.notify.worker import resend
+from db.connection import write_transaction
+from db.models import Booking, Outbox
+from web.admin import printing
+from web.admin.access import actor, current_user
+from web.admin.forms import MESSAGES, ActionForm
+
+PROBLEMS = ("dead", "failed", "skipped")
+
+
+def problems():
+    rows = list(Outbox.select(Outbox, Booking).join(Booking)
+                .where(Outbox.status.in_(PROBLEMS)).order_by(Outbox.id.desc()).limit(500))
+    return render_template("admin/messages.html", rows=rows, action=ActionForm(), reasons=LABELS["reason"])
+
+
+def message_resend(message_id: int):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        with write_transaction():
+            message = resend(message_id, actor(), clock.now())
+    except ValueError:
+        abort(409)
+    flash(MESSAGES["notify.resent"], "info")
+    back = request.form.get("back", "")
+    return redirect(back if back.startswith("/") and not back.startswith("//")
+                    else url_for(".booking", number=message.booking.number))
+
+
+def _month() -> tuple[int, int]:
+    text = request.args.get("month") or f"{clock.today():%Y-%m}"
+    try:
+        day = datetime.date.fromisoformat(text + "-01")
+    except ValueError:
+        abort(404)
+    return day.year, day.month
+
+
+def usage_page():
+    year, month = _month()
+    statement = usage.statement(year, month)
+    title, subtitle, tables = usage.tables(statement)
+    return render_template("admin/usage.html", title_text=title, subtitle=subtitle, tables=tables,
+                           month=f"{year}-{month:02d}")
+
+
+def usage_pdf():
+    year, month = _month()
+    title, subtitle, tables = usage.tables(usage.statement(year, month))
+    data = printing.report_pdf(title, subtitle, tables, clock.now(), current_user().display_name)
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f"attachment; filename=usage-{year}-{month:02d}.pdf"
+    return response
+
+
+def usage_csv():
+    year, month = _month()
+    encoding = request.args.get("encoding", "utf-8")
+    if encoding not in printing.CSV_ENCODINGS:
+        abort(400)
+    _, _, tables = usage.tables(usage.statement(year, month))
+    _, columns, rows = tables[0]
+    response = Response(printing.table_csv(columns, rows, encoding), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f"attachment; filename=usage-{year}-{month:02d}-{encoding}.csv"
+    return response
