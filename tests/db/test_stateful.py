@@ -122,6 +122,7 @@ class CapacityMachine(RuleBasedStateMachine):
         self.bookings: dict[str, ModelBooking] = {}
         self.events = 0  # successful, non-idempotent operations: one audit row and one notice each
         self.closures = 0
+        self.closure_notices: set[tuple[str, int]] = set()
         self.audit_before = self._count("audit_log")
         self.outbox_before = self._count("outbox")
         self.release_days = runtime.settings().reserved_seats_release_days
@@ -277,6 +278,8 @@ class CapacityMachine(RuleBasedStateMachine):
             b.number for b in self.bookings.values() if b.slot == index and b.status == "confirmed")
         slot.closed = True
         self.closures += 1
+        # Each affected booking gets one closure notice per version (closing again adds none).
+        self.closure_notices |= {(b.number, b.version) for b in affected}
 
     # -- invariants (plain SQL: they run after every step) -------------------------------------
 
@@ -332,7 +335,7 @@ class CapacityMachine(RuleBasedStateMachine):
                     for b in self.bookings.values()}
         assert stored == expected
         assert self._count("audit_log") - self.audit_before == self.events + self.closures
-        assert self._count("outbox") - self.outbox_before == self.events
+        assert self._count("outbox") - self.outbox_before == self.events + len(self.closure_notices)
 
 
 # About 8 s on an idle 2-core machine. The explain phase is left out: on a state machine it can
