@@ -160,12 +160,14 @@ def mailcatcher_serve(bind, sms_port):
 
 @mailcatcher.command("list")
 def mailcatcher_list():
-    """The messages received, newest last: number, time, recipient domain, subject."""
+    """The messages received, newest last: number, time, recipient (domain, or a phone's last 4 digits), subject."""
     from appliance.notify import mailcatcher as catcher
     settings = _cli()._settings()
     _cli()._open()
     for number, message in enumerate(catcher.messages(settings), start=1):
-        click.echo(f"{number:4} {message['Date']}  {str(message['To']).rpartition('@')[2]:20} {message['Subject']}")
+        to = str(message["To"])
+        shown = f"@{to.rpartition('@')[2]}" if "@" in to else f"SMS …{to[-4:]}"
+        click.echo(f"{number:4} {message['Date']}  {shown:24} {message['Subject']}")
 
 
 @mailcatcher.command("show")

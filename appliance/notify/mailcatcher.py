@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
 
+from appliance.clock import TOKYO
 from appliance.settings import Settings
 from db import crypto
 from db.files import EncryptedFileWriter, read_file
@@ -114,7 +115,7 @@ def messages(settings: Settings) -> list[EmailMessage]:
         sms = json.loads(data)
         message = EmailMessage()
         message["To"], message["Subject"] = sms["to"], "SMS"
-        message["Date"] = email.utils.format_datetime(datetime.datetime.fromtimestamp(path.stat().st_mtime).astimezone())
+        message["Date"] = email.utils.format_datetime(datetime.datetime.fromtimestamp(path.stat().st_mtime, TOKYO))
         message.set_content(sms["body"])
         found.append(message)
     return found
