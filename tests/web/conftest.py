@@ -28,7 +28,7 @@ def frozen_now(monkeypatch):
     """Pin the clock the views read to tests.conftest.NOW (optionally moved by the test)."""
     state = {"now": NOW}
     monkeypatch.setattr(clock, "now", lambda: state["now"])
-    monkeypatch.setattr(clock, "today", lambda: state["now"].date())
+    monkeypatch.setattr(clock, "today", lambda: state["now"].astimezone(clock.TOKYO).date())
     return state
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 
 from appliance import clock
 from appliance.notify import usage
@@ -16,6 +16,7 @@ from db.models import Booking, Outbox
 from web.admin import printing
 from web.admin.access import actor, current_user
 from web.admin.forms import MESSAGES, ActionForm
+from web.admin.views_reports import download
 
 PROBLEMS = ("dead", "failed", "skipped")
 
@@ -61,9 +62,7 @@ def usage_pdf():
     year, month = _month()
     title, subtitle, tables = usage.tables(usage.statement(year, month))
     data = printing.report_pdf(title, subtitle, tables, clock.now(), current_user().display_name)
-    response = Response(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f"attachment; filename=usage-{year}-{month:02d}.pdf"
-    return response
+    return download(data, f"usage-{year}-{month:02d}.pdf", "application/pdf")
 
 
 def usage_csv():
@@ -73,6 +72,5 @@ def usage_csv():
         abort(400)
     _, _, tables = usage.tables(usage.statement(year, month))
     _, columns, rows = tables[0]
-    response = Response(printing.table_csv(columns, rows, encoding), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f"attachment; filename=usage-{year}-{month:02d}-{encoding}.csv"
-    return response
+    return download(printing.table_csv(columns, rows, encoding), f"usage-{year}-{month:02d}-{encoding}.csv",
+                    "text/csv")

@@ -19,7 +19,7 @@ from web.admin.forms import MESSAGES, ActionForm, LogFilterForm, StatisticsForm,
 LOG_PAGE = 200
 
 
-def _download(data: bytes, filename: str, mimetype: str) -> Response:
+def download(data: bytes, filename: str, mimetype: str) -> Response:
     response = Response(data, mimetype=mimetype)
     response.headers["Content-Disposition"] = f"attachment; filename={filename}"
     return response
@@ -80,7 +80,7 @@ def day_list_pdf():
     _export_audit("day_list_pdf", venue=venue.slug, date=day, start=start.strftime("%H:%M") if start else "all",
                   bookings=sum(len(s.entries) for s in listing.sections))
     suffix = f"-{start:%H%M}" if start else ""
-    return _download(printing.day_list_pdf(listing), f"list-{venue.slug}-{day}{suffix}.pdf", "application/pdf")
+    return download(printing.day_list_pdf(listing), f"list-{venue.slug}-{day}{suffix}.pdf", "application/pdf")
 
 
 def day_list_csv():
@@ -89,7 +89,7 @@ def day_list_csv():
     listing = lists.day_list(venue, day, printed_by=current_user().display_name, now=clock.now())
     _export_audit("day_list_csv", venue=venue.slug, date=day, encoding=encoding,
                   bookings=sum(len(s.entries) for s in listing.sections))
-    return _download(printing.day_list_csv(listing, encoding), f"list-{venue.slug}-{day}-{encoding}.csv",
+    return download(printing.day_list_csv(listing, encoding), f"list-{venue.slug}-{day}-{encoding}.csv",
                      f"text/csv; charset={'shift_jis' if encoding == 'shift_jis' else 'utf-8'}")
 
 
@@ -128,7 +128,7 @@ def _month() -> tuple[int, int]:
 def report_pdf():
     year, month = _month()
     title, subtitle, tables = statistics.monthly_report(year, month)
-    return _download(printing.report_pdf(title, subtitle, tables, clock.now(), current_user().display_name),
+    return download(printing.report_pdf(title, subtitle, tables, clock.now(), current_user().display_name),
                      f"report-{year}-{month:02d}.pdf", "application/pdf")
 
 
@@ -137,7 +137,7 @@ def report_csv():
     year, month = _month()
     encoding = _encoding()
     header, rows = statistics.csv_rows(statistics.summary(*statistics.month_range(year, month)))
-    return _download(printing.table_csv(header, rows, encoding), f"report-{year}-{month:02d}-{encoding}.csv",
+    return download(printing.table_csv(header, rows, encoding), f"report-{year}-{month:02d}-{encoding}.csv",
                      "text/csv")
 
 
@@ -190,7 +190,7 @@ def _log_csv(model, columns, row_values, name: str):
     encoding = _encoding()
     rows = [row_values(r) for r in _filtered(model, form).iterator()]
     _export_audit(name, rows=len(rows), encoding=encoding)
-    return _download(printing.table_csv(columns, rows, encoding), f"{name}-{clock.today()}-{encoding}.csv", "text/csv")
+    return download(printing.table_csv(columns, rows, encoding), f"{name}-{clock.today()}-{encoding}.csv", "text/csv")
 
 
 def audit_log_csv():

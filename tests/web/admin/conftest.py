@@ -10,7 +10,6 @@ import itertools
 import pyotp
 import pytest
 
-from appliance import clock
 from db import users
 from db.models import StaffUser
 from tests.conftest import NOW
@@ -26,15 +25,6 @@ def admin_app(db, instance):
     app = create_app(instance, site="admin")
     app.config["TESTING"] = True
     return app
-
-
-@pytest.fixture
-def frozen_now(monkeypatch):
-    """The clock the admin site reads, pinned to NOW (tests move it with state['now'] += ...)."""
-    state = {"now": NOW}
-    monkeypatch.setattr(clock, "now", lambda: state["now"])
-    monkeypatch.setattr(clock, "today", lambda: state["now"].astimezone(clock.TOKYO).date())
-    return state
 
 
 @pytest.fixture
