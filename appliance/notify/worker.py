@@ -110,6 +110,14 @@ def _hand_over(message: Outbox, senders: Senders, now: datetime.datetime) -> tup
     return result.gateway_id, result.segments
 
 
+def _not_sent(message: Outbox, error: DeliveryError, now: datetime.datetime) -> str:
+    retry = error.temporary and message.attempts < runtime.settings().notify_max_attempts
+    status = "failed" if retry else "dead"
+    _finish(message, status=status, last_error=error.reason[:200], next_attempt_at=now + backoff(message.attempts))
+    log.warning("outbox %s %s (attempt %s): %s", message.id, status, message.attempts, error.reason)
+    return status
+
+
 def deliver(message_id: int, senders: Senders, now: datetime.datetime) -> str:
     """Send one claimed message; returns its new status."""
     message = Outbox.get_by_id(message_id)
@@ -120,12 +128,10 @@ def deliver(message_id: int, senders: Senders, now: datetime.datetime) -> str:
         log.info("outbox %s skipped: %s", message.id, skip.reason)
         return "skipped"
     except DeliveryError as error:
-        retry = error.temporary and message.attempts < runtime.settings().notify_max_attempts
-        status = "failed" if retry else "dead"
-        _finish(message, status=status, last_error=error.reason[:200],
-                next_attempt_at=now + backoff(message.attempts))
-        log.warning("outbox %s %s (attempt %s): %s", message.id, status, message.attempts, error.reason)
-        return status
+        return _not_sent(message, error, now)
+    except Exception:  # noqa: BLE001 - a bug must not turn one message into a crash loop of the worker
+        log.exception("outbox %s: unexpected error while sending", message.id)
+        return _not_sent(message, DeliveryError("internal error (see the worker log)", temporary=True), now)
     _finish(message, status="sent", sent_at=now, gateway_id=gateway_id, segments=segments, last_error="")
     log.info("outbox %s sent (%s, %s part(s))", message.id, message.channel, segments)
     return "sent"

@@ -236,3 +236,15 @@ def test_every_default_text_renders_for_a_real_booking(dummy_slot, event):
 def test_nothing_happens_to_bookings_without_notice(dummy_slot, senders):
     book(dummy_slot, notify="none")
     assert claim(NOW) == [] and Booking.select().count() == 1
+
+
+def test_an_unexpected_error_fails_the_message_not_the_worker(dummy_slot, senders, monkeypatch):
+    """A bug while composing one message makes it wait and retry (then a dead letter), never a crash
+    loop of the worker."""
+    book(dummy_slot)
+
+    def broken(message, now):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(worker, "compose", broken)
+    assert send_all(senders) == ["failed"]
+    assert Outbox.get().last_error == "internal error (see the worker log)"
