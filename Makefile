@@ -15,7 +15,7 @@ APT_RUN := python3 python3-venv ca-certificates kamailio fonts-ipaexfont
 APT_TEST := $(APT_RUN) sip-tester chromium poppler-utils $(shell command -v npm >/dev/null 2>&1 || echo npm)
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 
-.PHONY: run test bench lint clean-demo
+.PHONY: run test bench lint clean-demo install
 
 define apt_install
 	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -33,6 +33,13 @@ $(BIN)/madoguchi: pyproject.toml constraints.txt
 	@# Silero VAD's model file only: the package's torch dependency (5 GB) is never used.
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt silero-vad
 	touch $@
+
+# Bare metal: the appliance's system packages and virtualenv, without the test tools (README: systemd).
+install:
+	$(call apt_install,$(APT_RUN))
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e .
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt silero-vad
 
 # Initialise a demo city under ./var (once), then start every long-running process that exists.
 run: $(BIN)/madoguchi

@@ -13,11 +13,11 @@ import click
 from appliance import clock, runtime
 from appliance.demo import create_demo_city
 from appliance.health import run_checks
-from appliance.settings import SettingsError, load_settings
+from appliance.settings import SettingsError, config_path, load_settings, render_toml
 from db import migrations
 from db.bookings import Actor, BookingError
 from db.connection import Busy, DatabaseProblem, open_database, write_transaction
-from db.keys import KeyProblem, create_keys
+from db.keys import KeyProblem, create_keys, write_private_file
 from db.models import Slot, StaffUser, Venue
 from db.rotation import rotate
 from db.slots import (
@@ -95,8 +95,16 @@ def main():
 @main.command()
 @click.option("--admin", "admin_login", default="admin", show_default=True, help="Login of the first administrator.")
 def init(admin_login):
-    """Create keys (0600), the encrypted database and the first administrator."""
-    settings = _settings()
+    """Create the configuration file (when missing), keys (0600), the encrypted database and the first
+    administrator."""
+    path = config_path()
+    os.umask(0o077)
+    settings = runtime.configure(load_settings(path, missing_ok=True))
+    runtime.setup_logging(settings)
+    if not path.exists():
+        path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+        write_private_file(path, render_toml(settings).encode("utf-8"))
+        click.echo(f"created {path} with every setting and its help; edit it, then restart the appliance")
     key_files = list(settings.key_dir.glob("*.key")) if settings.key_dir.exists() else []
     if not key_files:
         create_keys(settings.key_dir)

@@ -217,10 +217,17 @@ class Settings:
         return Settings(values, self.source)
 
 
-def load_settings(path: Path | str | None = None, environ: dict[str, str] | None = None) -> Settings:
-    """Defaults, then the TOML file (if it exists), then MADOGUCHI_* environment variables."""
+def config_path(environ: dict[str, str] | None = None) -> Path:
     environ = os.environ if environ is None else environ
-    explicit = path is not None or CONFIG_ENV in environ
+    return Path(environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
+
+
+def load_settings(path: Path | str | None = None, environ: dict[str, str] | None = None, *,
+                  missing_ok: bool = False) -> Settings:
+    """Defaults, then the TOML file (if it exists), then MADOGUCHI_* environment variables. A file named
+    explicitly must exist, except for `madoguchi init` (missing_ok), which writes it."""
+    environ = os.environ if environ is None else environ
+    explicit = (path is not None or CONFIG_ENV in environ) and not missing_ok
     path = Path(path or environ.get(CONFIG_ENV) or DEFAULT_CONFIG_PATH)
     values = {s.name: s.default for s in SETTINGS}
 

@@ -53,6 +53,22 @@ def test_init_makes_private_keys_and_refuses_to_run_twice(box):
     assert "already exists" in again.stderr
 
 
+def test_init_writes_a_missing_config_file_with_every_setting(tmp_path):
+    """On a new machine `madoguchi init` creates the configuration file (0600) with every setting and
+    its help, and the file it wrote loads back to the same settings."""
+    config = tmp_path / "etc" / "madoguchi.toml"
+    env = {"MADOGUCHI_CONFIG": str(config), "MADOGUCHI_DATA_DIR": str(tmp_path / "data"),
+           "MADOGUCHI_KEY_DIR": str(tmp_path / "keys")}
+    result = subprocess.run([*MADOGUCHI, "init"], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, **env}, cwd=Path(__file__).parents[2])
+    assert result.returncode == 0, result.stderr
+    assert f"created {config}" in result.stdout and stat.S_IMODE(config.stat().st_mode) == 0o600
+    text = config.read_text(encoding="utf-8")
+    assert "# Address:port of the staff admin site (gunicorn)." in text and 'admin_bind = "127.0.0.1:8081"' in text
+    from appliance.settings import load_settings
+    assert load_settings(config, environ={}).admin_bind == "127.0.0.1:8081"
+
+
 def test_demo_city_has_14_venues(box):
     lines = box.run("venue", "list").stdout.splitlines()
     assert len(lines) == 14 and all("slots" in line for line in lines)
