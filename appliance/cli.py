@@ -209,6 +209,17 @@ def db_migrate():
     click.echo(f"schema at version {migrations.current_version(db)}")
 
 
+@db_group.command("prune")
+def db_prune():
+    """Delete web sessions idle past their end and old rate-limit counters (the worker does this
+    every 10 minutes)."""
+    from db import housekeeping
+    _open()
+    with write_transaction():
+        pruned = housekeeping.prune(clock.now())
+    click.echo(f"deleted {pruned.sessions} expired session(s) and {pruned.rate_limits} old rate-limit counter(s)")
+
+
 @db_group.command("check")
 def db_check():
     """Exit non-zero unless the database opens with the key and its schema is current."""

@@ -69,6 +69,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rate_limit_per_ip", int, 60,
             "Bookings, look-ups, changes and cancellations allowed per client address per 10 minutes."),
     Setting("rate_limit_per_phone", int, 10, "Booking attempts allowed per phone number per day."),
+    Setting("lookup_failures_per_number", int, 5,
+            "Failed look-ups of one reservation number (from any address) before it is locked until "
+            "the hour is out."),
     Setting("max_party_size", int, 1,
             "Most people one web booking may bring (1 hides the party-size field)."),
     Setting("public_url", str, "http://127.0.0.1:8080",

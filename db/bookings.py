@@ -99,20 +99,17 @@ class Applicant:
     notify: str = "none"
 
     def normalized(self, today: datetime.date) -> Applicant:
-        name = " ".join((self.name or "").split())
-        if not 1 <= len(name) <= 60:
-            raise InvalidRequest("name", "required" if not name else "too_long")
-        kana = normalize.katakana(self.kana)
-        if not kana or not normalize.is_katakana(kana) or len(kana) > 60:
-            raise InvalidRequest("kana", "not_katakana" if kana else "required")
+        name, kana = _clean_name(self.name, self.kana)
         phone = normalize.phone(self.phone)
         if phone is None:
             raise InvalidRequest("phone", "invalid")
         if not datetime.date(1900, 1, 1) <= self.birth_date <= today:
             raise InvalidRequest("birth_date", "impossible")
-        email = (self.email or "").strip() or None
-        if email and ("@" not in email or len(email) > 254 or any(c.isspace() for c in email)):
-            raise InvalidRequest("email", "invalid")
+        email = None
+        if (self.email or "").strip():
+            email = normalize.email(self.email)
+            if email is None:
+                raise InvalidRequest("email", "invalid")
         if self.notify not in ("sms", "email", "none"):
             raise InvalidRequest("notify", "invalid")
         if self.notify == "email" and not email:
@@ -123,23 +120,15 @@ class Applicant:
         return crypto.cipher().blind_index(f"{self.phone}|{self.birth_date.isoformat()}", "person")
 
 
-def _luhn_digit(digits: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return str((10 - total % 10) % 10)
-
-
 def valid_number(number: str) -> bool:
     """Reservation numbers are 8 digits, the last a check digit, so a mistyped one is caught early."""
-    return len(number) == 8 and number.isdigit() and _luhn_digit(number[:7]) == number[7]
+    return normalize.reservation_number(number) == number
 
 
 def _new_number() -> str:
     while True:
         body = f"{secrets.randbelow(10**7):07d}"
-        number = body + _luhn_digit(body)
+        number = body + normalize.check_digit(body)
         if not Booking.select().where(Booking.number == number).exists():
             return number
 
@@ -309,15 +298,14 @@ def cancel(number: str, via: str, now: datetime.datetime, *, actor: Actor = CITI
 def lookup(number: str, birth_date: datetime.date, phone_last4: str | None = None) -> Booking | None:
     """The citizen's look-up without an account: number and birth date (and the phone's last 4
     digits where the city asks for them). Wrong details and unknown numbers look the same."""
-    number = normalize.digits(number)
-    if not valid_number(number):
-        return None
-    booking = Booking.get_or_none(Booking.number == number)
+    number = normalize.reservation_number(number)
+    booking = Booking.get_or_none(Booking.number == number) if number else None
     if booking is None or booking.birth_date is None:
         return None
     matches = hmac.compare_digest(booking.birth_date, birth_date.isoformat())
     if phone_last4 is not None:
-        matches &= hmac.compare_digest((booking.phone or "")[-4:], normalize.digits(phone_last4))
+        last4 = normalize.phone_last4(phone_last4) or ""
+        matches &= hmac.compare_digest((booking.phone or "")[-4:], last4)
     return booking if matches else None
 
 
@@ -330,7 +318,10 @@ class TooEarly(BookingError):
 
 
 def _clean_name(name: str, kana: str) -> tuple[str, str]:
-    name = " ".join((name or "").split())
+    text = normalize.text(name, max_length=1000)
+    if text is None:
+        raise InvalidRequest("name", "invalid")
+    name = " ".join(text.split())
     if not 1 <= len(name) <= 60:
         raise InvalidRequest("name", "required" if not name else "too_long")
     kana = normalize.katakana(kana)

@@ -9,10 +9,11 @@ import logging
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import BaseConverter, ValidationError
 
 from appliance import clock, runtime
 from appliance.settings import Settings
-from db import crypto
+from db import crypto, normalize
 from db.connection import Busy, database, open_database
 from web import security, traffic
 from web.sessions import DatabaseSessionInterface
@@ -21,11 +22,29 @@ log = logging.getLogger(__name__)
 csrf = CSRFProtect()
 
 
+class IdConverter(BaseConverter):
+    """`<int:...>` in both sites' URLs: ASCII digits naming a possible row, else no match (404).
+    Werkzeug's own takes any Unicode digit (`\\d`) and any size, which SQLite then refuses."""
+
+    regex = r"[0-9]{1,19}"
+    part_isolating = True
+
+    def to_python(self, value: str) -> int:
+        number = normalize.record_id(value)
+        if number is None:
+            raise ValidationError()
+        return number
+
+    def to_url(self, value) -> str:
+        return str(int(value))
+
+
 def create_app(settings: Settings | None = None, site: str = "public") -> Flask:
     settings = runtime.configure(settings or runtime.settings())
     if database.obj is None or database.is_closed():
         open_database(settings)
     app = Flask(__name__, template_folder="templates", static_folder="static")
+    app.url_map.converters["int"] = IdConverter
     # Derived from the index key, so there is no extra secret to keep and rotate.
     secret = hmac.new(crypto.cipher().keyring.index_key, b"flask-secret-key", hashlib.sha256).digest()
     app.config.update(
@@ -47,11 +66,12 @@ def create_app(settings: Settings | None = None, site: str = "public") -> Flask:
         app.session_interface = DatabaseSessionInterface()
         app.after_request(_count_public)
     elif site == "admin":
-        from web.admin.access import COOKIE
+        from web.admin.access import COOKIE, refuse_outsiders
         from web.admin.blueprint import blueprint
         from web.admin.forms import MESSAGES
         extra_context["reauth_message"] = MESSAGES["login.reauth_needed"]
         app.session_interface = DatabaseSessionInterface(COOKIE, "admin_idle_minutes")
+        app.before_request(refuse_outsiders)  # before CSRF: an outsider gets 403, not 400
     else:
         raise ValueError(f"unknown site {site!r}")
     csrf.init_app(app)
@@ -73,7 +93,7 @@ def create_app(settings: Settings | None = None, site: str = "public") -> Flask:
             return render_template(page, status=status), status
         return handler
 
-    for status in (400, 403, 404, 405, 413, 429, 500):
+    for status in (400, 403, 404, 405, 413, 414, 429, 431, 500):
         app.register_error_handler(status, error_page(status))
     app.register_error_handler(CSRFError, error_page(400, "error_session.html"))
     app.register_error_handler(Busy, error_page(503))

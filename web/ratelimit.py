@@ -37,10 +37,6 @@ def exceeded(limits: list[Limit], now: datetime.datetime) -> Limit | None:
     return over
 
 
-def purge_before(now: datetime.datetime, keep: datetime.timedelta = datetime.timedelta(days=2)) -> int:
-    return RateLimit.delete().where(RateLimit.window_start < int((now - keep).timestamp())).execute()
-
-
 def _key(rule: Limit) -> str:
     return f"{rule.purpose}:{crypto.cipher().blind_index(rule.identity, 'rate-limit')}"
 

@@ -6,21 +6,28 @@ from flask import Flask, request
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
+NO_STORE = "no-store"  # pages can carry personal data or live seat counts: never kept by browsers or proxies
 
 
 def init_app(app: Flask) -> None:
     @app.after_request
     def headers(response):
         h = response.headers
-        h.setdefault("Content-Security-Policy", CSP)
-        h["X-Content-Type-Options"] = "nosniff"
-        h["X-Frame-Options"] = "DENY"
-        h["Referrer-Policy"] = "no-referrer"
-        h["Cross-Origin-Opener-Policy"] = "same-origin"
-        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+        for name, value in HEADERS.items():
+            if name == "Content-Security-Policy":
+                h.setdefault(name, value)
+            else:
+                h[name] = value
         if request.is_secure:
             h["Strict-Transport-Security"] = "max-age=31536000"
         if request.endpoint != "static":
-            # Pages can carry personal data or live seat counts: never stored by browsers or proxies.
-            h["Cache-Control"] = "no-store"
+            h["Cache-Control"] = NO_STORE
         return response

@@ -1,4 +1,5 @@
-"""`madoguchi worker`: sends the outbox after commit, and runs the daily jobs (reminders).
+"""`madoguchi worker`: sends the outbox after commit, runs the daily jobs (reminders) and prunes expired
+sessions and rate-limit counters every ten minutes.
 
 A message is claimed (status 'sending', committed) before it is handed to the mail server or the SMS
 gateway, and marked sent after. A crash between the two leaves it 'sending'; the next start sends it
@@ -21,7 +22,7 @@ from appliance import clock, runtime
 from appliance.notify import DeliveryError, email, reminders, sms
 from appliance.notify.compose import Skip, compose
 from appliance.settings import Settings
-from db import audit
+from db import audit, housekeeping
 from db.bookings import Actor
 from db.connection import Busy, database, write_transaction
 from db.models import Outbox
@@ -169,6 +170,14 @@ def record_receipt(receipt: sms.Receipt, now: datetime.datetime) -> bool:
     return True
 
 
+def prune(now: datetime.datetime) -> housekeeping.Pruned:
+    with write_transaction():
+        pruned = housekeeping.prune(now)
+    if pruned.sessions or pruned.rate_limits:
+        log.info("pruned %s expired session(s), %s old rate-limit counter(s)", pruned.sessions, pruned.rate_limits)
+    return pruned
+
+
 def run_once(senders: Senders, now: datetime.datetime) -> int:
     """Daily jobs that are due, then one batch of due messages; the number of messages handled."""
     reminders.run_if_due(now)
@@ -183,8 +192,12 @@ def run(stop: threading.Event, senders: Senders, now: Callable[[], datetime.date
     if recovered:
         log.warning("%s message(s) interrupted by the last stop will be sent again", recovered)
     log.info("worker started (email %s, SMS %s)", "on" if senders.email else "off", "on" if senders.sms else "off")
+    next_prune = now()
     while not stop.is_set():
         try:
+            if now() >= next_prune:
+                prune(now())
+                next_prune = now() + housekeeping.PRUNE_EVERY
             handled = run_once(senders, now())
         except Busy:
             handled = 0

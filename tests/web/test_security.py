@@ -50,16 +50,21 @@ def test_no_inline_script_or_style_in_pages(app, frozen_now):
         assert "<script>" not in html and " style=" not in html and "<style" not in html, url
 
 
-def test_session_cookie_and_storage(app, frozen_now):
-    """The cookie is HttpOnly and SameSite; the table stores a hash of it and encrypted data only."""
-    response = app.test_client().get("/start")
-    cookie = response.headers["Set-Cookie"]
+def test_session_cookie_and_storage(app, frozen_now, questions):
+    """Reading pages writes no session row, not even a page with a form (its CSRF token follows from
+    the cookie, which is HttpOnly and SameSite). The first answer worth keeping writes one row, holding
+    a hash of the token and encrypted data only."""
+    citizen = Citizen(app.test_client())
+    assert "Set-Cookie" not in citizen.get("/").headers  # no form: nothing to remember
+    cookie = citizen.get("/start").headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert WebSession.select().count() == 0
+    assert citizen.post("/start", data={f"q{q.id}": "y" for q in questions}).status_code == 302
     token = cookie.split("=", 1)[1].split(";", 1)[0]
     row = WebSession.get()
     assert row.token_hash != token and len(row.token_hash) == 64
     raw = WebSession._meta.database.execute_sql("SELECT data FROM web_session").fetchone()[0]
-    assert b"csrf_token" not in raw
+    assert b"eligible" not in raw and b"csrf_token" not in raw
 
 
 def test_lookup_is_rate_limited_per_address(app, frozen_now, instance, settings_override):

@@ -53,13 +53,18 @@ def _parse(value: str | None) -> datetime.datetime | None:
         return None
 
 
-def load_user() -> None:
-    """before_request: refuse other addresses, then find the signed-in user. A session past its
-    absolute limit, or of an account since disabled or expired, ends here."""
+def refuse_outsiders() -> None:
+    """The first before_request of the admin site (before CSRF, sessions or logs see the request):
+    addresses outside admin_allowlist get 403 and nothing is written."""
     if not address_allowed(client_address()):
         abort(403)
+
+
+def load_user() -> None:
+    """before_request: find the signed-in user. A session past its idle or absolute limit, or of an
+    account since disabled or expired, ends here."""
     g.user = None
-    if request.cookies.get(COOKIE) and getattr(session, "token", None) is None:
+    if getattr(session, "ended", False):
         flash(MESSAGES["login.session_ended"], "warning")  # the idle limit removed it
         return
     uid = session.get("uid")
@@ -102,8 +107,9 @@ def guard(view, role: str | None, sensitive: bool = False):
 
 
 def log_access(response):
-    """after_request: one access-log row per request (never the query string: it can hold names)."""
-    if request.endpoint == "static":
+    """after_request: one access-log row per request (never the query string: it can hold names).
+    Refused addresses are not logged here: they never reached the site."""
+    if request.endpoint == "static" or not address_allowed(client_address()):
         return response
     now = clock.now()
     user = current_user()

@@ -8,12 +8,9 @@ import re
 import unicodedata
 from pathlib import Path
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     HiddenField,
-    IntegerField,
     PasswordField,
     SelectChoice,
     SelectField,
@@ -21,12 +18,14 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from appliance.messages import catalogue
 from db import normalize
 from db.slots import MAX_RANGE_DAYS, SLOT_MINUTES
+from web import forms
+from web.forms import coerce_id, coerce_integer
 
 MESSAGES = catalogue(Path(__file__).with_name("messages.toml"))
 WEEKDAY_NAMES = ("月", "火", "水", "木", "金", "土", "日")
@@ -36,27 +35,26 @@ def required():
     return DataRequired(message=MESSAGES["field.required"])
 
 
-class DayField(DateField):
+class Form(forms.Form):
+    invalid_text = MESSAGES["field.invalid_character"]
+
+
+def DayField(label: str, validators=None, message_key: str = "field.date", **kw) -> forms.DayField:  # noqa: N802
     """A date typed or picked as 2026-12-10; a date that does not exist gets the Japanese message."""
-
-    def __init__(self, label=None, validators=None, message_key: str = "field.date", **kw):
-        super().__init__(label, validators, render_kw={"type": "date"}, **kw)
-        self.message_key = message_key
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            raise ValueError(MESSAGES[self.message_key]) from None
+    return forms.DayField(label, validators, message=MESSAGES[message_key], **kw)
 
 
-def date_field(label: str, **kw) -> DayField:
+def IntegerField(label: str, low: int, high: int, message_key: str, validators=None, **kw):  # noqa: N802
+    return forms.IntegerField(label, validators, low=low, high=high, message=MESSAGES[message_key], **kw)
+
+
+def date_field(label: str, **kw):
     return DayField(label, validators=[InputRequired(message=MESSAGES["field.date"])], **kw)
 
 
 def parse_time(text: str) -> datetime.time:
-    value = datetime.time.fromisoformat(text.strip())
-    if value.minute % SLOT_MINUTES or value.second:
+    value = normalize.clock_time(text)
+    if value is None or value.minute % SLOT_MINUTES:
         raise ValueError(text)
     return value
 
@@ -114,26 +112,26 @@ class TimesMixin:
 
 # --- sign-in ---------------------------------------------------------------------------------------
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     login = StringField("ログインID", validators=[required(), Length(max=40)],
                         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"})
     password = PasswordField("パスワード", validators=[required(), Length(max=200)],
                              render_kw={"autocomplete": "current-password"})
 
 
-class CodeForm(FlaskForm):
+class CodeForm(Form):
     code = StringField("確認コード", validators=[required(), Length(max=20)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
 
 
-class ReauthForm(FlaskForm):
+class ReauthForm(Form):
     password = PasswordField("パスワード", validators=[required(), Length(max=200)],
                              render_kw={"autocomplete": "current-password"})
     code = StringField("確認コード", validators=[required(), Length(max=20)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(Form):
     current = PasswordField("今のパスワード", validators=[required(), Length(max=200)],
                             render_kw={"autocomplete": "current-password"})
     new = PasswordField("新しいパスワード（12文字以上）", validators=[required()],
@@ -142,24 +140,24 @@ class NewPasswordForm(FlaskForm):
                            render_kw={"autocomplete": "new-password"})
 
 
-class EnrolForm(FlaskForm):
+class EnrolForm(Form):
     code = StringField("認証アプリに表示された6けたの数字", validators=[required(), Length(max=20)],
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button-only form: the CSRF token is all it carries."""
 
 
 # --- venues and slots ------------------------------------------------------------------------------
 
-class VenueForm(FlaskForm):
+class VenueForm(Form):
     slug = StringField("URL用の名前（英小文字）", validators=[required()])
     name = StringField("会場名", validators=[required(), Length(max=100)])
     kana = StringField("読みがな（カタカナ）", validators=[required(), Length(max=200)])
     address = StringField("住所", validators=[Length(max=200)])
     access = TextAreaField("行き方・目印", validators=[Length(max=1000)])
-    sort_order = IntegerField("表示順", default=0, validators=[Optional(), NumberRange(0, 9999)])
+    sort_order = IntegerField("表示順", 0, 9999, "field.sort_order", default=0, validators=[Optional()])
     active = BooleanField("予約を受け付ける", default=True)
 
     def validate_slug(self, field):
@@ -179,13 +177,12 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class SeatsMixin:
-    capacity = IntegerField("1枠の定員", default=2,
-                            validators=[InputRequired(MESSAGES["field.capacity"]),
-                                        NumberRange(1, 500, MESSAGES["field.capacity"])])
-    phone_seats = IntegerField("うち電話予約用の枠", default=0,
-                               validators=[InputRequired(MESSAGES["field.seats"]), NumberRange(0, 500, MESSAGES["field.seats"])])
-    staff_seats = IntegerField("うち窓口予約用の枠", default=0,
-                               validators=[InputRequired(MESSAGES["field.seats"]), NumberRange(0, 500, MESSAGES["field.seats"])])
+    capacity = IntegerField("1枠の定員", 1, 500, "field.capacity", default=2,
+                            validators=[InputRequired(MESSAGES["field.capacity"])])
+    phone_seats = IntegerField("うち電話予約用の枠", 0, 500, "field.seats", default=0,
+                               validators=[InputRequired(MESSAGES["field.seats"])])
+    staff_seats = IntegerField("うち窓口予約用の枠", 0, 500, "field.seats", default=0,
+                               validators=[InputRequired(MESSAGES["field.seats"])])
 
     def validate_staff_seats(self, field):
         if None not in (self.capacity.data, self.phone_seats.data, field.data) and \
@@ -193,9 +190,9 @@ class SeatsMixin:
             raise ValidationError(MESSAGES["field.seats"])
 
 
-class GenerateForm(RangeMixin, SeatsMixin, FlaskForm):
-    venue = SelectField("会場", coerce=int, validate_choice=True)
-    weekdays = MultiCheckboxField("曜日", coerce=int, default=[0, 1, 2, 3, 4],
+class GenerateForm(RangeMixin, SeatsMixin, Form):
+    venue = SelectField("会場", coerce=coerce_id, validate_choice=True)
+    weekdays = MultiCheckboxField("曜日", coerce=coerce_integer, default=[0, 1, 2, 3, 4],
                                   choices=[SelectChoice(i, name) for i, name in enumerate(WEEKDAY_NAMES)])
     hours = StringField("受付時間", default="09:00-12:00,13:00-17:00", validators=[required()],
                         render_kw={"placeholder": "09:00-12:00,13:00-17:00"})
@@ -211,37 +208,37 @@ class GenerateForm(RangeMixin, SeatsMixin, FlaskForm):
             raise ValidationError(MESSAGES["field.hours"]) from None
 
 
-class CapacityForm(RangeMixin, TimesMixin, FlaskForm):
-    venue = SelectField("会場", coerce=int, validate_choice=True)
+class CapacityForm(RangeMixin, TimesMixin, Form):
+    venue = SelectField("会場", coerce=coerce_id, validate_choice=True)
     change = StringField("増減（例 +2、-1）", render_kw={"inputmode": "numeric"})
-    set_to = IntegerField("または新しい定員", validators=[Optional(), NumberRange(0, 500, MESSAGES["field.capacity"])])
+    set_to = IntegerField("または新しい定員", 0, 500, "field.capacity", validators=[Optional()])
 
     def delta(self) -> int | None:
-        text = unicodedata.normalize("NFKC", self.change.data or "").replace(" ", "").replace("ー", "-")
-        return int(text) if text else None
+        text = unicodedata.normalize("NFKC", self.change.data or "").replace(" ", "")
+        return normalize.integer(text, -500, 500) if text else None
 
     def validate_change(self, field):
-        try:
-            delta = self.delta()
-        except ValueError:
-            raise ValidationError(MESSAGES["field.change"]) from None
-        if (delta is None) == (self.set_to.data is None):
+        if (field.data or "").strip() and self.delta() is None:
+            raise ValidationError(MESSAGES["field.change"])
+        if (self.delta() is None) == (self.set_to.data is None):
             raise ValidationError(MESSAGES["field.change"])
 
 
-class CloseForm(RangeMixin, TimesMixin, FlaskForm):
-    venue = SelectField("会場", coerce=int, validate_choice=True)
+class CloseForm(RangeMixin, TimesMixin, Form):
+    venue = SelectField("会場", coerce=coerce_id, validate_choice=True)
     reason = StringField("休止の理由（市民にも表示されます）", validators=[Length(max=200)])
 
 
-class SlotForm(SeatsMixin, FlaskForm):
+class SlotForm(SeatsMixin, Form):
     pass
 
 
-class WindowForm(FlaskForm):
-    opens_days_before = IntegerField("受付開始：何日前から", validators=[InputRequired(MESSAGES["field.number"]), NumberRange(1, 365)])
+class WindowForm(Form):
+    opens_days_before = IntegerField("受付開始：何日前から", 1, 365, "field.number",
+                                     validators=[InputRequired(MESSAGES["field.number"])])
     opens_time = StringField("受付開始の時刻", validators=[required()])
-    closes_days_before = IntegerField("受付終了：何日前まで", validators=[InputRequired(MESSAGES["field.number"]), NumberRange(0, 364)])
+    closes_days_before = IntegerField("受付終了：何日前まで", 0, 364, "field.number",
+                                      validators=[InputRequired(MESSAGES["field.number"])])
     closes_time = StringField("受付終了の時刻", validators=[required()])
 
     def validate_opens_time(self, field):
@@ -252,27 +249,25 @@ class WindowForm(FlaskForm):
 
 
 def _clock_time(field) -> None:
-    try:
-        datetime.time.fromisoformat((field.data or "").strip())
-    except ValueError:
-        raise ValidationError(MESSAGES["field.time"]) from None
+    if normalize.clock_time(field.data) is None:
+        raise ValidationError(MESSAGES["field.time"])
 
 
-class QuestionForm(FlaskForm):
+class QuestionForm(Form):
     text = StringField("確認事項", validators=[required(), Length(max=500)])
     guidance = TextAreaField("当てはまらない人への案内", validators=[Length(max=1000)])
     required_check = BooleanField("チェックが必要", default=True)
-    sort_order = IntegerField("表示順", default=0, validators=[Optional(), NumberRange(0, 9999)])
+    sort_order = IntegerField("表示順", 0, 9999, "field.sort_order", default=0, validators=[Optional()])
     active = BooleanField("表示する", default=True)
 
 
-class NoticeForm(FlaskForm):
+class NoticeForm(Form):
     text = TextAreaField("お知らせ（空にすると表示しません）", validators=[Length(max=1000)])
 
 
 # --- bookings --------------------------------------------------------------------------------------
 
-class SearchForm(FlaskForm):
+class SearchForm(Form):
     class Meta:
         csrf = False  # a GET search changes nothing
 
@@ -280,7 +275,7 @@ class SearchForm(FlaskForm):
     kana = StringField("フリガナ")
     phone = StringField("電話番号")
     date = DayField("日付", validators=[Optional()])
-    venue = SelectField("会場", coerce=int, validate_choice=False)
+    venue = SelectField("会場", coerce=coerce_id, validate_choice=False)
     status = SelectField("状態", choices=[SelectChoice(v, label) for v, label in (
         ("", "すべて"), ("confirmed", "予約中"), ("attended", "来庁済"), ("no_show", "来庁なし"), ("cancelled", "取消"))])
 
@@ -288,15 +283,15 @@ class SearchForm(FlaskForm):
 class PersonMixin:
     name = StringField("お名前", validators=[required(), Length(max=60, message=MESSAGES["field.name"])])
     kana = StringField("フリガナ", validators=[required()])
-    party_size = IntegerField("人数", default=1, validators=[InputRequired(MESSAGES["field.party_size"]),
-                                                          NumberRange(1, 10, MESSAGES["field.party_size"])])
+    party_size = IntegerField("人数", 1, 10, "field.party_size", default=1,
+                              validators=[InputRequired(MESSAGES["field.party_size"])])
 
     def validate_kana(self, field):
         if not normalize.is_katakana(normalize.katakana(field.data or "")):
             raise ValidationError(MESSAGES["field.kana"])
 
 
-class OnBehalfForm(PersonMixin, FlaskForm):
+class OnBehalfForm(PersonMixin, Form):
     phone = StringField("電話番号", validators=[required()], render_kw={"inputmode": "tel"})
     birth_date = DayField("生年月日", validators=[InputRequired(MESSAGES["field.birth_date"])],
                           message_key="field.birth_date")
@@ -310,29 +305,33 @@ class OnBehalfForm(PersonMixin, FlaskForm):
         if normalize.phone(field.data or "") is None:
             raise ValidationError(MESSAGES["field.phone"])
 
+    def validate_email(self, field):
+        if (field.data or "").strip() and normalize.email(field.data) is None:
+            raise ValidationError(MESSAGES["field.email"])
 
-class EditForm(PersonMixin, FlaskForm):
-    version = HiddenField()
+
+class EditForm(PersonMixin, Form):
+    version = forms.version_field(MESSAGES["booking.stale"])
 
 
-class WalkInForm(PersonMixin, FlaskForm):
+class WalkInForm(PersonMixin, Form):
     pass
 
 
-class VersionForm(FlaskForm):
-    version = HiddenField()
+class VersionForm(Form):
+    version = forms.version_field(MESSAGES["booking.stale"])
     status = HiddenField()
     override_reason = StringField("定員を超える場合の理由（管理者のみ）", validators=[Length(max=200)])
 
 
 # --- texts, logs, statistics -----------------------------------------------------------------------
 
-class TextForm(FlaskForm):
+class TextForm(Form):
     subject = StringField("件名（メール）", validators=[Length(max=200)])
     body = TextAreaField("本文", validators=[required()], render_kw={"rows": 12})
 
 
-class LogFilterForm(FlaskForm):
+class LogFilterForm(Form):
     class Meta:
         csrf = False
 
@@ -342,16 +341,16 @@ class LogFilterForm(FlaskForm):
     action = StringField("操作")
 
 
-class StatisticsForm(FlaskForm):
+class StatisticsForm(Form):
     class Meta:
         csrf = False
 
     first = DayField("開始日", validators=[Optional()])
     last = DayField("終了日", validators=[Optional()])
-    venue = SelectField("会場", coerce=int, validate_choice=False)
+    venue = SelectField("会場", coerce=coerce_id, validate_choice=False)
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     login = StringField("ログインID（英小文字・数字）", validators=[required(), Length(max=40)],
                         render_kw={"autocapitalize": "none", "spellcheck": "false"})
     display_name = StringField("名前（画面と印刷に出ます）", validators=[required(), Length(max=60)])
@@ -365,5 +364,5 @@ class UserForm(FlaskForm):
             raise ValidationError(MESSAGES["field.login"])
 
 
-class ExpiryForm(FlaskForm):
+class ExpiryForm(Form):
     expires = DayField("有効期限（空にすると期限なし）", validators=[Optional()])

@@ -10,7 +10,7 @@ from web.admin.printing import DayList, ListEntry, SlotSection
 
 
 def _last4(phone: str | None) -> str:
-    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    digits = "".join(ch for ch in phone or "" if "0" <= ch <= "9")
     return digits[-4:] if len(digits) >= 4 else ""
 
 

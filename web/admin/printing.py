@@ -2,7 +2,10 @@
 
 Pure functions on the dataclasses below: web/admin/lists.py (or a statistics service) gathers the data,
 this module renders it. PDFs are A4 portrait in IPAex Gothic from Debian's fonts-ipaexfont (nothing is
-fetched); CSVs open correctly in Japanese Excel. Every text staff read lives in printing.toml.
+fetched); a character IPAex lacks comes from IPAmj Mincho (fonts-ipamj-mincho: the 文字情報基盤 set of
+some 58,000 characters that residents' names use, 𠮷 among them), then Symbola (fonts-symbola: emoji,
+in black and white). What none of them has prints as 〓, and the footer says so. CSVs open correctly
+in Japanese Excel. Every text staff read lives in printing.toml.
 """
 
 from __future__ import annotations
@@ -11,22 +14,22 @@ import codecs
 import csv
 import datetime
 import io
-import logging
 import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 
 from appliance.clock import TOKYO
 from appliance.messages import catalogue
 
-# fontTools reports every font subset at INFO: a dozen lines per printed list in the process log.
-logging.getLogger("fontTools").setLevel(logging.WARNING)
-
 TEXTS = catalogue(Path(__file__).with_name("printing.toml"))
 FONT_PATH = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
+FALLBACK_FONTS = (("ipamjm", Path("/usr/share/fonts/truetype/ipamj/ipamjm.ttf")),
+                  ("symbola", Path("/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf")))
 CSV_ENCODINGS = ("utf-8", "shift_jis")
 SLOT_LENGTH = datetime.timedelta(minutes=30)
 GETA = "〓"  # the customary mark for a character that cannot be printed or encoded
@@ -34,6 +37,54 @@ GETA = "〓"  # the customary mark for a character that cannot be printed or enc
 
 class FontMissing(RuntimeError):
     """The IPAex Gothic font file is not installed (Debian package fonts-ipaexfont)."""
+
+
+@cache
+def _characters(path: Path) -> frozenset[int]:
+    """The code points a font file draws (read once per process; IPAmj's table alone is 45 MB)."""
+    font = TTFont(str(path), lazy=True)
+    try:
+        return frozenset(font.getBestCmap())
+    finally:
+        font.close()
+
+
+def _font_for(code: int) -> str | None:
+    """The name of the first font that draws the character (IPAex, then the fallbacks), else None."""
+    if code in _characters(FONT_PATH):
+        return "ipaexg"
+    for name, path in FALLBACK_FONTS:
+        if path.is_file() and code in _characters(path):
+            return name
+    return None
+
+
+def _ignored(ch: str) -> bool:
+    """Variation selectors and joiners: the base character prints without them."""
+    code = ord(ch)
+    return 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF or code in (0x200C, 0x200D)
+
+
+def unprintable(texts: Iterable[object]) -> list[str]:
+    """Characters of the texts that no font here can print (they would come out as 〓), in order."""
+    found: dict[str, None] = {}
+    for text in texts:
+        for ch in str(text):
+            if not (ch in "\t\r\n" or _ignored(ch) or _font_for(ord(ch))):
+                found.setdefault(ch)
+    return list(found)
+
+
+def not_in_shift_jis(texts: Iterable[object]) -> list[str]:
+    """Characters of the texts that the Shift_JIS (cp932) CSV cannot carry (they become 〓), in order."""
+    found: dict[str, None] = {}
+    for text in texts:
+        for ch in str(text).translate(_CP932_SPELLING):
+            try:
+                ch.encode("cp932")
+            except UnicodeEncodeError:
+                found.setdefault(ch)
+    return list(found)
 
 
 @dataclass(frozen=True)
@@ -226,7 +277,8 @@ class _Document(FPDF):
             raise FontMissing(f"{FONT_PATH} not found: install the Debian package fonts-ipaexfont")
         self.add_font("ipaexg", "", str(FONT_PATH))
         self.set_font("ipaexg", size=10)
-        self._glyphs = self.current_font.cmap
+        self._fallbacks: list[str] = []  # added when a text first needs one
+        self.unprintable: dict[str, None] = {}
         self.set_auto_page_break(False)
         self.set_margins(MARGIN, MARGIN, MARGIN)
         self.alias_nb_pages(None)
@@ -237,17 +289,26 @@ class _Document(FPDF):
         self.pages_total = 0  # known once the pages are planned
 
     def safe(self, text: object) -> str:
-        """Text the font can draw: control characters become spaces, variation selectors and joiners go,
-        anything else outside the font becomes 〓 (never a crash or a silently missing character)."""
+        """Text the fonts can draw: control characters become spaces, variation selectors and joiners go,
+        anything no font has becomes 〓 and is remembered (never a crash or a silently missing
+        character). A fallback font is added the first time a character needs it."""
         out = []
         for ch in str(text):
-            code = ord(ch)
             if ch in "\t\r\n":
                 out.append(" ")
-            elif 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF or code in (0x200C, 0x200D):
                 continue
-            else:
-                out.append(ch if code in self._glyphs else GETA)
+            if _ignored(ch):
+                continue
+            font = _font_for(ord(ch))
+            if font is None:
+                self.unprintable.setdefault(ch)
+                out.append(GETA)
+                continue
+            if font != "ipaexg" and font not in self._fallbacks:
+                self.add_font(font, "", str(dict(FALLBACK_FONTS)[font]))
+                self._fallbacks.append(font)
+                self.set_fallback_fonts(self._fallbacks)
+            out.append(ch)
         return "".join(out)
 
     def width(self, text: str, size: float) -> float:
@@ -311,7 +372,10 @@ class _Document(FPDF):
         self.set_line_width(0.2)
         self.line(MARGIN, 284, PAGE_W - MARGIN, 284)
         half = (PAGE_W - 2 * MARGIN) / 2
-        self.fit(self._printed, MARGIN, 285, half + 30, 6, 8.5)
+        printed = self._printed
+        if self.unprintable:  # known before the first page: _render reads every text first
+            printed += "\u3000" + TEXTS["footer.unprintable"].format(count=len(self.unprintable))
+        self.fit(printed, MARGIN, 285, half + 30, 6, 8.5)
         self.line_at(TEXTS["footer.page"].format(page=self.page_no(), pages=self.pages_total),
                      MARGIN + half + 30, 285, half - 30, 6, 8.5, align="R")
 
@@ -360,6 +424,11 @@ class _Document(FPDF):
 
 
 def _render(document: _Document, tables: Sequence[_Table], pdf_title: str, printed_at: datetime.datetime) -> bytes:
+    document.safe("".join(document._heading))  # every text is read before the first page is drawn,
+    for table in tables:                      # so that each page's footer can say what became 〓
+        for text in (table.title, table.note, table.empty, *(c.label for c in table.columns),
+                     *(cell for row in table.rows for cell, _ in row)):
+            document.safe(text)
     pages = _paginate(tables)
     document.pages_total = len(pages)
     document.set_title(pdf_title)

@@ -10,7 +10,7 @@ from peewee import fn
 from wtforms import SelectChoice
 
 from db import audit, normalize
-from db.bookings import Actor, phone_index, valid_number
+from db.bookings import Actor, phone_index
 from db.models import Booking, EligibilityQuestion, ReceptionWindow, SiteNotice, Slot, Venue
 from db.slots import closed_day
 
@@ -48,9 +48,9 @@ def search(criteria: Criteria, today: datetime.date) -> list[Booking]:
         return []
     query = (Booking.select(Booking, Slot, Venue).join(Slot).join(Venue)
              .order_by(Slot.date.desc(), Slot.start.desc(), Booking.id.desc()))
-    number = normalize.digits(criteria.number)
-    if number:
-        if not valid_number(number):
+    number = normalize.reservation_number(criteria.number) if criteria.number.strip() else None
+    if criteria.number.strip():
+        if number is None:
             return []
         query = query.where(Booking.number == number)
     if criteria.phone:

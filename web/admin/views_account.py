@@ -148,6 +148,7 @@ def login_codes():
 def logout():
     if ActionForm().validate_on_submit():
         session.clear()
+        regenerate(session)
         flash(MESSAGES["login.logged_out"], "info")
     return redirect(url_for(".login"))
 

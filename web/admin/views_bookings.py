@@ -4,14 +4,13 @@ version the clerk saw, so two clerks never overwrite each other silently."""
 
 from __future__ import annotations
 
-import datetime
 import secrets
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from appliance import clock
 from appliance.notify.compose import LABELS as NOTIFY_LABELS
-from db import bookings
+from db import bookings, normalize
 from db.bookings import Applicant, BookingError, InvalidRequest
 from db.connection import Busy, write_transaction
 from db.models import Booking, Outbox, Slot, Venue
@@ -19,6 +18,7 @@ from web.admin import service
 from web.admin.access import actor, current_user, recently_authenticated
 from web.admin.forms import MESSAGES, EditForm, OnBehalfForm, SearchForm, VersionForm, WalkInForm
 from web.admin.printing import booking_number
+from web.forms import arg_date, arg_id
 
 FIELD_MESSAGES = {"name": "field.name", "kana": "field.kana", "phone": "field.phone", "email": "field.email",
                   "birth_date": "field.birth_date", "party_size": "field.party_size", "notify": "field.email"}
@@ -37,10 +37,9 @@ def _booking(number: str) -> Booking:
 
 
 def _version(form) -> int:
-    try:
-        return int(form.version.data)
-    except (TypeError, ValueError):
+    if form.version.data is None:
         abort(400)
+    return form.version.data
 
 
 def _stale_sign_in(override_reason: str) -> str | None:
@@ -78,7 +77,7 @@ def _detail_page(booking: Booking, *, edit_form=None, message=None, status=200):
 
 
 def new():
-    slot = Slot.get_or_none(Slot.id == request.args.get("slot", 0, type=int)) or abort(404)
+    slot = Slot.get_or_none(Slot.id == (arg_id("slot") or 0)) or abort(404)
     form = OnBehalfForm()
     if request.method == "GET":
         form.nonce.data = secrets.token_urlsafe(16)
@@ -149,11 +148,9 @@ def attendance(number: str):
 
 def move(number: str):
     booking = _booking(number)
-    venue = Venue.get_or_none(Venue.id == request.args.get("venue", booking.slot.venue_id, type=int)) or abort(404)
-    try:
-        day = datetime.date.fromisoformat(request.args.get("date", ""))
-    except ValueError:
-        day = booking.slot.date
+    venue_id = arg_id("venue") if "venue" in request.args else booking.slot.venue_id
+    venue = Venue.get_or_none(Venue.id == (venue_id or 0)) or abort(404)
+    day = arg_date("date") or booking.slot.date
     form = VersionForm(version=booking.version)
     message = None
     if form.validate_on_submit():
@@ -162,7 +159,7 @@ def move(number: str):
         if not message:
             try:
                 with write_transaction():
-                    bookings.change(number, request.form.get("slot_id", 0, type=int), "staff", clock.now(),
+                    bookings.change(number, normalize.record_id(request.form.get("slot_id")) or 0, "staff", clock.now(),
                                     actor=actor(), expected_version=_version(form), override_reason=reason)
             except (BookingError, Busy) as error:
                 message = problem(error)

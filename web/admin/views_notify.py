@@ -3,8 +3,6 @@ usage statement (screen, PDF, CSV)."""
 
 from __future__ import annotations
 
-import datetime
-
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from appliance import clock
@@ -14,9 +12,10 @@ from appliance.notify.worker import resend
 from db.connection import write_transaction
 from db.models import Booking, Outbox
 from web.admin import printing
-from web.admin.access import actor, current_user
+from web.admin.access import actor, current_user, safe_next
 from web.admin.forms import MESSAGES, ActionForm
-from web.admin.views_reports import download
+from web.admin.views_reports import csv_type, download
+from web.forms import arg_month
 
 PROBLEMS = ("dead", "failed", "skipped")
 
@@ -36,18 +35,13 @@ def message_resend(message_id: int):
     except ValueError:
         abort(409)
     flash(MESSAGES["notify.resent"], "info")
-    back = request.form.get("back", "")
-    return redirect(back if back.startswith("/") and not back.startswith("//")
-                    else url_for(".booking", number=message.booking.number))
+    return redirect(safe_next(request.form.get("back"), url_for(".booking", number=message.booking.number)))
 
 
 def _month() -> tuple[int, int]:
-    text = request.args.get("month") or f"{clock.today():%Y-%m}"
-    try:
-        day = datetime.date.fromisoformat(text + "-01")
-    except ValueError:
-        abort(404)
-    return day.year, day.month
+    if not request.args.get("month"):
+        return clock.today().year, clock.today().month
+    return arg_month("month") or abort(404)
 
 
 def usage_page():
@@ -73,4 +67,4 @@ def usage_csv():
     _, _, tables = usage.tables(usage.statement(year, month))
     _, columns, rows = tables[0]
     return download(printing.table_csv(columns, rows, encoding), f"usage-{year}-{month:02d}-{encoding}.csv",
-                    "text/csv")
+                    csv_type(encoding))

@@ -15,14 +15,20 @@ from db.models import AccessLog, AuditLog, Booking, Slot, Venue
 from web.admin import charts, lists, printing, service, statistics
 from web.admin.access import actor, client_address, current_user
 from web.admin.forms import MESSAGES, ActionForm, LogFilterForm, StatisticsForm, TextForm, WalkInForm
+from web.forms import arg_date, arg_id, arg_integer, arg_month, arg_time
 
 LOG_PAGE = 200
 
 
-def download(data: bytes, filename: str, mimetype: str) -> Response:
-    response = Response(data, mimetype=mimetype)
+def download(data: bytes, filename: str, content_type: str) -> Response:
+    """A file to save; content_type is sent as given (Werkzeug would add a second charset to text/*)."""
+    response = Response(data, content_type=content_type)
     response.headers["Content-Disposition"] = f"attachment; filename={filename}"
     return response
+
+
+def csv_type(encoding: str) -> str:
+    return f"text/csv; charset={'shift_jis' if encoding == 'shift_jis' else 'utf-8'}"
 
 
 def _export_audit(what: str, **details) -> None:
@@ -42,21 +48,16 @@ def _encoding() -> str:
 # --- the day's list ---------------------------------------------------------------------------------
 
 def _venue_and_day() -> tuple[Venue, datetime.date]:
-    venue = Venue.get_or_none(Venue.id == request.args.get("venue", 0, type=int))
+    venue = Venue.get_or_none(Venue.id == (arg_id("venue") or 0))
     if venue is None:
         venue = (service.venues() or [None])[0] or abort(404)
-    try:
-        day = datetime.date.fromisoformat(request.args.get("date", ""))
-    except ValueError:
-        day = clock.today()
-    return venue, day
+    return venue, arg_date("date") or clock.today()
 
 
 def _start() -> datetime.time | None:
-    try:
-        return datetime.time.fromisoformat(request.args["start"]) if request.args.get("start") else None
-    except ValueError:
-        abort(404)
+    if not request.args.get("start"):
+        return None
+    return arg_time("start") or abort(404)
 
 
 def day_list():
@@ -65,8 +66,10 @@ def day_list():
     slot_ids = {s.start: s.id for s in service.day_slots(venue, day)}
     versions = dict(Booking.select(Booking.number, Booking.version).join(Slot)
                     .where(Slot.venue == venue, Slot.date == day).tuples())
+    texts = [text for section in listing.sections for e in section.entries for text in (e.name, e.kana)]
     return render_template("admin/day_list.html", venue=venue, list_day=day, listing=listing, slot_ids=slot_ids,
-                           versions=versions,
+                           versions=versions, unprintable=printing.unprintable(texts),
+                           not_in_shift_jis=printing.not_in_shift_jis(texts),
                            venues=service.venues(), action=ActionForm(), walk_in=WalkInForm(),
                            today=clock.today(), one_day=datetime.timedelta(days=1))
 
@@ -90,7 +93,7 @@ def day_list_csv():
     _export_audit("day_list_csv", venue=venue.slug, date=day, encoding=encoding,
                   bookings=sum(len(s.entries) for s in listing.sections))
     return download(printing.day_list_csv(listing, encoding), f"list-{venue.slug}-{day}-{encoding}.csv",
-                     f"text/csv; charset={'shift_jis' if encoding == 'shift_jis' else 'utf-8'}")
+                    csv_type(encoding))
 
 
 # --- statistics ---------------------------------------------------------------------------------------
@@ -117,12 +120,7 @@ def statistics_page():
 
 
 def _month() -> tuple[int, int]:
-    try:
-        year, month = (int(part) for part in request.args.get("month", "").split("-"))
-        datetime.date(year, month, 1)
-    except ValueError:
-        abort(404)
-    return year, month
+    return arg_month("month") or abort(404)
 
 
 def report_pdf():
@@ -138,7 +136,7 @@ def report_csv():
     encoding = _encoding()
     header, rows = statistics.csv_rows(statistics.summary(*statistics.month_range(year, month)))
     return download(printing.table_csv(header, rows, encoding), f"report-{year}-{month:02d}-{encoding}.csv",
-                     "text/csv")
+                    csv_type(encoding))
 
 
 # --- logs ---------------------------------------------------------------------------------------------
@@ -161,7 +159,7 @@ def _filtered(model, form: LogFilterForm):
 def _log_page(model, template: str):
     form = LogFilterForm(request.args)
     form.validate()
-    page = max(1, request.args.get("page", 1, type=int))
+    page = arg_integer("page", 1, 1, 100_000)
     query = _filtered(model, form)
     rows = list(query.paginate(page, LOG_PAGE))
     return render_template(template, form=form, rows=rows, page=page, more=len(rows) == LOG_PAGE,
@@ -190,7 +188,8 @@ def _log_csv(model, columns, row_values, name: str):
     encoding = _encoding()
     rows = [row_values(r) for r in _filtered(model, form).iterator()]
     _export_audit(name, rows=len(rows), encoding=encoding)
-    return download(printing.table_csv(columns, rows, encoding), f"{name}-{clock.today()}-{encoding}.csv", "text/csv")
+    return download(printing.table_csv(columns, rows, encoding), f"{name}-{clock.today()}-{encoding}.csv",
+                    csv_type(encoding))
 
 
 def audit_log_csv():

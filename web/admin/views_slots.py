@@ -8,7 +8,7 @@ import datetime
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from appliance import clock
-from db import slots
+from db import normalize, slots
 from db.connection import write_transaction
 from db.models import EligibilityQuestion, Slot, Venue
 from db.slots import CapacityBelowBooked, SlotRequestError, WeeklyTemplate
@@ -27,6 +27,7 @@ from web.admin.forms import (
     WindowForm,
     parse_hours,
 )
+from web.forms import arg_date, arg_id
 
 
 def venues():
@@ -60,10 +61,7 @@ def venue_new():
 
 def week(venue_id: int):
     venue = _venue(venue_id)
-    try:
-        start = datetime.date.fromisoformat(request.args.get("start", ""))
-    except ValueError:
-        start = clock.today()
+    start = arg_date("start") or clock.today()
     monday = service.monday_of(start)
     return render_template("admin/week.html", grid=service.week_grid(venue, monday), monday=monday,
                            today=clock.today(), one_week=datetime.timedelta(days=7))
@@ -79,7 +77,7 @@ def generate():
     form = GenerateForm()
     form.venue.choices = service.venue_choices()
     if request.method == "GET":
-        form.venue.data = request.args.get("venue", type=int)
+        form.venue.data = arg_id("venue")
         form.first.data = form.first.data or clock.today() + datetime.timedelta(days=1)
         form.last.data = form.last.data or form.first.data + datetime.timedelta(days=27)
     plan = None
@@ -105,7 +103,7 @@ def capacity():
     form.venue.choices = service.venue_choices("すべての会場")
     conflicts, message = [], None
     if request.method == "GET":
-        form.venue.data = request.args.get("venue", 0, type=int)
+        form.venue.data = arg_id("venue") or 0
         form.first.data = form.first.data or clock.today()
         form.last.data = form.last.data or form.first.data
     if form.validate_on_submit():
@@ -134,7 +132,7 @@ def close():
     form.venue.choices = service.venue_choices("すべての会場")
     affected, message = None, None
     if request.method == "GET":
-        form.venue.data = request.args.get("venue", 0, type=int)
+        form.venue.data = arg_id("venue") or 0
         form.first.data = form.first.data or clock.today()
         form.last.data = form.last.data or form.first.data
     if form.validate_on_submit():
@@ -192,7 +190,7 @@ def slot_edit(slot_id: int):
 
 
 def window():
-    venue = Venue.get_or_none(Venue.id == request.args.get("venue", 0, type=int))
+    venue = Venue.get_or_none(Venue.id == (arg_id("venue") or 0))
     own = service.window_of(venue)
     row = own or service.window_of(None)
     form = WindowForm(obj=row)
@@ -206,9 +204,9 @@ def window():
         return redirect(url_for(".window", venue=venue.id if venue else None))
     if form.validate_on_submit():
         values = {"opens_days_before": form.opens_days_before.data,
-                  "opens_time": datetime.time.fromisoformat(form.opens_time.data.strip()),
+                  "opens_time": normalize.clock_time(form.opens_time.data),
                   "closes_days_before": form.closes_days_before.data,
-                  "closes_time": datetime.time.fromisoformat(form.closes_time.data.strip())}
+                  "closes_time": normalize.clock_time(form.closes_time.data)}
         if values["opens_days_before"] <= values["closes_days_before"]:
             form.closes_days_before.errors.append(MESSAGES["field.window_order"])
         else:

@@ -19,6 +19,8 @@ RULES = [
     ("/book/details", views.details, ["GET", "POST"]),
     ("/book/confirm", views.confirm, ["GET", "POST"]),
     ("/book/done", views.done, ["GET"]),
+    ("/finish", views.finish, ["POST"]),
+    ("/finished", views.finished, ["GET"]),
     ("/booking.ics", views.booking_ics, ["GET"]),
     ("/lookup", views.lookup, ["GET", "POST"]),
     ("/mybooking", views.mybooking, ["GET"]),
@@ -32,3 +34,5 @@ RULES = [
 
 for rule, view, methods in RULES:
     blueprint.add_url_rule(rule, view_func=view, methods=methods)
+
+blueprint.before_request(views.leave_done_page)

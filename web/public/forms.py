@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from appliance import clock
 from appliance.messages import catalogue
 from db import normalize
-from db.bookings import valid_number
+from web import forms
 
 MESSAGES = catalogue(Path(__file__).with_name("messages.toml"))
 ERAS = ((2019, "令和"), (1989, "平成"), (1926, "昭和"), (1912, "大正"), (1868, "明治"))
@@ -50,10 +49,7 @@ class BirthDateMixin:
         self.birth_year.choices = _year_choices()
 
     def birth_date(self) -> datetime.date | None:
-        try:
-            return datetime.date(int(self.birth_year.data), int(self.birth_month.data), int(self.birth_day.data))
-        except (TypeError, ValueError):
-            return None
+        return normalize.calendar_date(self.birth_year.data, self.birth_month.data, self.birth_day.data)
 
     def validate_birth_day(self, field):
         if not (self.birth_year.data and self.birth_month.data and field.data):
@@ -67,10 +63,14 @@ def required():
     return DataRequired(message=MESSAGES["field.required"])
 
 
-class DetailsForm(BirthDateMixin, FlaskForm):
+class Form(forms.Form):
+    invalid_text = MESSAGES["field.invalid_character"]
+
+
+class DetailsForm(BirthDateMixin, Form):
     name = StringField("お名前", validators=[required(), Length(max=60, message=MESSAGES["field.name_too_long"])],
                        render_kw={"autocomplete": "name"})
-    kana = StringField("フリガナ", validators=[required()])
+    kana = StringField("フリガナ", validators=[required(), Length(max=60, message=MESSAGES["field.kana_too_long"])])
     phone = StringField("電話番号", validators=[required()], render_kw={"autocomplete": "tel", "inputmode": "tel"})
     email = StringField("メールアドレス（任意）",
                         render_kw={"autocomplete": "email", "inputmode": "email"})
@@ -96,25 +96,31 @@ class DetailsForm(BirthDateMixin, FlaskForm):
 
     def validate_email(self, field):
         email = (field.data or "").strip()
-        if email and ("@" not in email or any(c.isspace() for c in email) or len(email) > 254):
+        if email and normalize.email(email) is None:
             raise ValidationError(MESSAGES["field.email_invalid"])
         if self.notify.data == "email" and not email:
             raise ValidationError(MESSAGES["field.email_required"])
 
+    def party(self) -> int | None:
+        return normalize.integer(self.party_size.data or "1", 1, self.max_party_size)
+
     def validate_party_size(self, field):
-        if not (field.data or "1").isdigit() or not 1 <= int(field.data or 1) <= self.max_party_size:
+        if self.party() is None:
             raise ValidationError(MESSAGES["field.party_size_out_of_range"])
 
 
-class ConfirmForm(FlaskForm):
-    nonce = HiddenField()
+class ConfirmForm(Form):
+    nonce = HiddenField(validators=[Length(max=64)])
 
 
-class SlotChoiceForm(FlaskForm):
+class SlotChoiceForm(Form):
     slot_id = HiddenField()
 
+    def slot(self) -> int | None:
+        return normalize.record_id(self.slot_id.data)
 
-class LookupForm(BirthDateMixin, FlaskForm):
+
+class LookupForm(BirthDateMixin, Form):
     number = StringField("予約番号（8けた）", validators=[required()],
                          render_kw={"inputmode": "numeric", "autocomplete": "off"})
     phone_last4 = StringField("電話番号の下4けた", validators=[required()],
@@ -125,23 +131,23 @@ class LookupForm(BirthDateMixin, FlaskForm):
         self.init_birth_choices()
 
     def validate_number(self, field):
-        if not valid_number(normalize.digits(field.data)):
+        if normalize.reservation_number(field.data) is None:
             raise ValidationError(MESSAGES["field.number_invalid"])
 
     def validate_phone_last4(self, field):
-        if len(normalize.digits(field.data)) != 4:
+        if normalize.phone_last4(field.data) is None:
             raise ValidationError(MESSAGES["field.phone_last4_invalid"])
 
 
 def eligibility_form(questions):
     """A form with one checkbox per configured question (q<id>)."""
-    class EligibilityForm(FlaskForm):
+    class EligibilityForm(Form):
         pass
     for q in questions:
         setattr(EligibilityForm, f"q{q.id}", BooleanField(q.text))
     return EligibilityForm()
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A bare POST (cancel, change): CSRF token plus the version the citizen saw."""
-    version = HiddenField()
+    version = forms.version_field(MESSAGES["booking.stale"])

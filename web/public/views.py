@@ -14,7 +14,7 @@ from db.bookings import Applicant, BookingError, InvalidRequest
 from db.capacity import alternatives
 from db.connection import write_transaction
 from db.models import Booking
-from web import ratelimit
+from web import forms, ratelimit
 from web.public import calendar_file, service
 from web.public.forms import (
     MESSAGES,
@@ -71,6 +71,7 @@ def _alternatives_for(view: service.SlotView | None, venue, day: datetime.date):
 
 
 def index():
+    forget_personal_data()
     return render_template("public/index.html", notice=service.notice(), venues=service.active_venues())
 
 
@@ -81,6 +82,8 @@ def venue_link(slug):
 
 
 def start():
+    if request.method == "GET":
+        forget_personal_data()  # a new booking starts clean, whatever the last citizen left here
     questions = service.questions()
     form = eligibility_form(questions)
     unchecked = []
@@ -101,11 +104,10 @@ def venues():
 
 
 def _month_arg(now):
-    try:
-        year, month = map(int, request.args.get("month", "").split("-"))
-        return datetime.date(year, month, 1), None
-    except ValueError:
+    month = forms.arg_month("month")
+    if month is None:
         return now.date().replace(day=1), "month" in request.args
+    return datetime.date(*month, 1), None
 
 
 @needs("eligible")
@@ -123,10 +125,7 @@ def calendar_page(slug):
 
 def _venue_and_date(slug: str, day: str):
     venue = service.venue_by_slug(slug) or abort(404)
-    try:
-        return venue, datetime.date.fromisoformat(day)
-    except ValueError:
-        abort(404)
+    return venue, normalize.iso_date(day) or abort(404)
 
 
 @needs("eligible")
@@ -141,7 +140,7 @@ def day(slug, day):
 @needs("eligible")
 def choose_slot():
     form = SlotChoiceForm()
-    slot_id = int(form.slot_id.data) if form.validate_on_submit() and (form.slot_id.data or "").isdigit() else 0
+    slot_id = form.slot() if form.validate_on_submit() else None
     view = service.slot_view(slot_id, clock.now()) if slot_id else None
     if view is None:
         abort(404)
@@ -165,11 +164,12 @@ def details():
     form = DetailsForm(data=_form_data(saved) if request.method == "GET" else None,
                        max_party_size=settings.max_party_size)
     if form.validate_on_submit():
+        email = (form.email.data or "").strip()
         session["details"] = {"name": form.name.data.strip(), "kana": normalize.katakana(form.kana.data),
                               "phone": normalize.phone(form.phone.data),
-                              "email": (form.email.data or "").strip(), "notify": form.notify.data,
-                              "birth_date": form.birth_date().isoformat(),
-                              "party_size": int(form.party_size.data or 1)}
+                              "email": normalize.email(email) if email else "", "notify": form.notify.data,
+                              "birth_date": form.birth_date().isoformat(), "party_size": form.party()}
+        regenerate(session)  # personal data came in: a new token, so an older cookie holds none of it
         return redirect(url_for(".confirm"))
     view = service.slot_view(session["slot_id"], clock.now())
     return render_template("public/details.html", form=form, view=view), 200 if request.method == "GET" else 422
@@ -189,8 +189,20 @@ def _applicant(saved: dict) -> Applicant:
                      email=saved["email"] or None, notify=saved["notify"])
 
 
-@needs("eligible", "slot", "details")
 def confirm():
+    """A confirm sent again after it booked (a double click; the session has moved on) shows the
+    same done page again: the nonce names the booking this browser just made."""
+    if request.method == "POST" and session.get("done"):
+        nonce = request.form.get("nonce", "")
+        earlier = Booking.get_or_none(Booking.idempotency_key == f"web:{nonce}") if nonce else None
+        if earlier and earlier.number == session["done"] and ConfirmForm().validate_on_submit():
+            session["done_shown"] = False
+            return redirect(url_for(".done"))
+    return _confirm()
+
+
+@needs("eligible", "slot", "details")
+def _confirm():
     form = ConfirmForm()
     now = clock.now()
     view = service.slot_view(session["slot_id"], now)
@@ -202,9 +214,6 @@ def confirm():
     if form.validate_on_submit():
         nonce = form.nonce.data or ""
         if nonce != session.get("nonce"):
-            earlier = Booking.get_or_none(Booking.idempotency_key == f"web:{nonce}") if nonce else None
-            if earlier and session.get("done") == earlier.number:
-                return redirect(url_for(".done"))
             message, status = MESSAGES["booking.session_lost"], 409
         elif limited := _rate_limited(
                 ratelimit.Limit("book-ip", _client(), runtime.settings().rate_limit_per_ip, TEN_MINUTES),
@@ -228,7 +237,7 @@ def confirm():
                     session.pop(key, None)
                 # No new session token here: a double-clicked confirm still carries the old cookie
                 # and must land on this same done page (the nonce makes it the same booking).
-                session["done"] = booking.number
+                session["done"], session["done_shown"] = booking.number, False
                 return redirect(url_for(".done"))
     session["nonce"] = secrets.token_urlsafe(16)
     form.nonce.data = session["nonce"]
@@ -245,9 +254,15 @@ def _booking_in_session(key: str) -> Booking:
 
 
 def done():
+    """The booking's details, shown once: a reload, or whoever opens this page from the history of a
+    shared computer, sees only that a booking was made."""
     if not session.get("done"):
         return redirect(url_for(".index"))
-    return render_template("public/done.html", booking=_booking_in_session("done"))
+    booking = _booking_in_session("done")
+    if session.get("done_shown"):
+        return render_template("public/done_again.html", form=ActionForm())
+    session["done_shown"] = True
+    return render_template("public/done.html", booking=booking, form=ActionForm())
 
 
 def booking_ics():
@@ -258,20 +273,60 @@ def booking_ics():
     return calendar_file.response(booking, runtime.settings())
 
 
+def finish():
+    """終了する: everything this browser holds of the citizen is gone (the session row and cookie)."""
+    if ActionForm().validate_on_submit():
+        session.clear()
+        regenerate(session)
+    return redirect(url_for(".finished"))
+
+
+def finished():
+    return render_template("public/finished.html")
+
+
+# Pages that belong to the done page (its calendar file, the text size switch, live seat counts):
+# opening any other page leaves it, and the booking's details leave the session.
+STAYS_ON_DONE = {"public.done", "public.booking_ics", "public.textsize", "public.seats", "public.finish",
+                 "public.finished", "public.confirm", "static"}
+PERSONAL_KEYS = ("details", "done", "done_shown", "lookup", "change", "new_slot_id", "slot_id", "nonce")
+
+
+def forget_personal_data() -> None:
+    """Personal data leaves the session under a new token (a shared browser keeps nothing of it)."""
+    if any(key in session for key in PERSONAL_KEYS):
+        for key in PERSONAL_KEYS:
+            session.pop(key, None)
+        regenerate(session)
+
+
+def leave_done_page() -> None:
+    """before_request of the public site: a citizen who goes on from the done page has left it."""
+    if session.get("done") and request.endpoint not in STAYS_ON_DONE:
+        session.pop("done", None)
+        session.pop("done_shown", None)
+        regenerate(session)
+
+
 def lookup():
+    if request.method == "GET":
+        forget_personal_data()  # starting a look-up ends whatever the last citizen left here
     form = LookupForm()
     message, status = None, 200
     if form.validate_on_submit():
-        if limited := _rate_limited(
-                ratelimit.Limit("lookup-ip", _client(), runtime.settings().rate_limit_per_ip, TEN_MINUTES)):
-            message, status = limited, 429
+        with write_transaction():
+            found = service.look_up(normalize.reservation_number(form.number.data), form.birth_date(),
+                                    form.phone_last4.data, _client(), clock.now())
+        if found.booking:
+            session.clear()
+            session["lookup"] = found.booking.number
+            regenerate(session)
+            return redirect(url_for(".mybooking"))
+        if found.refusal == "rate_limited_ip":
+            message, status = MESSAGES["booking.rate_limited_ip"], 429
+        elif found.refusal == "locked":
+            message, status = MESSAGES["lookup.locked"], 429
         else:
-            booking = bookings.lookup(form.number.data, form.birth_date(), form.phone_last4.data)
-            if booking:
-                session.clear()
-                session["lookup"] = booking.number
-                regenerate(session)
-                return redirect(url_for(".mybooking"))
             message, status = MESSAGES["lookup.not_found"], 404
     elif request.method == "POST":
         status = 422
@@ -293,10 +348,13 @@ def cancel():
         try:
             with write_transaction():
                 bookings.cancel(booking.number, "web", clock.now(), actor=bookings.Actor("citizen", source=_client()),
-                                expected_version=int(form.version.data or 0))
-            return render_template("public/cancelled.html", booking=Booking.get_by_id(booking.id))
+                                expected_version=form.version.data or 0)
+            return render_template("public/cancelled.html", booking=Booking.get_by_id(booking.id),
+                                   form=ActionForm())
         except BookingError as error:
             message = message_for(error)
+    elif form.version.errors:
+        message = form.version.errors[0]
     return render_template("public/cancel.html", booking=booking, form=form, message=message)
 
 
@@ -323,7 +381,7 @@ def change_confirm():
             with write_transaction():
                 bookings.change(booking.number, view.slot.id, "web", now,
                                 actor=bookings.Actor("citizen", source=_client()),
-                                expected_version=int(form.version.data or 0))
+                                expected_version=form.version.data or 0)
         except BookingError as error:
             message = message_for(error)
             alts = _alternatives_for(view, view.slot.venue, view.slot.date)
@@ -331,6 +389,8 @@ def change_confirm():
             session.pop("change", None)
             session.pop("new_slot_id", None)
             return redirect(url_for(".mybooking", changed=1))
+    elif form.version.errors:
+        message = form.version.errors[0]
     return render_template("public/change_confirm.html", booking=booking, view=view, form=form,
                            message=message, alternatives=alts, choice_form=SlotChoiceForm())
 

@@ -220,6 +220,7 @@ def test_day_list_csv_decodes_in_both_encodings(clerk, dummy_slot, encoding, cod
                             "staff", NOW, actor=CLERK)
     response = clerk.get(f"/lists/export.csv?venue={dummy_slot.venue_id}&date={SLOT_DAY}&encoding={encoding}")
     assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
+    assert response.headers["Content-Type"] == f"text/csv; charset={encoding}"  # one charset, the right one
     data = response.get_data()
     assert data.startswith(b"\xef\xbb\xbf") == (encoding == "utf-8")
     rows = list(csv.reader(io.StringIO(data.decode(codec))))
@@ -228,6 +229,18 @@ def test_day_list_csv_decodes_in_both_encodings(clerk, dummy_slot, encoding, cod
     assert rows[1][4] == booking.kana
     assert AuditLog.select().where(AuditLog.action == "export.day_list_csv").count() == 1
     assert clerk.get(f"/lists/export.csv?venue={dummy_slot.venue_id}&date={SLOT_DAY}&encoding=latin-1").status_code == 400
+
+
+def test_day_list_names_what_the_print_and_shift_jis_would_lose(clerk, dummy_slot):
+    """A name with 𠮷 prints (IPAmj) but Shift_JIS lacks it: the page says so next to the CSV buttons;
+    a character no font has is named as unprintable; plain names get no warning."""
+    url = f"/lists?venue={dummy_slot.venue_id}&date={SLOT_DAY}"
+    bookings.book(dummy_slot.id, make_applicant(name="高橋 花子"), "staff", NOW, actor=CLERK)
+    assert "〓" not in clerk.get(url).get_data(as_text=True)
+    bookings.book(dummy_slot.id, make_applicant(name="𠮷田 𓀀子"), "staff", NOW, actor=CLERK)
+    page = clerk.get(url).get_data(as_text=True)
+    assert "印刷できない文字（𓀀）" in page
+    assert "表せない文字（𠮷、𓀀）" in page
 
 
 def test_printed_slot_list_has_the_japanese_names(clerk, create_slot):

@@ -159,10 +159,21 @@ def test_long_names_stay_inside_their_cell():
     assert kana and kana[0] >= right
 
 
-def test_characters_outside_the_font_print_as_geta():
-    """Characters IPAex Gothic lacks (𠮷, emoji) print as 〓 instead of crashing or vanishing."""
-    text = squash(pdf_text(day_list_pdf(day_list(section(9, 0, [entry(1, name="𠮷田 花子😀")])))))
-    assert "〓田花子〓" in text
+def test_names_with_characters_ipaex_lacks_still_print():
+    """𠮷 (IPAex Gothic lacks it; IPAmj Mincho, made for residents' names, has it) and emoji (from
+    Symbola) print as themselves; a character no installed font has (a hieroglyph) prints as 〓, and
+    every page's footer says how many characters could not be printed."""
+    text = squash(pdf_text(day_list_pdf(day_list(section(9, 0, [entry(1, name="𠮷田 花子😀"),
+                                                                entry(2, name="𓀀山 一郎")])))))
+    assert "𠮷田花子😀" in text and "〓山一郎" in text
+    assert "〓：印刷できない文字（1字）" in text
+    assert "印刷できない" not in squash(pdf_text(day_list_pdf(day_list(section(9, 0, [entry(1, name="𠮷田")])))))
+
+
+def test_what_cannot_be_printed_or_exported_is_named_before():
+    """The day's list page warns with these: the characters no font prints, and those Shift_JIS lacks."""
+    assert printing.unprintable(["𠮷田 花子😀", "𓀀山", "髙橋\ufe00"]) == ["𓀀"]
+    assert printing.not_in_shift_jis(["𠮷田 花子😀", "髙橋", "－"]) == ["𠮷", "😀"]
 
 
 def test_a_single_slot_prints_alone():

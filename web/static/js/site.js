@@ -16,6 +16,23 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
+  // The text size switch changes the page in place (what was typed stays, and the done page is not
+  // opened a second time); without JavaScript the link reloads the page.
+  for (const link of document.querySelectorAll(".textsize a")) {
+    link.addEventListener("click", async (event) => {
+      event.preventDefault();
+      try {
+        await fetch(link.href, { credentials: "same-origin", redirect: "manual" });
+      } catch (error) { window.location.href = link.href; return; }
+      const large = link.href.includes("/textsize/large");
+      document.documentElement.classList.toggle("large", large);
+      for (const other of document.querySelectorAll(".textsize a")) {
+        if (other === link) other.setAttribute("aria-current", "true");
+        else other.removeAttribute("aria-current");
+      }
+    });
+  }
+
   // Move focus to the error summary so screen-reader users hear it first.
   const summary = document.getElementById("error-summary");
   if (summary) summary.focus();
