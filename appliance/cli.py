@@ -453,7 +453,7 @@ for command in (worker, notify, usage, mailcatcher):
 
 @main.command()
 def check():
-    """Check keys, database integrity, schema, free disk and versions."""
+    """Check keys, database integrity, schema, fonts, free disk and versions."""
     findings = run_checks(_settings())
     for f in findings:
         click.echo(f"{'ok  ' if f.ok else 'FAIL'} {f.what:20} {f.detail}")

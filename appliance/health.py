@@ -1,4 +1,4 @@
-"""`madoguchi check`: keys, database integrity, pragmas, schema, free disk and versions."""
+"""`madoguchi check`: keys, database integrity, pragmas, schema, fonts, free disk and versions."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from db import migrations
 from db.connection import DatabaseProblem, open_database
 from db.keys import KeyProblem, load_keyring, loose_permissions
 from db.rotation import rows_under_old_keys
+from web.admin import printing
 
 
 @dataclass
@@ -59,6 +60,11 @@ def run_checks(settings) -> list[Finding]:
                 + (f"; {stale} row(s) still under older keys: run `madoguchi keys rotate`" if stale else ""))
     finally:
         db.close()
+
+    fonts = [printing.FONT_PATH, *(path for _, path in printing.FALLBACK_FONTS)]
+    missing = [str(path) for path in fonts if not path.is_file()]
+    add(not missing, "fonts", "missing (apt install fonts-ipaexfont fonts-ipamj-mincho fonts-symbola): "
+        + ", ".join(missing) if missing else "IPAex Gothic, IPAmj Mincho and Symbola for printed lists")
 
     free_mb = shutil.disk_usage(settings.data_dir).free // 2**20
     add(free_mb >= settings.min_free_disk_mb, "disk", f"{free_mb} MB free in {settings.data_dir} "

@@ -9,7 +9,6 @@ the schema. Losing a race is the domain outcome SlotFull, never a database error
 from __future__ import annotations
 
 import datetime
-import hmac
 import logging
 import secrets
 from dataclasses import dataclass, replace
@@ -302,10 +301,9 @@ def lookup(number: str, birth_date: datetime.date, phone_last4: str | None = Non
     booking = Booking.get_or_none(Booking.number == number) if number else None
     if booking is None or booking.birth_date is None:
         return None
-    matches = hmac.compare_digest(booking.birth_date, birth_date.isoformat())
+    matches = crypto.same_text(booking.birth_date, birth_date.isoformat())
     if phone_last4 is not None:
-        last4 = normalize.phone_last4(phone_last4) or ""
-        matches &= hmac.compare_digest((booking.phone or "")[-4:], last4)
+        matches &= crypto.same_text((booking.phone or "")[-4:], normalize.phone_last4(phone_last4) or "")
     return booking if matches else None
 
 

@@ -76,3 +76,9 @@ def cipher() -> FieldCipher:
     if _cipher is None:
         raise RuntimeError("field encryption is not set up: open the database first")
     return _cipher
+
+
+def same_text(a: str, b: str) -> bool:
+    """Constant-time equality of two texts, whatever they hold (hmac.compare_digest refuses str with
+    non-ASCII characters, which anyone can type or send)."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))

@@ -6,8 +6,9 @@ import hashlib
 import hmac
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, make_response, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter, ValidationError
 
@@ -86,17 +87,21 @@ def create_app(settings: Settings | None = None, site: str = "public") -> Flask:
     def common():
         return {"settings": runtime.settings(), "site": site, **extra_context}
 
-    def error_page(status: int, template: str = "error.html"):
+    def error_page(template: str = "error.html", status: int | None = None):
+        """Every HTTP error (and Busy, as 503) answers with the site's own Japanese page."""
         page = template if site == "public" else f"admin/{template}"
 
         def handler(error):
-            return render_template(page, status=status), status
+            code = status or getattr(error, "code", None) or 500
+            response = make_response(render_template(page, status=code), code)
+            if isinstance(error, MethodNotAllowed) and error.valid_methods:
+                response.headers["Allow"] = ", ".join(error.valid_methods)
+            return response
         return handler
 
-    for status in (400, 403, 404, 405, 413, 414, 429, 431, 500):
-        app.register_error_handler(status, error_page(status))
-    app.register_error_handler(CSRFError, error_page(400, "error_session.html"))
-    app.register_error_handler(Busy, error_page(503))
+    app.register_error_handler(HTTPException, error_page())
+    app.register_error_handler(CSRFError, error_page("error_session.html", 400))
+    app.register_error_handler(Busy, error_page(status=503))
     return app
 
 

@@ -156,3 +156,9 @@ def test_migrate_and_rotate(box):
     assert f"schema at version {migrations.available()[-1].version}" in box.run("db", "migrate").stdout
     assert "new field key 2" in box.run("keys", "rotate").stdout
     assert "current key 2" in box.run("check").stdout
+
+
+def test_db_prune_reports_what_it_deleted(box):
+    """`madoguchi db prune` is the worker's ten-minute job by hand: it names what it deleted."""
+    out = box.run("db", "prune").stdout
+    assert "expired session(s)" in out and "rate-limit counter(s)" in out

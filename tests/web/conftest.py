@@ -9,8 +9,9 @@ import re
 import pytest
 
 from appliance import clock
+from db import bookings
 from db.models import EligibilityQuestion
-from tests.conftest import NOW
+from tests.conftest import NOW, make_applicant
 from web import create_app
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
@@ -74,3 +75,11 @@ def questions(db):
 DETAILS = {"name": "市役 太郎", "kana": "しやく たろう", "phone": "０９０－１２３４－５６７８",
            "birth_year": "1950", "birth_month": "3", "birth_day": "4", "notify": "sms", "email": ""}
 BIRTH = datetime.date(1950, 3, 4)
+
+
+@pytest.fixture
+def city(db, create_slot, questions, settings_override):
+    """A slot with room and one booking on it, rate limits out of the way (for the fuzz tests)."""
+    settings_override(rate_limit_per_ip=10**6, rate_limit_per_phone=10**6)
+    slot = create_slot(capacity=50)
+    return slot, bookings.book(slot.id, make_applicant(), "web", NOW)

@@ -21,3 +21,5 @@ def test_receipt_marks_the_message_delivered(app, frozen_now, dummy_slot, settin
     assert client.post(url, json={"status": "sent", "reference": message.reference}).json == {"recorded": False}
     assert client.post(url, data="garbage", content_type="application/json").status_code == 200
     assert client.post("/api/sms/receipts/" + "f" * 32, json={}).status_code == 404
+    for wrong in ("%C3%A9" * 16, "%D9%A3" * 32, "%00"):  # non-ASCII and NUL: 404, not a crash comparing them
+        assert client.post(f"/api/sms/receipts/{wrong}", json={}).status_code == 404

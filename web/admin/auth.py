@@ -9,7 +9,6 @@ Nothing here commits: the view wraps each step in one write transaction, which c
 from __future__ import annotations
 
 import datetime
-import hmac
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -87,18 +86,19 @@ def _burn(password: str | None) -> None:
     users.verify_hash(_dummy_hash(), password or "-")
 
 
-def _digits(code: str) -> str:
+def _typed_code(code: str) -> str:
+    """A TOTP or recovery code as typed (full-width too), without spaces or hyphens."""
     return "".join(unicodedata.normalize("NFKC", code or "").split()).replace("-", "")
 
 
 def _accept_totp(user: StaffUser, code: str, now: datetime.datetime) -> bool:
     """A code of the previous, current or next 30-second step, never one at or before the last used."""
-    if not (len(code) == 6 and code.isdigit() and user.totp_secret):
+    if not (len(code) == 6 and code.isascii() and code.isdigit() and user.totp_secret):
         return False
     totp = pyotp.TOTP(user.totp_secret)
     current = int(now.timestamp()) // TOTP_STEP
     for step in (current - 1, current, current + 1):
-        if step > user.totp_last_step and hmac.compare_digest(totp.at(step * TOTP_STEP), code):
+        if step > user.totp_last_step and crypto.same_text(totp.at(step * TOTP_STEP), code):
             # Conditional, so two requests racing with the same code cannot both win.
             taken = (StaffUser.update(totp_last_step=step)
                      .where(StaffUser.id == user.id, StaffUser.totp_last_step < step).execute())
@@ -128,7 +128,7 @@ def check_code(user_id: int, code: str, source: str, now: datetime.datetime) -> 
     limits = _limits(user.login, source)
     if any(ratelimit.reached(rule, now) for rule in limits):
         return _refuse(user, "locked", limits, source, now)
-    code = _digits(code)
+    code = _typed_code(code)
     if _accept_totp(user, code, now):
         method = "totp"
     elif _accept_recovery_code(user, code, now):
@@ -190,11 +190,11 @@ def enrolment_qr_svg(user: StaffUser, secret: str) -> str:
 def enrol_totp(user: StaffUser, secret: str, code: str, source: str, now: datetime.datetime) -> list[str] | None:
     """Confirm the authenticator with one code; saves the secret and returns fresh recovery codes
     (None when the code is wrong)."""
-    code = _digits(code)
+    code = _typed_code(code)
     totp = pyotp.TOTP(secret)
     current = int(now.timestamp()) // TOTP_STEP
     step = next((s for s in (current - 1, current, current + 1)
-                 if len(code) == 6 and hmac.compare_digest(totp.at(s * TOTP_STEP), code)), None)
+                 if len(code) == 6 and crypto.same_text(totp.at(s * TOTP_STEP), code)), None)
     if step is None:
         return None
     StaffUser.update(totp_secret=secret, totp_last_step=step).where(StaffUser.id == user.id).execute()

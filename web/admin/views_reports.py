@@ -162,8 +162,10 @@ def _log_page(model, template: str):
     page = arg_integer("page", 1, 1, 100_000)
     query = _filtered(model, form)
     rows = list(query.paginate(page, LOG_PAGE))
+    # The links (CSV, pages) carry the filter on, and only that: never whatever else the URL held.
+    filters = {name: request.args[name] for name in ("first", "last", "actor", "action") if request.args.get(name)}
     return render_template(template, form=form, rows=rows, page=page, more=len(rows) == LOG_PAGE,
-                           details=_details)
+                           details=_details, filters=filters)
 
 
 def _details(row: AuditLog) -> str:

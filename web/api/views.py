@@ -23,7 +23,7 @@ def receipt_token() -> str:
 
 
 def sms_receipt(token: str):
-    if not hmac.compare_digest(token, receipt_token()):
+    if not crypto.same_text(token, receipt_token()):
         abort(404)
     config = Senders.from_settings(runtime.settings()).sms
     if config is None:

@@ -142,7 +142,7 @@ class LookupForm(BirthDateMixin, Form):
 def eligibility_form(questions):
     """A form with one checkbox per configured question (q<id>)."""
     class EligibilityForm(Form):
-        pass
+        venue = HiddenField(validators=[Length(max=40)])  # the venue link the citizen came by, if any
     for q in questions:
         setattr(EligibilityForm, f"q{q.id}", BooleanField(q.text))
     return EligibilityForm()

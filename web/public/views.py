@@ -76,9 +76,10 @@ def index():
 
 
 def venue_link(slug):
+    """A venue's own link from the city's pages: the start page carries the venue on (in the URL and
+    the form, not in a session: a crawler following links writes nothing)."""
     venue = service.venue_by_slug(slug) or abort(404)
-    session["venue"] = venue.slug
-    return redirect(url_for(".start"))
+    return redirect(url_for(".start", venue=venue.slug))
 
 
 def start():
@@ -86,13 +87,16 @@ def start():
         forget_personal_data()  # a new booking starts clean, whatever the last citizen left here
     questions = service.questions()
     form = eligibility_form(questions)
+    if request.method == "GET":
+        form.venue.data = request.args.get("venue", "")
+    venue = service.venue_by_slug(form.venue.data) if form.venue.data else None
     unchecked = []
     if form.validate_on_submit():
         unchecked = [q for q in questions if q.required and not form[f"q{q.id}"].data]
         if not unchecked:
             session["eligible"] = True
-            if session.get("venue"):
-                return redirect(url_for(".calendar_page", slug=session["venue"]))
+            if venue:
+                return redirect(url_for(".calendar_page", slug=venue.slug))
             return redirect(url_for(".venues"))
     return render_template("public/start.html", form=form, questions=questions, unchecked=unchecked,
                            message=MESSAGES["field.eligibility_required"] if unchecked else None)
@@ -274,10 +278,10 @@ def booking_ics():
 
 
 def finish():
-    """終了する: everything this browser holds of the citizen is gone (the session row and cookie)."""
-    if ActionForm().validate_on_submit():
-        session.clear()
-        regenerate(session)
+    """終了する: everything this browser holds of the citizen is gone (the session row and cookie).
+    CSRFProtect has checked the token already; no form is built, so no new token (and cookie) is made."""
+    session.clear()
+    regenerate(session)
     return redirect(url_for(".finished"))
 
 

@@ -175,6 +175,23 @@ def test_worker_loop_sends_and_stops(dummy_slot, senders, sms_gateway):
     assert len(sms_gateway.received) == 2 and run_once(senders, NOW) == 0
 
 
+def test_worker_prunes_expired_sessions_as_it_runs(dummy_slot, senders):
+    """The worker loop prunes at its start and every PRUNE_EVERY (as `madoguchi db prune` does)."""
+    import threading
+
+    from db.models import WebSession
+    WebSession.create(token_hash="x" * 64, data="{}", expires_at=NOW - datetime.timedelta(days=2), updated_at=NOW)
+    stop, calls = threading.Event(), []
+
+    def clock():
+        calls.append(1)
+        if len(calls) > 4:
+            stop.set()
+        return NOW
+    worker.run(stop, senders, now=clock)
+    assert WebSession.select().count() == 0
+
+
 def test_sms_receipt_is_recorded(dummy_slot, senders):
     book(dummy_slot)
     send_all(senders)

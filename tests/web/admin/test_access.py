@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from db.models import AccessLog, AuditLog, StaffUser
+from db.models import AccessLog, AuditLog, RateLimit, StaffUser, WebSession
 from tests.conftest import reload
 from tests.web.admin.conftest import PASSWORD, code_for
 from web.admin.blueprint import RULES
@@ -79,6 +79,19 @@ def test_address_outside_the_allowlist_gets_403_everywhere(clerk_client, create_
     assert inside.get("/").status_code == 403
 
 
+def test_an_outsider_is_refused_before_anything_else_and_writes_nothing(clerk_client, settings_override):
+    """A POST to /login from outside the allowlist gets 403 (not CSRF's 400) and leaves no session,
+    access-log or rate-limit row behind."""
+    settings_override(admin_allowlist="192.168.10.0/24")
+    outsider = clerk_client(address="10.0.0.5")
+    before = [m.select().count() for m in (WebSession, AccessLog, RateLimit, AuditLog)]
+    for _ in range(3):
+        refused = outsider.client.post("/login", data={"login": "admin", "password": "x"})
+        assert refused.status_code == 403 and "この端末からは使えません" in refused.text
+        assert "Set-Cookie" not in refused.headers
+    assert [m.select().count() for m in (WebSession, AccessLog, RateLimit, AuditLog)] == before
+
+
 def test_sign_in_needs_password_and_a_code_that_works_once(clerk_client, create_user, frozen_now):
     """A code is accepted once: signing in again with the same code (still inside its 30 s) is refused."""
     user = create_user("staff")
@@ -94,6 +107,23 @@ def test_sign_in_needs_password_and_a_code_that_works_once(clerk_client, create_
     assert refused.status_code == 401 and "すでに使われたコード" in refused.get_data(as_text=True)
     assert second.get("/").headers["Location"].startswith("/login")
     assert AuditLog.select().where(AuditLog.action == "login.code", AuditLog.actor == user.login).count() == 1
+
+
+def test_a_code_in_full_width_digits_works_and_other_digits_are_refused(clerk_client, create_user, frozen_now):
+    """The code typed with a Japanese IME (全角) signs in; the same digits in Arabic-Indic script are a
+    wrong code (a 401 with the Japanese message, not a crash in the comparison)."""
+    user = create_user("staff")
+    code = code_for(user, frozen_now["now"] + datetime.timedelta(seconds=30))
+    arabic = "".join(chr(0x0660 + int(d)) for d in code)
+    clerk = clerk_client()
+    clerk.clock["now"] += datetime.timedelta(seconds=30)
+    clerk.get("/login")
+    clerk.post("/login", data={"login": user.login, "password": PASSWORD})
+    clerk.get("/login/code")
+    refused = clerk.post("/login/code", data={"code": arabic})
+    assert refused.status_code == 401 and "確認コードが違うか" in refused.get_data(as_text=True)
+    full_width = "".join(chr(0xFF10 + int(d)) for d in code)
+    assert clerk.post("/login/code", data={"code": full_width}).headers["Location"] == "/"
 
 
 def test_wrong_password_and_unknown_login_look_the_same(clerk_client, create_user):

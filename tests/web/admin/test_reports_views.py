@@ -38,6 +38,16 @@ def test_access_log_shows_functions_used(admin):
     assert "admin.statistics" in page and "admin.home" not in page
 
 
+def test_log_links_carry_the_filter_and_nothing_else_of_the_url(admin):
+    """The CSV and page links repeat the filter only: a URL with encoding=, _scheme= or _external=
+    neither breaks the page nor turns its links into another scheme or host."""
+    page = admin.get("/logs/audit?actor=admin&encoding=latin-1&_scheme=javascript&_external=1&page=1")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "javascript:" not in html and "http://" not in html.split("<main", 1)[1]
+    assert 'href="/logs/audit.csv?encoding=utf-8&amp;actor=admin"' in html
+
+
 def test_statistics_page_draws_charts_without_scripts(viewer, create_slot):
     """Charts are inline SVG drawn on the server, each with a table of the same figures."""
     slot = create_slot()
