@@ -14,7 +14,7 @@ from db import migrations
 from db.connection import DatabaseProblem, open_database
 from db.keys import KeyProblem, load_keyring, loose_permissions
 from db.rotation import rows_under_old_keys
-from web.admin import printing
+from web.admin import fonts
 
 
 @dataclass
@@ -61,8 +61,8 @@ def run_checks(settings) -> list[Finding]:
     finally:
         db.close()
 
-    fonts = [printing.FONT_PATH, *(path for _, path in printing.FALLBACK_FONTS)]
-    missing = [str(path) for path in fonts if not path.is_file()]
+    missing = [str(path) for path in (fonts.FONT_PATH, *(path for _, path in fonts.FALLBACK_FONTS))
+               if not path.is_file()]
     add(not missing, "fonts", "missing (apt install fonts-ipaexfont fonts-ipamj-mincho fonts-symbola): "
         + ", ".join(missing) if missing else "IPAex Gothic, IPAmj Mincho and Symbola for printed lists")
 

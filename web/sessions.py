@@ -95,11 +95,11 @@ class DatabaseSessionInterface(SessionInterface):
                     WebSession.delete().where(WebSession.token_hash == _hash(session.token)).execute()
             if CSRF_KEY in g and not session.token_sent:  # a form's token needs the cookie, not a row
                 self._set_cookie(app, response, session.token, lifetime)
-            elif session.replaced or (session.modified and session.token_sent):
+            elif session.replaced:  # the old token names nothing any more: the browser forgets it
                 response.delete_cookie(self.cookie, path="/")
             return
         stale = session.expires_at is None or session.expires_at - now < lifetime - REFRESH_AFTER
-        if not (session.modified or stale or not session.stored):
+        if session.stored and not (session.modified or stale):
             return
         with write_transaction():
             (WebSession.insert(token_hash=_hash(session.token), data=json.dumps(dict(session), ensure_ascii=False),

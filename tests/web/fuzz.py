@@ -40,10 +40,10 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="FUZZ_EXAMPLES
                 database=None, suppress_health_check=list(HealthCheck))
 
 HOSTILE = ["", " ", "\x00", "a\x00b", "\x1b[31m", "0", "-1", "+1", "1.5", "1e3", "0x10", "99999999999999999999",
-           "-99999999999999999999", "9" * 400, "٣", "١٢٣٤٥٦٧٤", "፩፪", "²", "௧௨", "０９０－１２３４－５６７８",
+           "-99999999999999999999", "٣", "١٢٣٤٥٦٧٤", "፩፪", "²", "௧௨", "０９０－１２３４－５６７８",
            "٠٩٠١٢٣٤٥٦٧٨", "2026-٢-01", "2026-12-1٠", "9999-12-31", "10000-01-01", "0000-00-00", "2026-02-30",
            "2026-13", "99999-12", "2026-12-10T00:00", "25:00", "9:99", "../../etc/passwd", "<script>alert(1)</script>",
-           "' OR 1=1 --", "%00", "\u202e", "\ufeff", "𠮷", "😀", "\ud800", "\udfff", "x" * 100_000, "a@b", "@",
+           "' OR 1=1 --", "%00", "\u202e", "\ufeff", "𠮷", "😀", "\ud800", "\udfff", "a@b", "@",
            "=1+1", "\r\nSet-Cookie: x=1"]
 FIELDS = ["action", "active", "actor", "address", "back", "birth_date", "birth_day", "birth_month", "birth_year", "body",
           "capacity", "change", "closes_days_before", "closes_time", "code", "current", "date", "display_name",
@@ -51,7 +51,7 @@ FIELDS = ["action", "active", "actor", "address", "back", "birth_date", "birth_d
           "nonce", "notify", "number", "opens_days_before", "opens_time", "override_reason", "party_size",
           "password", "phone", "phone_last4", "phone_seats", "reason", "repeat", "required_check", "role", "set_to",
           "slot_id", "slug", "sort_order", "staff_seats", "status", "subject", "text", "to_time", "venue",
-          "version", "weekdays"]
+          "version", "weekdays", "q1", "q2", "q3"]  # q<id>: the eligibility questions
 PARAMS = ["month", "venue", "date", "start", "slot", "page", "encoding", "next", "changed", "number", "kana",
           "phone", "status", "first", "last", "actor", "action"]
 SKIPPED = {"admin.logout"}  # signing out would leave the rest of the run at the sign-in page
@@ -72,8 +72,11 @@ def fingerprint() -> str:
     return digest.hexdigest()
 
 
+LONG = st.sampled_from([("9", 400), ("x", 5000), ("x", 100_000)]).map(lambda kind: kind[0] * kind[1])
+
+
 def values(realistic: list[str]):
-    return st.one_of(st.sampled_from(HOSTILE), st.sampled_from(realistic), st.text(max_size=40),
+    return st.one_of(st.sampled_from(HOSTILE), LONG, st.sampled_from(realistic), st.text(max_size=40),
                      st.integers(-10**25, 10**25).map(str),
                      st.text(alphabet=st.characters(categories=["Nd"]), min_size=1, max_size=12))
 
@@ -112,7 +115,7 @@ def fuzz_site(client: Citizen, app, draw, realistic: list[str], after=None) -> N
     if method == "GET":
         response = client.get(url)
     else:
-        fields = draw(st.dictionaries(st.sampled_from(FIELDS + realistic_fields(app)), values(realistic), max_size=8))
+        fields = draw(st.dictionaries(st.sampled_from(FIELDS), values(realistic), max_size=8))
         fields.setdefault("csrf_token", client.token or "")
         if draw(st.booleans()) and len(fields) > 1:  # one text field arrives as a file part
             name = draw(st.sampled_from(sorted(k for k in fields if k != "csrf_token")))
@@ -128,11 +131,8 @@ def fuzz_site(client: Citizen, app, draw, realistic: list[str], after=None) -> N
         after(response)
 
 
-def realistic_fields(app) -> list[str]:
-    return [f"q{q.id}" for q in EligibilityQuestion.select()]
-
-
 def realistic_values(slot, booking) -> list[str]:
+    """Values that get a request past the first checks, so the hostile one next to it goes deeper."""
     return [str(slot.id), str(slot.venue_id), slot.venue.slug, booking.number, booking.number[-4:], "2026-12-10",
             "2026-12", "10:00", "09:00-12:00", "utf-8", "shift_jis", "y", "1", "2", "sms", "email", "none", "1950",
             "3", "4", "admin", "staff", "preview", "save", "reset", "reopen", "disable", "attended", "no_show",

@@ -271,9 +271,9 @@ class SearchForm(Form):
     class Meta:
         csrf = False  # a GET search changes nothing
 
-    number = StringField("予約番号")
-    kana = StringField("フリガナ")
-    phone = StringField("電話番号")
+    number = StringField("予約番号", validators=[Length(max=20, message=MESSAGES["field.too_long"])])
+    kana = StringField("フリガナ", validators=[Length(max=60, message=MESSAGES["field.too_long"])])
+    phone = StringField("電話番号", validators=[Length(max=30, message=MESSAGES["field.too_long"])])
     date = DayField("日付", validators=[Optional()])
     venue = SelectField("会場", coerce=coerce_id, validate_choice=False)
     status = SelectField("状態", choices=[SelectChoice(v, label) for v, label in (
@@ -337,8 +337,8 @@ class LogFilterForm(Form):
 
     first = DayField("開始日", validators=[Optional()])
     last = DayField("終了日", validators=[Optional()])
-    actor = StringField("職員（ログインID）")
-    action = StringField("操作")
+    actor = StringField("職員（ログインID）", validators=[Length(max=40, message=MESSAGES["field.too_long"])])
+    action = StringField("操作", validators=[Length(max=100, message=MESSAGES["field.too_long"])])
 
 
 class StatisticsForm(Form):

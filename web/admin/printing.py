@@ -17,62 +17,18 @@ import io
 import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-from fontTools.ttLib import TTFont
 from fpdf import FPDF
 
 from appliance.clock import TOKYO
 from appliance.messages import catalogue
+from web.admin.fonts import FALLBACK_FONTS, FONT_PATH, FontMissing, font_for, ignored
 
 TEXTS = catalogue(Path(__file__).with_name("printing.toml"))
-FONT_PATH = Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf")
-FALLBACK_FONTS = (("ipamjm", Path("/usr/share/fonts/truetype/ipamj/ipamjm.ttf")),
-                  ("symbola", Path("/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf")))
 CSV_ENCODINGS = ("utf-8", "shift_jis")
 SLOT_LENGTH = datetime.timedelta(minutes=30)
 GETA = "〓"  # the customary mark for a character that cannot be printed or encoded
-
-
-class FontMissing(RuntimeError):
-    """The IPAex Gothic font file is not installed (Debian package fonts-ipaexfont)."""
-
-
-@cache
-def _characters(path: Path) -> frozenset[int]:
-    """The code points a font file draws (read once per process; IPAmj's table alone is 45 MB)."""
-    font = TTFont(str(path), lazy=True)
-    try:
-        return frozenset(font.getBestCmap())
-    finally:
-        font.close()
-
-
-def _font_for(code: int) -> str | None:
-    """The name of the first font that draws the character (IPAex, then the fallbacks), else None."""
-    if code in _characters(FONT_PATH):
-        return "ipaexg"
-    for name, path in FALLBACK_FONTS:
-        if path.is_file() and code in _characters(path):
-            return name
-    return None
-
-
-def _ignored(ch: str) -> bool:
-    """Variation selectors and joiners: the base character prints without them."""
-    code = ord(ch)
-    return 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF or code in (0x200C, 0x200D)
-
-
-def unprintable(texts: Iterable[object]) -> list[str]:
-    """Characters of the texts that no font here can print (they would come out as 〓), in order."""
-    found: dict[str, None] = {}
-    for text in texts:
-        for ch in str(text):
-            if not (ch in "\t\r\n" or _ignored(ch) or _font_for(ord(ch))):
-                found.setdefault(ch)
-    return list(found)
 
 
 def not_in_shift_jis(texts: Iterable[object]) -> list[str]:
@@ -297,9 +253,9 @@ class _Document(FPDF):
             if ch in "\t\r\n":
                 out.append(" ")
                 continue
-            if _ignored(ch):
+            if ignored(ch):
                 continue
-            font = _font_for(ord(ch))
+            font = font_for(ord(ch))
             if font is None:
                 self.unprintable.setdefault(ch)
                 out.append(GETA)

@@ -12,7 +12,7 @@ from appliance import clock
 from db import audit, texts
 from db.connection import write_transaction
 from db.models import AccessLog, AuditLog, Booking, Slot, Venue
-from web.admin import charts, lists, printing, service, statistics
+from web.admin import charts, fonts, lists, printing, service, statistics
 from web.admin.access import actor, client_address, current_user
 from web.admin.forms import MESSAGES, ActionForm, LogFilterForm, StatisticsForm, TextForm, WalkInForm
 from web.forms import arg_date, arg_id, arg_integer, arg_month, arg_time
@@ -68,7 +68,7 @@ def day_list():
                     .where(Slot.venue == venue, Slot.date == day).tuples())
     texts = [text for section in listing.sections for e in section.entries for text in (e.name, e.kana)]
     return render_template("admin/day_list.html", venue=venue, list_day=day, listing=listing, slot_ids=slot_ids,
-                           versions=versions, unprintable=printing.unprintable(texts),
+                           versions=versions, unprintable=fonts.unprintable(texts),
                            not_in_shift_jis=printing.not_in_shift_jis(texts),
                            venues=service.venues(), action=ActionForm(), walk_in=WalkInForm(),
                            today=clock.today(), one_day=datetime.timedelta(days=1))
@@ -158,9 +158,8 @@ def _filtered(model, form: LogFilterForm):
 
 def _log_page(model, template: str):
     form = LogFilterForm(request.args)
-    form.validate()
     page = arg_integer("page", 1, 1, 100_000)
-    query = _filtered(model, form)
+    query = _filtered(model, form) if form.validate() else model.select().where(False)
     rows = list(query.paginate(page, LOG_PAGE))
     # The links (CSV, pages) carry the filter on, and only that: never whatever else the URL held.
     filters = {name: request.args[name] for name in ("first", "last", "actor", "action") if request.args.get(name)}
@@ -186,7 +185,8 @@ def access_log():
 
 def _log_csv(model, columns, row_values, name: str):
     form = LogFilterForm(request.args)
-    form.validate()
+    if not form.validate():
+        abort(400)  # the page's filter form shows why
     encoding = _encoding()
     rows = [row_values(r) for r in _filtered(model, form).iterator()]
     _export_audit(name, rows=len(rows), encoding=encoding)

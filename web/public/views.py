@@ -199,7 +199,7 @@ def confirm():
     if request.method == "POST" and session.get("done"):
         nonce = request.form.get("nonce", "")
         earlier = Booking.get_or_none(Booking.idempotency_key == f"web:{nonce}") if nonce else None
-        if earlier and earlier.number == session["done"] and ConfirmForm().validate_on_submit():
+        if earlier and earlier.number == session["done"]:  # (CSRFProtect has checked the token)
             session["done_shown"] = False
             return redirect(url_for(".done"))
     return _confirm()
@@ -296,20 +296,18 @@ STAYS_ON_DONE = {"public.done", "public.booking_ics", "public.textsize", "public
 PERSONAL_KEYS = ("details", "done", "done_shown", "lookup", "change", "new_slot_id", "slot_id", "nonce")
 
 
-def forget_personal_data() -> None:
+def forget_personal_data(keys: tuple[str, ...] = PERSONAL_KEYS) -> None:
     """Personal data leaves the session under a new token (a shared browser keeps nothing of it)."""
-    if any(key in session for key in PERSONAL_KEYS):
-        for key in PERSONAL_KEYS:
+    if any(key in session for key in keys):
+        for key in keys:
             session.pop(key, None)
         regenerate(session)
 
 
 def leave_done_page() -> None:
     """before_request of the public site: a citizen who goes on from the done page has left it."""
-    if session.get("done") and request.endpoint not in STAYS_ON_DONE:
-        session.pop("done", None)
-        session.pop("done_shown", None)
-        regenerate(session)
+    if request.endpoint not in STAYS_ON_DONE:
+        forget_personal_data(("done", "done_shown"))
 
 
 def lookup():

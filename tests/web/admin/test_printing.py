@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from web.admin import printing
+from web.admin import fonts, printing
 from web.admin.printing import (
     CSV_ENCODINGS,
     DayList,
@@ -172,7 +172,7 @@ def test_names_with_characters_ipaex_lacks_still_print():
 
 def test_what_cannot_be_printed_or_exported_is_named_before():
     """The day's list page warns with these: the characters no font prints, and those Shift_JIS lacks."""
-    assert printing.unprintable(["𠮷田 花子😀", "𓀀山", "髙橋\ufe00"]) == ["𓀀"]
+    assert fonts.unprintable(["𠮷田 花子😀", "𓀀山", "髙橋\ufe00"]) == ["𓀀"]
     assert printing.not_in_shift_jis(["𠮷田 花子😀", "髙橋", "－"]) == ["𠮷", "😀"]
 
 

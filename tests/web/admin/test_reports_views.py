@@ -48,6 +48,13 @@ def test_log_links_carry_the_filter_and_nothing_else_of_the_url(admin):
     assert 'href="/logs/audit.csv?encoding=utf-8&amp;actor=admin"' in html
 
 
+def test_an_over_long_log_filter_is_refused_with_a_message(admin):
+    """A 100 KB filter (more than SQLite's LIKE takes) gets the field's message and no rows; its CSV 400."""
+    page = admin.get("/logs/access?action=" + "x" * 100_000)
+    assert page.status_code == 200 and "長すぎます" in page.get_data(as_text=True)
+    assert admin.get("/logs/access.csv?encoding=utf-8&action=" + "x" * 100_000).status_code == 400
+
+
 def test_statistics_page_draws_charts_without_scripts(viewer, create_slot):
     """Charts are inline SVG drawn on the server, each with a table of the same figures."""
     slot = create_slot()
