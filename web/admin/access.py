@@ -54,8 +54,8 @@ def _parse(value: str | None) -> datetime.datetime | None:
 
 
 def refuse_outsiders() -> None:
-    """The first before_request of the admin site (before CSRF, sessions or logs see the request):
-    addresses outside admin_allowlist get 403 and nothing is written."""
+    """The first before_request of the admin site, before the CSRF check: addresses outside
+    admin_allowlist get 403, and nothing is written for them (no session, access-log or counter row)."""
     if not address_allowed(client_address()):
         abort(403)
 
