@@ -115,7 +115,11 @@ class Engine:
         deadline = time.monotonic() + timeout_s
         while self.live_calls() and time.monotonic() < deadline:
             time.sleep(0.3)
-        assert self.live_calls() == 0, "calls still live in the call log after the test"
+        if self.live_calls():  # say which calls, and what the engine logged, so a rare failure explains itself
+            rows = self.query("SELECT id, sip_call_id, worker, started_at, answered_at FROM call_record "
+                              "WHERE ended_at IS NULL")
+            log_tail = "\n".join(self.log_text().splitlines()[-80:])
+            raise AssertionError(f"calls still live in the call log after the test: {rows}\n{log_tail}")
 
     def calls(self, since_id: int = 0) -> list[dict]:
         from voice import calllog  # noqa: F401  (models registered)
