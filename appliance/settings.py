@@ -313,14 +313,52 @@ def _check_voice(values: dict[str, Any]) -> None:
         raise SettingsError("sip_trunk_mode = register needs sip_registrar and sip_username")
     if values["asr_engine"] not in ("whisper", "reazonspeech", "reazonspeech-espnet"):
         raise SettingsError(f"asr_engine must be whisper, reazonspeech or reazonspeech-espnet, got {values['asr_engine']!r}")
-    from voice import transfer  # the target syntax lives with the transfer code
-
-    transfer.check(values)
+    _check_transfer(values)
     first, last = port_range(values["rtp_ports"])
     workers = -(-values["voice_max_calls"] // 4)
     if values["voice_max_calls"] < 1 or (last - first + 1) // workers < 8:
         raise SettingsError(f"rtp_ports {values['rtp_ports']} is too small for voice_max_calls "
                             f"{values['voice_max_calls']} (each worker needs at least 8 ports)")
+
+
+# --- transfer targets: "staff=sip:2001@192.0.2.20, 市民課=0586281111" ---------------------------------
+# A number (an outside line or a PBX extension) is dialled through `transfer_via` (host[:port] of the
+# trunk or PBX; in register mode the registrar when empty); voice/transfer.py turns a name into a URI.
+
+TRANSFER_MODES = ("bridged", "blind")
+TRANSFER_NUMBER = re.compile(r"\+?[0-9*#]{2,32}")
+SIP_URI = re.compile(r"sips?:[^\s,=<>\"]+")
+
+
+def parse_transfer_targets(text: str) -> dict[str, str]:
+    """{name: target} from "name=target, ..."; a bad entry names itself in the error."""
+    targets = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, target = (s.strip() for s in item.partition("="))
+        if not sep or not name or not (SIP_URI.fullmatch(target) or TRANSFER_NUMBER.fullmatch(target.replace("-", ""))):
+            raise SettingsError(f"transfer_targets: {item!r} is not name=sip:user@host or name=number")
+        if name in targets:
+            raise SettingsError(f"transfer_targets: {name!r} is named twice")
+        targets[name] = target
+    return targets
+
+
+def transfer_via_host(transfer_via: str, sip_trunk_mode: str, sip_registrar: str) -> str:
+    return transfer_via or (sip_registrar if sip_trunk_mode == "register" else "")
+
+
+def _check_transfer(values: dict) -> None:
+    """Refuse transfer settings a call would fail on later."""
+    if values["transfer_mode"] not in TRANSFER_MODES:
+        raise SettingsError(f"transfer_mode must be bridged or blind, got {values['transfer_mode']!r}")
+    if not 1 <= values["transfer_timeout_s"] <= 300:
+        raise SettingsError(f"transfer_timeout_s must be 1-300, got {values['transfer_timeout_s']}")
+    targets = parse_transfer_targets(values["transfer_targets"])
+    via = transfer_via_host(values["transfer_via"], values["sip_trunk_mode"], values["sip_registrar"])
+    numbers = [name for name, target in targets.items() if not SIP_URI.fullmatch(target)]
+    if numbers and not via:
+        raise SettingsError(f"transfer_targets: {', '.join(numbers)} are numbers, which need transfer_via "
+                            "(the trunk or PBX to dial them through)")
 
 
 def render_toml(settings: Settings) -> str:

@@ -289,6 +289,7 @@ class CallRecord(BaseModel):
     caller = EncryptedField(null=True)
     caller_index = peewee.TextField(null=True)
     worker = peewee.IntegerField()
+    kind = peewee.TextField(default="ivr")  # "ai" (speech recognised) or "ivr" (keys only): billed apart
     started_at = TimestampField()
     answered_at = TimestampField(null=True)
     ended_at = TimestampField(null=True)

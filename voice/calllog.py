@@ -25,9 +25,10 @@ def lines_use_engine(engine: str) -> bool:
     return PhoneLine.select().where(PhoneLine.active & (PhoneLine.tts_engine == engine)).exists()
 
 
-def call_started(sip_call_id: str, did: str, caller: str, worker: int, at: datetime.datetime) -> None:
+def call_started(sip_call_id: str, did: str, caller: str, worker: int, at: datetime.datetime, *,
+                 kind: str = "ivr") -> None:
     CallRecord.insert(
-        sip_call_id=sip_call_id, did=did, worker=worker, started_at=at,
+        sip_call_id=sip_call_id, did=did, worker=worker, started_at=at, kind=kind,
         caller=caller or None, caller_index=crypto.cipher().blind_index(caller, "phone") if caller else None,
     ).on_conflict_ignore().execute()  # a retransmitted INVITE is the same call
 

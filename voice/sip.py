@@ -523,7 +523,8 @@ class VoiceWorker:
                                      transfer_failed_announcement=self.settings.transfer_failed_announcement)
         log.info("call %d: incoming on line %s (worker %d, slot %d)", active.serial, did, self.index,
                  self.slots.index(slot))
-        self.log_writer.submit(calllog.call_started, active.sip_call_id, did, caller, self.index, calllog.now())
+        self.log_writer.submit(calllog.call_started, active.sip_call_id, did, caller, self.index, calllog.now(),
+                               kind=getattr(flow, "kind", "ivr"))
         self._answer(call, 180)
         self._effects(active, active.session.start(time.monotonic()))
 

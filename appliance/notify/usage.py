@@ -16,8 +16,7 @@ from peewee import fn
 from appliance import runtime
 from appliance.clock import TOKYO
 from appliance.messages import catalogue
-from db.models import CallRecord, Outbox, PhoneLine
-from voice.flows import flow_kind
+from db.models import CallRecord, Outbox
 
 LABELS = catalogue(Path(__file__).with_name("notify.toml"))
 CALL_KINDS = ("ai", "ivr", "transfer")
@@ -56,13 +55,12 @@ def month_bounds(year: int, month: int) -> tuple[datetime.datetime, datetime.dat
 def call_minutes(first: datetime.datetime, following: datetime.datetime) -> tuple[dict[str, int], dict[str, int]]:
     """(minutes, calls) by kind for answered calls that started in the period; each call's minutes
     rounded up, as carriers bill."""
-    kinds = {line.did: flow_kind(line.flow) for line in PhoneLine.select()}
     minutes = dict.fromkeys(CALL_KINDS, 0)
     calls = dict.fromkeys(CALL_KINDS, 0)
     for record in (CallRecord.select()
                    .where(CallRecord.started_at >= first, CallRecord.started_at < following,
                           CallRecord.answered_at.is_null(False), CallRecord.ended_at.is_null(False))):
-        kind = "transfer" if "transferred" in json.loads(record.path or "[]") else kinds.get(record.did, "ivr")
+        kind = "transfer" if "transferred" in json.loads(record.path or "[]") else record.kind
         minutes[kind] += math.ceil((record.duration_s or 0) / 60)
         calls[kind] += 1
     return minutes, calls

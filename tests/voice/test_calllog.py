@@ -34,12 +34,12 @@ def test_call_started_stores_the_caller_encrypted_with_a_blind_index(db):
     """The caller's number is not in the database as written; the model gives it back and the blind
     index lets calls from the same number be found."""
     cid = call_id()
-    calllog.call_started(cid, "0586000001", CALLER, worker=2, at=NOW)
+    calllog.call_started(cid, "0586000001", CALLER, worker=2, at=NOW, kind="ai")
     (raw,) = database.execute_sql("SELECT caller FROM call_record WHERE sip_call_id = ?", (cid,)).fetchone()
     raw = bytes(raw)
     assert CALLER.encode() not in raw and b"12345678" not in raw
     row = record(cid)
-    assert row.caller == CALLER and row.did == "0586000001" and row.worker == 2
+    assert row.caller == CALLER and row.did == "0586000001" and row.worker == 2 and row.kind == "ai"
     assert row.started_at == NOW and row.answered_at is None and row.ended_at is None
     assert row.caller_index == crypto.cipher().blind_index(CALLER, "phone")
     other = call_id()

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from appliance.settings import SettingsError, load_settings
+from appliance.settings import SettingsError, load_settings, parse_transfer_targets
 from voice import transfer
 
 
@@ -21,7 +21,7 @@ def settings(tmp_path, **values):
 def test_targets_are_names_with_uris_or_numbers(tmp_path):
     s = settings(tmp_path, transfer_targets="staff=sip:2001@192.0.2.20, 市民課 = 0586-28-1111",
                  transfer_via="192.0.2.1:5060")
-    assert transfer.parse_targets(s.transfer_targets) == {"staff": "sip:2001@192.0.2.20", "市民課": "0586-28-1111"}
+    assert parse_transfer_targets(s.transfer_targets) == {"staff": "sip:2001@192.0.2.20", "市民課": "0586-28-1111"}
     assert transfer.target_uri(s, "staff") == "sip:2001@192.0.2.20"
     assert transfer.target_uri(s, "市民課") == "sip:0586281111@192.0.2.1:5060"
     assert transfer.target_uri(s, "nobody") is None

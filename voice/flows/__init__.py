@@ -14,11 +14,6 @@ def create_flow(name: str):
         raise ValueError(f"unknown flow {name!r} (known: {', '.join(flow_names())})") from None
 
 
-def flow_kind(name: str) -> str:
-    """"ai" for flows that recognise speech, "ivr" for key-press-only flows (billed differently)."""
-    return getattr(_FLOWS().get(name), "kind", "ivr")
-
-
 def _FLOWS() -> dict:
     from voice.flows.echo import EchoFlow
 

@@ -11,7 +11,7 @@ import pytest
 from appliance.notify import reminders, sms, usage, worker
 from appliance.notify.worker import Senders, backoff, claim, deliver, recover, resend, run_once
 from db import bookings, slots, texts
-from db.models import Booking, CallRecord, Outbox, PhoneLine
+from db.models import Booking, CallRecord, Outbox
 from tests.conftest import ADMIN, CLERK, NOW, SLOT_DAY, make_applicant, reload
 
 
@@ -218,11 +218,12 @@ def test_usage_statement_totals_match_the_log(create_slot, senders, settings_ove
         book(slot, notify="sms")
     book(slot, notify="email")
     send_all(senders)
-    PhoneLine.create(did="0586000001", flow="echo")
-    for n, (seconds, path) in enumerate([(61, '["heard"]'), (30, '["digits"]'), (125, '["transferred"]')]):
+    calls = [(61, '["heard"]', "ai"), (30, '["digits"]', "ai"), (125, '["transferred"]', "ai"), (90, "[]", "ivr")]
+    for n, (seconds, path, kind) in enumerate(calls):
         CallRecord.create(
             sip_call_id=f"c{n}",
             did="0586000001",
+            kind=kind,
             worker=0,
             started_at=NOW,
             answered_at=NOW,
@@ -232,11 +233,11 @@ def test_usage_statement_totals_match_the_log(create_slot, senders, settings_ove
         )
     statement = usage.statement(2026, 12)
     quantities = {line.key: line.quantity for line in statement.lines}
-    assert quantities == {"flat_fee": 1, "sms": 6, "email": 1, "call_ai": 3, "call_ivr": 0, "call_transfer": 3}
-    assert statement.sms_messages == 3 and statement.calls == {"ai": 2, "ivr": 0, "transfer": 1}
+    assert quantities == {"flat_fee": 1, "sms": 6, "email": 1, "call_ai": 3, "call_ivr": 2, "call_transfer": 3}
+    assert statement.sms_messages == 3 and statement.calls == {"ai": 2, "ivr": 1, "transfer": 1}
     # Each line rounded half up to whole yen: 52.8 -> 53, 0.5 -> 1.
-    assert [int(line.amount) for line in statement.lines] == [50000, 53, 1, 60, 0, 45]
-    assert statement.total == 50159
+    assert [int(line.amount) for line in statement.lines] == [50000, 53, 1, 60, 20, 45]
+    assert statement.total == 50179
     assert usage.statement(2026, 11).total == 50000
 
 
