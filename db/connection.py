@@ -7,6 +7,9 @@ schema each stop with a message that names the cause.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,7 +46,9 @@ def pragmas(busy_timeout_ms: int) -> dict[str, object]:
 
 def make_database(path: Path, key: bytes, busy_timeout_ms: int) -> SqlCipherDatabase:
     # A raw 256-bit key ("x'..'") skips SQLCipher's per-connection PBKDF2: the key file is random.
-    return SqlCipherDatabase(str(path), passphrase=f"x'{key.hex()}'", pragmas=pragmas(busy_timeout_ms))
+    db = SqlCipherDatabase(str(path), passphrase=f"x'{key.hex()}'", pragmas=pragmas(busy_timeout_ms))
+    db.busy_timeout_s = busy_timeout_ms / 1000  # also the longest wait for the writer lock
+    return db
 
 
 def check_sqlite_version(version: tuple[int, ...] = sqlcipher.sqlite_version_info) -> None:
@@ -101,12 +106,89 @@ def open_database(settings, *, create: bool = False, require_current_schema: boo
 def write_transaction(db: peewee.Database | None = None) -> Iterator[None]:
     """The entry point's one write transaction. BEGIN IMMEDIATE takes the write lock first, so a
     read-check-write inside cannot interleave with another writer; a lock not had within busy_timeout
-    becomes Busy (shown as 混み合っています), never a raw "database is locked"."""
+    becomes Busy (shown as 混み合っています), never a raw "database is locked".
+
+    Writers queue on a file lock beside the database before BEGIN (see WriterLock): SQLite's own busy
+    handler sleeps ever longer between tries, so a process that commits and begins again at once would
+    keep the lock for seconds while the others sleep. Nested inside an open transaction, this is a
+    savepoint and queues for nothing."""
     db = db or database
-    try:
-        with db.atomic("IMMEDIATE"):
+    if db.in_transaction():
+        with _busy_as_domain_error(), db.atomic():
             yield
+        return
+    with WriterLock(Path(db.database).with_name(Path(db.database).name + ".writer"),
+                    getattr(db, "busy_timeout_s", 10.0)), _busy_as_domain_error(), db.atomic("IMMEDIATE"):
+        yield
+
+
+@contextlib.contextmanager
+def _busy_as_domain_error() -> Iterator[None]:
+    try:
+        yield
     except peewee.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             raise Busy("the database stayed locked longer than busy_timeout_ms") from exc
         raise
+
+
+class WriterLock:
+    """An exclusive flock on a file beside the database, held around one write transaction. A process
+    waiting in flock() is woken the moment the holder lets go, so writers take turns in about the
+    order they came (measured in bench/bench_capacity.py); the kernel releases it when a process dies,
+    so a SIGKILL never leaves it held. Each use opens its own descriptor: flock() excludes descriptors,
+    so two threads of one process exclude each other too.
+
+    flock() cannot time out, so a contended wait runs on a short-lived thread while the caller waits
+    at most `timeout_s` for it; a lock it gets after the caller gave up is let go at once."""
+
+    def __init__(self, path: Path, timeout_s: float):
+        self.path, self.timeout_s = path, timeout_s
+        self.fd: int | None = None
+
+    def __enter__(self) -> WriterLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not self._wait(fd):
+                raise Busy("another writer held the database longer than busy_timeout_ms") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+        return self
+
+    def _wait(self, fd: int) -> bool:
+        """Block in flock() on a helper thread; True once it holds the lock within the timeout. When
+        False, the thread owns `fd` and closes it (it may still be waiting in flock on it)."""
+        decided = threading.Lock()
+        state = {"held": False, "abandoned": False}
+        got = threading.Event()
+
+        def block() -> None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                locked = True
+            except OSError:
+                locked = False
+            with decided:
+                if locked and not state["abandoned"]:
+                    state["held"] = True
+                else:  # the caller gave up (or never will have it): the descriptor is this thread's to close
+                    state["abandoned"] = True
+                    os.close(fd)
+            got.set()
+
+        threading.Thread(target=block, name="writer-lock", daemon=True).start()
+        got.wait(self.timeout_s)
+        with decided:
+            if state["held"]:
+                return True
+            state["abandoned"] = True
+        return False
+
+    def __exit__(self, *exc) -> None:
+        fd, self.fd = self.fd, None
+        if fd is not None:
+            os.close(fd)  # releases the flock

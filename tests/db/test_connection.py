@@ -109,3 +109,82 @@ def test_models_match_the_migrated_schema(instance, db):
 def test_foreign_keys_are_enforced(db):
     with pytest.raises(peewee.IntegrityError):
         db.execute_sql("INSERT INTO slot (venue_id, date, start, capacity) VALUES (999999, '2026-12-10', '10:00', 1)")
+
+
+# --- the writer lock --------------------------------------------------------------------------------
+
+HOLD_LOCK = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def hold_writer_lock(path, seconds: float):
+    """Another process holding the writer lock (as another writer mid-transaction would)."""
+    import subprocess
+    import sys
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path), str(seconds)], stdout=subprocess.PIPE,
+                              text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_writer_waits_for_the_lock_and_gets_busy_after_the_timeout(tmp_path):
+    """While another process holds the writer lock, a transaction waits at most the timeout, then
+    raises Busy (not a raw error); the lock it got too late is let go, and the next writer goes on."""
+    import time
+
+    from db.connection import Busy, WriterLock
+    path = tmp_path / "madoguchi.db.writer"
+    holder = hold_writer_lock(path, 5.0)
+    started = time.monotonic()
+    with pytest.raises(Busy), WriterLock(path, timeout_s=0.3):
+        pass
+    assert 0.29 <= time.monotonic() - started < 4.0  # gave up at the timeout, long before the holder let go
+    holder.wait(timeout=20)
+    with WriterLock(path, timeout_s=2.0):  # the late lock was let go: it is free
+        pass
+
+
+def test_a_killed_holder_never_leaves_the_lock_held(tmp_path):
+    from db.connection import WriterLock
+    path = tmp_path / "madoguchi.db.writer"
+    holder = hold_writer_lock(path, 60)
+    holder.kill()
+    holder.wait(timeout=10)
+    with WriterLock(path, timeout_s=2.0):
+        pass
+
+
+def test_a_waiting_writer_gets_the_lock_when_the_holder_lets_go(tmp_path):
+    from db.connection import WriterLock
+    path = tmp_path / "madoguchi.db.writer"
+    holder = hold_writer_lock(path, 0.3)
+    with WriterLock(path, timeout_s=10.0) as lock:
+        assert lock.fd is not None
+    holder.wait(timeout=10)
+
+
+def test_write_transactions_take_the_writer_lock_and_nested_ones_do_not(fresh):
+    """A write transaction holds the lock file beside the database; a nested one is a savepoint."""
+    import fcntl
+    import os
+
+    from db.connection import write_transaction
+    db = open_database(fresh)
+    lock_path = fresh.database_path.with_name(fresh.database_path.name + ".writer")
+    try:
+        with write_transaction(db):
+            probe = os.open(lock_path, os.O_RDWR)
+            try:
+                with pytest.raises(BlockingIOError):
+                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            finally:
+                os.close(probe)
+            with write_transaction(db):  # nested: no second wait on the lock this transaction holds
+                pass
+    finally:
+        db.close()
