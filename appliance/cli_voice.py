@@ -41,7 +41,7 @@ def voice(ctx):
 @click.option("--overflow", is_flag=True)
 def voice_worker(index, calls, overflow):
     """One SIP worker (started by `madoguchi voice`)."""
-    from voice.sip import serve_worker
+    from voice.sip.worker import serve_worker
     settings = _cli()._settings()
     _cli()._open()
     serve_worker(settings, index, calls, overflow)

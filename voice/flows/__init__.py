@@ -1,4 +1,4 @@
-"""Call flows: sans-io state machines from voice.events to voice.commands, chosen per phone line."""
+"""Call flows: sans-io state machines from voice.call.events to voice.commands, chosen per phone line."""
 
 from __future__ import annotations
 

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from voice.events import Answer, CallEnded, CallLog, CallStarted, Command, Event, HangUp, PromptFinished, Say
+from voice.call.events import (
+    Answer,
+    CallEnded,
+    CallLog,
+    CallStarted,
+    Command,
+    Event,
+    HangUp,
+    PromptFinished,
+    Say,
+)
 
 
 class BusyFlow:

@@ -8,7 +8,7 @@ import itertools
 from pathlib import Path
 
 from appliance.messages import catalogue
-from voice.events import (
+from voice.call.events import (
     Answer,
     CallEnded,
     CallLog,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import threading
 import wave
 from dataclasses import dataclass
@@ -17,6 +18,11 @@ from voice import audio
 from voice.tts import kokoro
 
 RATE = 16000
+
+
+def split_sentences(text: str) -> list[str]:
+    """「。」「！」「？」 end a sentence; what follows a sentence's end belongs to the next one."""
+    return [part for part in re.split(r"(?<=[。！？!?])", text) if part.strip()] or [text]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from appliance.settings import SettingsError, load_settings, parse_transfer_targets
-from voice import transfer
+from voice.call import transfer
 
 
 def settings(tmp_path, **values):

@@ -14,124 +14,46 @@ and dropped on this thread; everything released and garbage-collected before lib
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import logging
 import queue
 import re
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
 import pjsua2 as pj
 
 from appliance.settings import port_range
 from db import crypto
-from voice import audio, calllog, session, transfer
+from voice import audio, calllog
 from voice.asr import Transcript
-from voice.dispatcher import Plan, contact_address, loopback_uri, registrar_host, trunk_password
+from voice.call import session, transfer
+from voice.call.session import CallSession
+from voice.call.sipinfo import caller_number, dialled_number
+from voice.dispatcher import Plan, loopback_uri, trunk_password
 from voice.flows import create_flow
 from voice.flows.busy import BusyFlow
 from voice.recognition import RecognitionClient, RecognitionFailed
 from voice.recording import SUFFIX, TRANSCRIPT_SUFFIX, CallRecorder, save_transcript
-from voice.session import CallSession
-from voice.tts import PromptCache, Voice, kokoro, synthesize
+from voice.sip import ports
+from voice.sip.accounts import (
+    PhoneCall,
+    PjLog,
+    TrunkAccount,
+    TrunkRegistration,
+    outbound_config,
+    registration_config,
+)
+from voice.sip.ports import FRAME_BYTES, FramePort
+from voice.tts import PromptCache, Voice, kokoro, split_sentences, synthesize
 from voice.vad import SileroVad
 
 log = logging.getLogger(__name__)
 
 MAX_CALLS = 4  # PJSUA_MAX_CALLS of the pjsua2-python wheel
-FRAME_BYTES = 640  # 20 ms at 16 kHz, 16-bit mono
 CODEC_PRIORITIES = {"PCMU/8000/1": 255, "PCMA/8000/1": 254, "G722/16000/1": 253}
 SENTENCE_PAUSE_S = 0.3  # between the sentences of a prompt synthesised one at a time
-QUEUE_FRAMES = 1500  # 30 s: a stalled loop drops the oldest audio instead of growing without bound
-
-
-def split_sentences(text: str) -> list[str]:
-    """「。」「！」「？」 end a sentence; what follows a sentence's end belongs to the next one."""
-    return [part for part in re.split(r"(?<=[。！？!?])", text) if part.strip()] or [text]
-
-
-def dialled_number(invite: str, registered_user: str = "") -> str:
-    """The DID: the user part of the request URI, digits only (tel: and sip: alike). A trunk we
-    register with addresses calls to our registered contact, so there the To header names the DID."""
-    first = invite.split("\r\n", 1)[0]
-    match = re.match(r"INVITE\s+(?:sips?|tel):\+?([^@;>\s]*)", first, re.IGNORECASE)
-    user = match[1] if match else ""
-    if registered_user and user == registered_user:
-        to = re.search(r"^(?:To|t)\s*:[^\r\n]*?(?:sips?|tel):\+?([^@;>\s]*)", invite, re.IGNORECASE | re.MULTILINE)
-        user = to[1] if to else ""
-    return re.sub(r"\D", "", user)
-
-
-def caller_number(uri: str) -> str:
-    match = re.search(r"(?:sips?|tel):\+?([^@;>]*)", uri or "", re.IGNORECASE)
-    user = match[1] if match else ""
-    return "" if user.lower() in ("anonymous", "unknown", "") else re.sub(r"[^\d+*#]", "", user)
-
-
-def _vector_bytes_slow(vector) -> bytes:
-    return bytes(vector)  # SWIG walks the vector element by element: about 130 µs per 640-byte frame
-
-
-def _vector_bytes_fast(vector) -> bytes:
-    """Copy a SWIG std::vector<unsigned char> by its (begin, end) pointers: about 0.5 µs per frame,
-    which matters at 50 frames a second per direction per call. Used only after check_vector_copy()
-    has proved on this build that it gives the same bytes."""
-    address = int(vector.this)
-    begin = ctypes.c_void_p.from_address(address).value
-    end = ctypes.c_void_p.from_address(address + ctypes.sizeof(ctypes.c_void_p)).value
-    return ctypes.string_at(begin, end - begin) if begin else b""
-
-
-def check_vector_copy():
-    """The fast copy if it reads this pjsua2 build's vectors correctly, else the slow one."""
-    try:
-        samples = [pj.ByteVector(bytes(range(256)) * 2 + bytes(128)), pj.ByteVector(b"\x01"), pj.ByteVector()]
-        if all(_vector_bytes_fast(v) == _vector_bytes_slow(v) for v in samples):
-            return _vector_bytes_fast
-    except (TypeError, ValueError, AttributeError):
-        pass
-    log.warning("using the slow frame copy (this pjsua2 build's vector layout is not the expected one)")
-    return _vector_bytes_slow
-
-
-vector_bytes = _vector_bytes_slow
-
-
-class FramePort(pj.AudioMediaPort):
-    """Copies frames between the conference bridge and deques; nothing else (clock thread)."""
-
-    def __init__(self):
-        super().__init__()
-        self.heard: deque[bytes] = deque(maxlen=QUEUE_FRAMES)
-        self.played: deque[bytes] = deque(maxlen=QUEUE_FRAMES)
-        self.outbox: deque[bytes] = deque()
-        self.active = False
-
-    def onFrameReceived(self, frame):
-        if self.active:
-            self.heard.append(vector_bytes(frame.buf) if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO else b"")
-
-    def onFrameRequested(self, frame):
-        if not self.active:
-            return
-        try:
-            data = self.outbox.popleft()
-        except IndexError:
-            self.played.append(b"")
-            return
-        frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
-        frame.buf = pj.ByteVector(data)
-        frame.size = len(data)
-        self.played.append(data)
-
-    def reset(self) -> None:
-        self.active = False
-        self.heard.clear()
-        self.played.clear()
-        self.outbox.clear()
 
 
 @dataclass
@@ -168,76 +90,6 @@ class ActiveCall:
     rx_packets: int = -1
     rx_changed_at: float = 0.0
     next_stat_at: float = 0.0
-
-
-class PhoneCall(pj.Call):
-    def __init__(self, worker: VoiceWorker, account, call_id: int = pj.PJSUA_INVALID_ID):
-        super().__init__(account, call_id)
-        self.worker = worker
-
-    def onCallState(self, prm):
-        info = self.getInfo()  # read now: after DISCONNECTED the call is gone from pjsua
-        self.worker.notes.append(("state", self, info.state, info.lastStatusCode))
-
-    def onCallMediaState(self, prm):
-        self.worker.notes.append(("media", self))
-
-    def onDtmfDigit(self, prm):  # RFC 4733 and SIP INFO (application/dtmf-relay) alike
-        self.worker.notes.append(("digit", self, prm.digit))
-
-    def onCallTransferStatus(self, prm):  # blind transfer: the caller's side reports on its call (NOTIFY)
-        self.worker.notes.append(("xfer", self, prm.statusCode, prm.finalNotify))
-
-
-class TrunkAccount(pj.Account):
-    def __init__(self, worker: VoiceWorker):
-        super().__init__()
-        self.worker = worker
-
-    def onIncomingCall(self, prm):
-        self.worker.incoming(PhoneCall(self.worker, self, prm.callId), prm.rdata.wholeMsg)
-
-
-class TrunkRegistration(TrunkAccount):
-    """Register mode: keeps the appliance registered with the trunk or PBX (digest auth), through
-    Kamailio, with Kamailio's address as the contact so that the trunk's calls arrive there."""
-
-    def onRegState(self, prm):
-        if prm.code // 100 == 2:
-            log.info("registered with the trunk (%d %s, expires %d s)", prm.code, prm.reason, prm.expiration)
-        else:
-            log.warning("registration with the trunk failed: %d %s", prm.code, prm.reason)
-
-
-def outbound_config(config: pj.AccountConfig, settings, proxy: str, password: str) -> pj.AccountConfig:
-    """An account for our own requests (transfer calls), sent through Kamailio, with the trunk's
-    credentials in register mode."""
-    config.sipConfig.proxies.append(proxy)
-    if settings.sip_trunk_mode == "register":
-        user = settings.sip_username
-        config.idUri = f"sip:{user}@{registrar_host(settings.sip_registrar)}"
-        config.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", user, 0, password))
-    config.natConfig.contactRewriteUse = 0
-    config.natConfig.viaRewriteUse = 0
-    config.natConfig.sdpNatRewriteUse = 0
-    config.natConfig.sipOutboundUse = 0
-    return config
-
-
-def registration_config(config: pj.AccountConfig, settings, proxy: str, password: str) -> pj.AccountConfig:
-    config = outbound_config(config, settings, proxy, password)
-    config.regConfig.registrarUri = f"sip:{settings.sip_registrar}"
-    config.regConfig.timeoutSec = 300
-    config.regConfig.retryIntervalSec = 30
-    # the contact is Kamailio's, whatever address the registrar sees, so the trunk's calls come there
-    config.sipConfig.contactForced = f"<sip:{settings.sip_username}@{contact_address(settings)}>"
-    return config
-
-
-class PjLog(pj.LogWriter):
-    def write(self, entry):
-        level = logging.ERROR if entry.level <= 1 else logging.WARNING if entry.level == 2 else logging.DEBUG
-        log.log(level, "pjsip: %s", entry.msg.rstrip())
 
 
 class HelperThreads:
@@ -290,8 +142,7 @@ class VoiceWorker:
     # --- life cycle ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        global vector_bytes
-        vector_bytes = check_vector_copy()
+        ports.use_fastest_vector_copy()
         gc.disable()  # cycles are collected on this thread only (step), never mid-callback elsewhere
         self.ep = pj.Endpoint()
         self.ep.libCreate()

@@ -14,9 +14,9 @@ from collections import deque
 from dataclasses import dataclass
 
 from voice.asr import Transcript
-from voice.dtmf import DigitCollector
-from voice.endpointer import Endpointer, SpeechStarted, Utterance
-from voice.events import (
+from voice.call.dtmf import DigitCollector
+from voice.call.endpointer import Endpointer, SpeechStarted, Utterance
+from voice.call.events import (
     Answer,
     CallEnded,
     CallStarted,

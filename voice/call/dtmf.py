@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from voice.events import DigitsEntered
+from voice.call.events import DigitsEntered
 
 VALID = set("0123456789*#ABCD")
 

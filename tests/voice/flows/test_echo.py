@@ -1,6 +1,6 @@
 """The demo flow as a playbook: events in, commands out (no SIP, no audio)."""
 
-from voice.events import (
+from voice.call.events import (
     Answer,
     CallEnded,
     CallStarted,

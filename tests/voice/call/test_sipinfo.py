@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from voice.sip import caller_number, dialled_number, split_sentences
+from voice.call.sipinfo import caller_number, dialled_number
+from voice.tts import split_sentences
 
 
 def invite(uri: str, to: str) -> str:

@@ -1,7 +1,7 @@
 """Utterance cutting: starts after sustained speech, keeps pre-roll, ends after a pause, drops blips,
 and never hands a recogniser more than 30 s."""
 
-from voice.endpointer import Endpointer, SpeechStarted, Utterance
+from voice.call.endpointer import Endpointer, SpeechStarted, Utterance
 
 F = b"\x01\x00" * 320  # one 20 ms frame at 16 kHz
 

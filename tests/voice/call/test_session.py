@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from voice.asr import Transcript
-from voice.events import (
+from voice.call.events import (
     Answer,
     CallEnded,
     CallStarted,
@@ -21,8 +21,7 @@ from voice.events import (
     TransferConnected,
     TransferFailed,
 )
-from voice.flows.echo import EchoFlow
-from voice.session import (
+from voice.call.session import (
     ANNOUNCEMENT_ID,
     PLAYOUT_MARGIN_S,
     TRANSFER_FAILED_ID,
@@ -35,6 +34,7 @@ from voice.session import (
     StopPlayback,
     Synthesize,
 )
+from voice.flows.echo import EchoFlow
 
 SPEECH = b"\x10\x27" * 320  # one 20 ms frame at 16 kHz, 640 bytes
 SILENCE = b"\x00\x00" * 320

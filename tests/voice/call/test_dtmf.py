@@ -1,7 +1,7 @@
 """DTMF entries: '#' ends an entry, so do its length and a pause; storms and junk are ignored."""
 
-from voice.dtmf import DigitCollector
-from voice.events import DigitsEntered
+from voice.call.dtmf import DigitCollector
+from voice.call.events import DigitsEntered
 
 
 def test_hash_ends_an_entry():
