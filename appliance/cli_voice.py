@@ -109,7 +109,7 @@ def line_list():
 @click.option("--active/--inactive", default=None)
 def line_set(did, **options):
     """Create or change the phone line for the dialled number DID."""
-    from voice.flows import create_flow
+    from voice.flows import check_flow_name
     from voice.tts import Voice
     if not did.isdigit():
         raise click.BadParameter("digits only, e.g. 0586000001", param_hint="DID")
@@ -125,7 +125,7 @@ def line_set(did, **options):
         for name, value in changes.items():
             setattr(ln, name, value)
         try:
-            create_flow(ln.flow)
+            check_flow_name(ln.flow)
             Voice(engine=ln.tts_engine, speed=ln.tts_speed, volume=ln.tts_volume, name=ln.tts_voice).validate()
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None

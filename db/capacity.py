@@ -100,28 +100,45 @@ class Alternative:
     same_venue: bool
 
 
+def bookable_slots(channel: str, now: datetime.datetime, *, release_days: int, venue_id: int | None = None,
+                   other_venues: bool = False, first_day: datetime.date | None = None,
+                   last_day: datetime.date | None = None, earliest: datetime.time | None = None,
+                   latest: datetime.time | None = None, party_size: int = 1, exclude_slot_id: int | None = None):
+    """Slots this channel can book now, earliest first (venue order breaking ties), as Alternatives:
+    at one venue (or, with other_venues, at every other one; or anywhere when venue_id is None), from
+    first_day (today when None) to last_day, starting within [earliest, latest]. A generator: take
+    what you need."""
+    rules = window_rules()
+    today = now.astimezone(TOKYO).date()
+    horizon = max((r.opens_days_before for r in rules.values()), default=366) if channel in WINDOWED_CHANNELS else 366
+    last = today + datetime.timedelta(days=horizon)
+    if last_day is not None:
+        last = min(last, last_day)
+    query = (Slot.select(Slot, Venue).join(Venue)
+             .where(Venue.active, ~Slot.closed, Slot.date.between(max(first_day or today, today), last),
+                    Slot.id != (exclude_slot_id or 0), has_room(channel, party_size, today, release_days))
+             .order_by(Slot.date, Slot.start, Venue.sort_order, Venue.id))
+    if venue_id is not None:
+        query = query.where(Slot.venue != venue_id) if other_venues else query.where(Slot.venue == venue_id)
+    if earliest is not None:
+        query = query.where(Slot.start >= earliest)
+    if latest is not None:
+        query = query.where(Slot.start <= latest)
+    for slot in query.iterator():
+        seats = remaining(slot, channel, today, release_days)
+        if seats >= party_size and window_for(slot, rules, channel).state(now) == "open":
+            yield Alternative(slot.id, slot.venue_id, slot.venue.name, slot.date, slot.start, seats,
+                              slot.venue_id == venue_id)
+
+
 def alternatives(venue_id: int, wish_date: datetime.date, channel: str, now: datetime.datetime, *,
                  release_days: int, party_size: int = 1, exclude_slot_id: int | None = None,
                  limit: int = 3) -> list[Alternative]:
     """The `limit` earliest slots bookable by this channel from the wished date on: the wished venue
     first, then the other active venues (earliest first, venue order breaking ties)."""
-    rules = window_rules()
-    today = now.astimezone(TOKYO).date()
-    horizon = max((r.opens_days_before for r in rules.values()), default=366) if channel in WINDOWED_CHANNELS else 366
-    candidates = (Slot.select(Slot, Venue).join(Venue)
-                  .where(Venue.active, ~Slot.closed,
-                         Slot.date.between(max(wish_date, today), today + datetime.timedelta(days=horizon)),
-                         Slot.id != (exclude_slot_id or 0), has_room(channel, party_size, today, release_days))
-                  .order_by(Slot.date, Slot.start, Venue.sort_order, Venue.id))
-
-    def bookable(query):
-        for slot in query.iterator():
-            seats = remaining(slot, channel, today, release_days)
-            if seats >= party_size and window_for(slot, rules, channel).state(now) == "open":
-                yield Alternative(slot.id, slot.venue_id, slot.venue.name, slot.date, slot.start, seats,
-                                  slot.venue_id == venue_id)
-
-    found = list(islice(bookable(candidates.where(Slot.venue == venue_id)), limit))
+    common = {"release_days": release_days, "venue_id": venue_id, "first_day": wish_date, "party_size": party_size,
+              "exclude_slot_id": exclude_slot_id}
+    found = list(islice(bookable_slots(channel, now, **common), limit))
     if len(found) < limit:
-        found += islice(bookable(candidates.where(Slot.venue != venue_id)), limit - len(found))
+        found += islice(bookable_slots(channel, now, other_venues=True, **common), limit - len(found))
     return found

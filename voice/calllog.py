@@ -13,12 +13,18 @@ from appliance import clock
 from db import crypto
 from db.connection import write_transaction
 from db.models import CallRecord, PhoneLine
+from voice.flows.base import Line
 
 log = logging.getLogger(__name__)
 
 
-def line_for(did: str) -> PhoneLine | None:
-    return PhoneLine.get_or_none((PhoneLine.did == did) & PhoneLine.active)
+def line_for(did: str) -> Line | None:
+    """The active phone line of a dialled number, as a call sees it."""
+    row = PhoneLine.get_or_none((PhoneLine.did == did) & PhoneLine.active)
+    if row is None:
+        return None
+    return Line(did=row.did, flow=row.flow, label=row.label, tts_engine=row.tts_engine, tts_voice=row.tts_voice,
+                tts_speed=row.tts_speed, tts_volume=row.tts_volume, record=bool(row.record))
 
 
 def lines_use_engine(engine: str) -> bool:

@@ -13,6 +13,7 @@ from db.connection import database
 from db.models import CallRecord, PhoneLine
 from tests.conftest import NOW
 from voice import calllog
+from voice.flows.base import Line
 
 CALLER = "09012345678"
 _ids = itertools.count(1)
@@ -142,9 +143,10 @@ def test_live_calls_lists_only_open_calls_oldest_first(db):
 
 
 def test_line_for_finds_only_active_lines(db):
-    """The dialled number selects its line while active; an inactive or unknown number has none."""
-    active = PhoneLine.create(did="0300000101", flow="echo", label="テスト")
+    """The dialled number selects its line while active (as a call sees it); an inactive or unknown
+    number has none."""
+    PhoneLine.create(did="0300000101", flow="echo", label="テスト", tts_speed=0.85, record=False)
     PhoneLine.create(did="0300000102", flow="echo", active=False)
-    assert calllog.line_for("0300000101") == active
+    assert calllog.line_for("0300000101") == Line("0300000101", "echo", label="テスト", tts_speed=0.85, record=False)
     assert calllog.line_for("0300000102") is None
     assert calllog.line_for("0300000199") is None

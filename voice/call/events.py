@@ -1,12 +1,15 @@
-"""The vocabulary between the SIP adapter and the call logic (sans-io, as mitmproxy's layers).
+"""The vocabulary between a call and its flow (sans-io, as mitmproxy's layers).
 
-The adapter (voice/sip.py) turns what happens on a call into Events and carries out the Commands a
-flow returns; flows never touch sockets, threads, audio devices or the clock, so they are tested by
-feeding events and reading commands (tests/voice).
+The SIP adapter (voice/sip) and the session (voice/call/session.py) turn what happens on a call into
+Events and carry out the Commands a flow returns; flows never touch sockets, threads, audio devices,
+the database or the clock, so they are tested by feeding events and reading commands
+(tests/voice/playbook.py). A command with an answer (a booking, a look-up, an SMS) is a Request
+(voice/call/requests.py): voice/services.py carries it out and its answer comes back as Replied.
 """
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 
 # --- events: what happened -------------------------------------------------------------------------
@@ -17,6 +20,7 @@ class CallStarted:
     call_id: str
     dialled: str  # the DID that selected the flow
     caller: str  # caller number as presented (may be empty or "anonymous")
+    at: datetime.datetime  # when the call came in, in Asia/Tokyo
 
 
 @dataclass(frozen=True)
@@ -60,12 +64,27 @@ class TransferFailed:
 
 
 @dataclass(frozen=True)
+class Woken:
+    """A timer the flow set with Wake has run out."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Replied:
+    """The answer to a Request (voice/call/requests.py): its result, or Refused with a reason."""
+
+    request_id: int
+    result: object
+
+
+@dataclass(frozen=True)
 class CallEnded:
     reason: str  # "caller_hangup" / "media_timeout" / "engine_hangup" / ...
 
 
 Event = (CallStarted | PromptFinished | DigitsEntered | SpeechRecognized | NoInput | TransferConnected
-         | TransferFailed | CallEnded)
+         | TransferFailed | Woken | Replied | CallEnded)
 
 # --- commands: what to do --------------------------------------------------------------------------
 
@@ -86,11 +105,15 @@ class Say:
 
 @dataclass(frozen=True)
 class Listen:
-    """Wait for speech or keys (both may come); NoInput after `timeout_s` of nothing."""
+    """Wait for speech or keys (both may come); NoInput after `timeout_s` of nothing. A key entry ends
+    at `max_digits` keys, at `terminator` (none when empty) or after `inter_digit_timeout_s` without a
+    key: a menu choice is 1 key, a date 4, a phone number 10-11 and #."""
 
     timeout_s: float = 6.0
     max_digits: int = 1
     expected: tuple[str, ...] = ()  # the closed set of answers the question expects, if any
+    terminator: str = "#"
+    inter_digit_timeout_s: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -105,7 +128,20 @@ class Transfer:
     target: str
 
 
-Command = Answer | Say | Listen | HangUp | Transfer
+@dataclass(frozen=True)
+class Wake:
+    """Woken(name) after `after_s` seconds; a Wake of the same name moves that timer, after_s <= 0
+    stops it. Timers end with the call."""
+
+    name: str
+    after_s: float
+
+
+class UnknownCommand(TypeError):
+    """A flow returned something that is no command: a bug to see, never to drop silently."""
+
+
+Command = Answer | Say | Listen | HangUp | Transfer | Wake  # and every Request
 
 
 @dataclass

@@ -1,14 +1,17 @@
-"""One call's media logic (sans-io): turns caller audio, keys, synthesised prompts, recognition results
-and the passing of time into flow events, and the flow's commands into effects for the SIP adapter.
+"""One call's media logic (sans-io): turns caller audio, keys, synthesised prompts, recognition results,
+the answers to requests and the passing of time into flow events, and the flow's commands into
+effects for the SIP adapter.
 
-The adapter (voice/sip.py) supplies each 20 ms frame with the VAD's decision, the digits, the prompt
-audio it synthesised and the transcripts it got back, always with the current monotonic time; it
-carries out the effects this returns. Nothing here reads a clock, a socket or a thread, so every
-timing rule (barge-in, no-input timeouts, the inter-digit timeout) is tested by feeding values.
+The adapter (voice/sip) supplies each 20 ms frame with the VAD's decision, the digits, the prompt
+audio it synthesised, the transcripts and request answers it got back, always with the current
+monotonic time; it carries out the effects this returns. Nothing here reads a clock, a socket or a
+thread, so every timing rule (barge-in, no-input timeouts, the inter-digit timeout, the flow's own
+timers) is tested by feeding values.
 """
 
 from __future__ import annotations
 
+import datetime
 import itertools
 from collections import deque
 from dataclasses import dataclass
@@ -27,12 +30,17 @@ from voice.call.events import (
     Listen,
     NoInput,
     PromptFinished,
+    Replied,
     Say,
     SpeechRecognized,
     Transfer,
     TransferConnected,
     TransferFailed,
+    UnknownCommand,
+    Wake,
+    Woken,
 )
+from voice.call.requests import Request
 
 RATE = 16000
 BYTES_PER_SECOND = RATE * 2
@@ -81,7 +89,14 @@ class StartTransfer:
     target: str
 
 
-Effect = AnswerCall | Synthesize | Play | StopPlayback | Recognize | EndCall | StartTransfer
+@dataclass(frozen=True)
+class Perform:
+    """Carry out a request (voice/services.py); hand its result back with replied()."""
+
+    request: Request
+
+
+Effect = AnswerCall | Synthesize | Play | StopPlayback | Recognize | EndCall | StartTransfer | Perform
 
 # prompts the engine itself says, never reported to the flow as PromptFinished
 ANNOUNCEMENT_ID = -1  # the recording announcement
@@ -89,16 +104,16 @@ TRANSFER_FAILED_ID = -2  # transfer_failed_announcement, then TransferFailed goe
 
 
 class CallSession:
-    def __init__(self, flow, *, call_id: str, dialled: str, caller: str, announcement: str = "",
-                 endpointer: Endpointer | None = None, inter_digit_timeout_s: float = 3.0,
-                 ring_s: float = 0.0, transfer_failed_announcement: str = ""):
+    def __init__(self, flow, *, call_id: str, dialled: str, caller: str, started_at: datetime.datetime,
+                 announcement: str = "", endpointer: Endpointer | None = None, ring_s: float = 0.0,
+                 transfer_failed_announcement: str = ""):
         self.flow = flow
-        self.call_id, self.dialled, self.caller = call_id, dialled, caller
+        self.call_id, self.dialled, self.caller, self.started_at = call_id, dialled, caller, started_at
         self.announcement = announcement.strip()
         self.ring_s = ring_s  # the caller hears ringing this long before the engine answers
         self.ringing_until: float | None = None
         self.endpointer = endpointer or Endpointer()
-        self.digits = DigitCollector(max_digits=1, inter_digit_timeout_s=inter_digit_timeout_s)
+        self.digits = DigitCollector()
         self.pending: deque[Command] = deque()
         self.answered = False
         self.over = False
@@ -117,11 +132,13 @@ class CallSession:
         self.transferring: Transfer | None = None  # a transfer being placed: the flow waits
         self.failed_transfer: TransferFailed | None = None  # told to the flow after the announcement
         self.handed_over = False  # talking with the target (bridged): the flow is done with the call
+        self.timers: dict[str, float] = {}  # the flow's Wake timers: name → when
+        self.asked: set[int] = set()  # requests performed, their answers not yet delivered
 
     # --- inputs -------------------------------------------------------------------------------------
 
     def start(self, now: float) -> list[Effect]:
-        return self._deliver(CallStarted(self.call_id, self.dialled, self.caller), now)
+        return self._deliver(CallStarted(self.call_id, self.dialled, self.caller, self.started_at), now)
 
     def audio(self, frame: bytes, is_speech: bool, now: float) -> list[Effect]:
         if self.over or not self.answered or self.transferring or self.handed_over:
@@ -167,6 +184,13 @@ class CallSession:
         event = SpeechRecognized(transcript.text, transcript.confidence, transcript.alternatives)
         return self._deliver(event, now)
 
+    def replied(self, request_id: int, result: object, now: float) -> list[Effect]:
+        """The answer to a request this call performed (dropped after the call ended)."""
+        if self.over or request_id not in self.asked:
+            return []
+        self.asked.discard(request_id)
+        return self._deliver(Replied(request_id, result), now)
+
     def transfer_connected(self, now: float) -> list[Effect]:
         if self.over or self.transferring is None:
             return []
@@ -205,6 +229,9 @@ class CallSession:
                 and not self.endpointer.in_speech and not self.digits.buffer and now >= self.listen_deadline):
             self.listening = None
             effects += self._deliver(NoInput(), now)
+        for name in [name for name, when in self.timers.items() if now >= when]:
+            if self.timers.pop(name, None) is not None:  # an earlier Woken may have moved or stopped it
+                effects += self._deliver(Woken(name), now)
         return effects
 
     def ended(self, reason: str, now: float) -> list[Effect]:
@@ -262,11 +289,13 @@ class CallSession:
                     self.ringing_until = now + self.ring_s
                 case Answer() if not self.answered:
                     effects += self._answer()
+                case Answer():
+                    pass  # answered already
                 case Say():
                     self.saying, self.playing_until, self.prompt_complete = command, None, False
                     upcoming = next((c for c in self.pending if isinstance(c, Listen)), None)
                     if upcoming is not None:
-                        self.digits.max_digits = upcoming.max_digits  # keys may come during the prompt
+                        self._expect_keys(upcoming)  # keys may come during the prompt
                     if command.prompt_id not in self.requested:
                         effects.append(Synthesize(command.prompt_id, command.text))
                     self.requested.discard(command.prompt_id)
@@ -280,7 +309,7 @@ class CallSession:
                         effects.append(Synthesize(following.prompt_id, following.text))
                 case Listen():
                     self.listening = command
-                    self.digits.max_digits = command.max_digits
+                    self._expect_keys(command)
                     self.listen_deadline = now + command.timeout_s
                 case Transfer():
                     self.transferring = command
@@ -292,4 +321,19 @@ class CallSession:
                     self.pending.clear()
                     effects.append(EndCall(reason))
                     self.flow.handle(CallEnded(reason))
+                case Wake(name=name, after_s=after_s):
+                    if after_s > 0:
+                        self.timers[name] = now + after_s
+                    else:
+                        self.timers.pop(name, None)
+                case Request():
+                    self.asked.add(command.request_id)
+                    effects.append(Perform(command))
+                case _:
+                    raise UnknownCommand(f"{type(self.flow).__name__} returned {command!r}, which is no command")
         return effects
+
+    def _expect_keys(self, listen: Listen) -> None:
+        self.digits.max_digits = listen.max_digits
+        self.digits.terminator = listen.terminator
+        self.digits.inter_digit_timeout_s = listen.inter_digit_timeout_s

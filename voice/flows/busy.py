@@ -1,4 +1,5 @@
-"""The overflow flow: every line is busy, so say so politely and hang up (no recording, no questions)."""
+"""The overflow flow: every line is busy, so say so politely (voice_busy_announcement) and hang up
+(no recording, no questions)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from voice.call.events import (
     PromptFinished,
     Say,
 )
+from voice.flows.base import FlowContext
 
 
 class BusyFlow:
-    def __init__(self, announcement: str):
-        self.announcement = announcement
+    kind = "ivr"
+
+    def __init__(self, context: FlowContext):
+        self.announcement = context.settings.voice_busy_announcement
         self.log = CallLog(path=["busy"])
 
     def handle(self, event: Event) -> list[Command]:

@@ -26,6 +26,7 @@ from voice.call.events import (
     TransferConnected,
     TransferFailed,
 )
+from voice.flows.base import FlowContext
 
 PROMPTS = catalogue(Path(__file__).parent.parent / "prompts.toml")
 MAX_SILENCES = 2
@@ -42,7 +43,8 @@ def spoken_digits(digits: str) -> str:
 class EchoFlow:
     kind = "ai"  # speech recognition answers the caller (metered apart from key-press-only calls)
 
-    def __init__(self):
+    def __init__(self, context: FlowContext):
+        self.context = context
         self.log = CallLog()
         self._ids = itertools.count(1)
         self.silences = 0

@@ -24,16 +24,19 @@ from dataclasses import dataclass, field
 
 import pjsua2 as pj
 
+from appliance.clock import TOKYO
 from appliance.settings import port_range
 from db import crypto
-from voice import audio, calllog
+from voice import audio, calllog, services
 from voice.asr import Transcript
 from voice.call import session, transfer
+from voice.call.media import MediaWatch
 from voice.call.session import CallSession
 from voice.call.sipinfo import caller_number, dialled_number
+from voice.call.transfer import TransferAttempt
 from voice.dispatcher import Plan, loopback_uri, trunk_password
-from voice.flows import create_flow
-from voice.flows.busy import BusyFlow
+from voice.flows.base import FlowContext, Line
+from voice.flows.router import Refusal, route
 from voice.recognition import RecognitionClient, RecognitionFailed
 from voice.recording import SUFFIX, TRANSCRIPT_SUFFIX, CallRecorder, save_transcript
 from voice.sip import ports
@@ -71,6 +74,7 @@ class ActiveCall:
     call: PhoneCall
     slot: Slot | None
     sip_call_id: str
+    media: MediaWatch
     session: CallSession | None = None
     voice: Voice = field(default_factory=Voice)
     record: bool = False
@@ -82,14 +86,13 @@ class ActiveCall:
     media_connected: bool = False
     on_hold: bool = False
     hangup_reason: str = ""
-    transfer_mode: str = ""  # "bridged" / "blind" while a transfer is placed or talking
+    transfer: TransferAttempt | None = None  # while a transfer is placed or talking
     leg: PhoneCall | None = None  # bridged: our call to the transfer target
-    transfer_deadline: float = 0.0
-    transfer_cancelled: bool = False  # we gave up on an unanswered leg
-    handed_over: bool = False  # the caller is talking with the target
-    rx_packets: int = -1
-    rx_changed_at: float = 0.0
-    next_stat_at: float = 0.0
+
+    @property
+    def name(self) -> str:
+        """How logs name the call: its SIP Call-ID, the same in every worker's log and the call log."""
+        return self.sip_call_id
 
 
 class HelperThreads:
@@ -163,6 +166,7 @@ class VoiceWorker:
         # a fixed set of helper threads, registered with pjlib (a pjsua2 object freed on one must not abort)
         self.synth_pool = HelperThreads("tts", 1, self.ep.libRegisterThread)
         self.asr_pool = HelperThreads("asr", self.max_calls, self.ep.libRegisterThread)
+        self.service_pool = HelperThreads("svc", 2, self.ep.libRegisterThread)
         transport = pj.TransportConfig()
         transport.boundAddress = "127.0.0.1"
         transport.port = self.port
@@ -252,7 +256,8 @@ class VoiceWorker:
         for port in [slot.port for slot in getattr(self, "slots", [])]:
             port.reset()
         port = None  # no local may keep a port alive past libDestroy()
-        for pool in (getattr(self, "synth_pool", None), getattr(self, "asr_pool", None)):
+        for pool in (getattr(self, "synth_pool", None), getattr(self, "asr_pool", None),
+                     getattr(self, "service_pool", None)):
             if pool is not None:
                 pool.close()
         self.log_writer.close()
@@ -289,6 +294,9 @@ class VoiceWorker:
             if kind == "prompt":
                 prompt_id, pcm, final = values
                 self._effects(active, active.session.prompt_ready(prompt_id, pcm, now, final))
+            elif kind == "reply":
+                request_id, result = values
+                self._effects(active, active.session.replied(request_id, result, now))
             else:
                 request_id, transcript = values
                 active.heard.append({"at": round(now - active.answered_at, 2), "text": transcript.text,
@@ -299,8 +307,8 @@ class VoiceWorker:
             if active.slot is not None and active.session is not None:
                 self._media(active, now)
                 self._effects(active, active.session.tick(now))
-            if active.transfer_mode and not active.handed_over and now >= active.transfer_deadline:
-                self._transfer_timed_out(active, now)
+            if active.transfer is not None:
+                self._transfer_actions(active, active.transfer.tick(now), now)
         if now >= self.next_gc:
             gc.collect()
             self.next_gc = now + 5.0
@@ -315,20 +323,14 @@ class VoiceWorker:
             if active.recorder is not None:
                 active.recorder.add(heard, played)
             self._effects(active, active.session.audio(heard, vad.is_speech(heard), now))
-        if now >= active.next_stat_at and active.media_connected:
-            self._check_media_timeout(active, now)
-
-    def _check_media_timeout(self, active: ActiveCall, now: float) -> None:
-        active.next_stat_at = now + 1.0
-        try:
-            packets = active.call.getStreamStat(0).rtcp.rxStat.pkt
-        except pj.Error:
-            return
-        if packets != active.rx_packets or active.on_hold:
-            active.rx_packets, active.rx_changed_at = packets, now
-        elif now - active.rx_changed_at >= self.settings.media_timeout_s:
-            log.info("call %d: no audio from the caller for %d s", active.serial, self.settings.media_timeout_s)
-            self._hangup(active, "media_timeout")
+        if active.media_connected and active.media.due(now):
+            try:
+                packets = active.call.getStreamStat(0).rtcp.rxStat.pkt
+            except pj.Error:
+                return
+            if active.media.timed_out(packets, active.on_hold, now):
+                log.info("call %s: no audio from the caller for %d s", active.name, self.settings.media_timeout_s)
+                self._hangup(active, "media_timeout")
 
     # --- SIP events ---------------------------------------------------------------------------------
 
@@ -336,46 +338,39 @@ class VoiceWorker:
         """A new INVITE (inside libHandleEvents): decide at once, so Kamailio can try another worker."""
         self._serial += 1
         info = call.getInfo()
-        active = ActiveCall(self._serial, call, None, info.callIdString)
+        active = ActiveCall(self._serial, call, None, info.callIdString, MediaWatch(self.settings.media_timeout_s))
         self.calls[active.serial] = active
         self._by_pj[id(call)] = active
         registered = self.settings.sip_username if self.settings.sip_trunk_mode == "register" else ""
         did, caller = dialled_number(invite, registered), caller_number(info.remoteUri)
         slot = next((s for s in self.slots if s.call is None), None)
         if slot is None:
-            log.info("call %d refused: all %d slots busy", active.serial, self.max_calls)
+            log.info("call %s refused: all %d slots busy", active.name, self.max_calls)
             return self._answer(call, 486)
-        if self.overflow:
-            flow, voice = BusyFlow(self.settings.voice_busy_announcement), Voice()
-        else:
-            try:
-                line = calllog.line_for(did)
-            except Exception:
-                log.exception("call %d refused: the phone line lookup failed", active.serial)
-                return self._answer(call, 503)
-            if line is None:
-                log.info("call %d refused: no active phone line for the dialled number", active.serial)
-                return self._answer(call, 404)
-            try:
-                flow = create_flow(line.flow)
-                voice = Voice(engine=line.tts_engine, speed=line.tts_speed, volume=line.tts_volume,
-                              name=line.tts_voice)
-                voice.validate()
-            except ValueError as exc:
-                log.error("call %d refused: phone line %s is misconfigured: %s", active.serial, line.did, exc)
-                return self._answer(call, 500)
-            active.record = self.settings.record_calls and line.record
-        slot.call, active.slot, active.voice = active, slot, voice
+        try:
+            line = None if self.overflow else calllog.line_for(did)
+        except Exception:
+            log.exception("call %s refused: the phone line lookup failed", active.name)
+            return self._answer(call, 503)
+        started_at = calllog.now().astimezone(TOKYO)
+        context = FlowContext(active.sip_call_id, line or Line(did, ""), caller, started_at, self.settings)
+        chosen = route(line, context, overflow=self.overflow)
+        if isinstance(chosen, Refusal):
+            (log.info if chosen.status == 404 else log.error)("call %s refused: %s", active.name, chosen.reason)
+            return self._answer(call, chosen.status)
+        active.record = self.settings.record_calls and chosen.record
+        slot.call, active.slot, active.voice = active, slot, chosen.voice
         slot.port.reset()
         slot.vad.reset()
-        active.session = CallSession(flow, call_id=active.sip_call_id, dialled=did, caller=caller,
+        active.session = CallSession(chosen.flow, call_id=active.sip_call_id, dialled=did, caller=caller,
+                                     started_at=started_at,
                                      announcement=self.settings.recording_announcement if active.record else "",
                                      ring_s=self.settings.voice_ring_ms / 1000,
                                      transfer_failed_announcement=self.settings.transfer_failed_announcement)
-        log.info("call %d: incoming on line %s (worker %d, slot %d)", active.serial, did, self.index,
+        log.info("call %s: incoming on line %s (worker %d, slot %d)", active.name, did, self.index,
                  self.slots.index(slot))
-        self.log_writer.submit(calllog.call_started, active.sip_call_id, did, caller, self.index, calllog.now(),
-                               kind=getattr(flow, "kind", "ivr"))
+        self.log_writer.submit(calllog.call_started, active.sip_call_id, did, caller, self.index, started_at,
+                               kind=chosen.flow.kind)
         self._answer(call, 180)
         self._effects(active, active.session.start(time.monotonic()))
 
@@ -395,7 +390,9 @@ class VoiceWorker:
         if call is active.leg:
             return self._leg_note(active, kind, values, now)
         if kind == "xfer":
-            return self._transfer_status(active, *values, now)
+            if active.transfer is not None:
+                self._transfer_actions(active, active.transfer.refer_reported(*values), now)
+            return
         if kind == "digit":
             if active.session is not None:
                 active.heard.append({"at": round(now - active.answered_at, 2), "key": values[0]})
@@ -405,7 +402,7 @@ class VoiceWorker:
             try:
                 self._media_changed(active, call, call.getInfo())
             except pj.Error as exc:
-                log.warning("call %d: media change not handled: %s", active.serial, exc.info())
+                log.warning("call %s: media change not handled: %s", active.name, exc.info())
         elif values[0] == pj.PJSIP_INV_STATE_DISCONNECTED:
             self._ended(active, values[1], now)
 
@@ -442,9 +439,9 @@ class VoiceWorker:
                     transcript = active.recording_name.replace(SUFFIX, TRANSCRIPT_SUFFIX)
                     save_transcript(self.settings.recordings_dir / transcript, active.heard, crypto.cipher())
             except OSError:
-                log.exception("call %d: the recording could not be saved", active.serial)
-        if active.leg is not None:  # the caller is gone: so is the call to the transfer target
-            self._hangup_leg(active)
+                log.exception("call %s: the recording could not be saved", active.name)
+        if active.transfer is not None:  # the caller is gone: so is the call to the transfer target
+            self._transfer_actions(active, active.transfer.caller_ended(), now)
         if active.slot is not None:
             active.slot.port.reset()
             active.slot.call = None
@@ -453,7 +450,7 @@ class VoiceWorker:
             self.log_writer.submit(calllog.call_ended, active.sip_call_id, calllog.now(), outcome=flow_log.outcome,
                                    end_reason=reason, path=list(flow_log.path), recording=recording,
                                    recording_seconds=seconds, transcript=transcript)
-            log.info("call %d ended: %s", active.serial, reason)
+            log.info("call %s ended: %s", active.name, reason)
         del self.calls[active.serial]
         del self._by_pj[id(active.call)]  # a leg still hanging up stays mapped until it is gone
 
@@ -465,24 +462,29 @@ class VoiceWorker:
                 case session.AnswerCall():
                     self._answer(active.call, 200)
                     active.answered = True
-                    active.answered_at = active.rx_changed_at = time.monotonic()
+                    active.answered_at = time.monotonic()
+                    active.media.started(active.answered_at)
                     self.log_writer.submit(calllog.call_answered, active.sip_call_id, calllog.now())
                     if active.record:
                         self._start_recording(active)
                 case session.Synthesize(prompt_id=prompt_id, text=text):
-                    self.synth_pool.submit(self._synthesize, active.serial, prompt_id, text, active.voice)
+                    self.synth_pool.submit(self._synthesize, active.serial, active.name, prompt_id, text, active.voice)
                 case session.Play(prompt_id=prompt_id, pcm=pcm, append=append):
-                    log.debug("call %d: playing prompt %d (%.1f s%s)", active.serial, prompt_id, len(pcm) / 32000,
+                    log.debug("call %s: playing prompt %d (%.1f s%s)", active.name, prompt_id, len(pcm) / 32000,
                               ", queued" if append else "")
                     self._play(active, pcm, append)
                 case session.StopPlayback():
                     active.slot.port.outbox.clear()
                 case session.Recognize(request_id=request_id, pcm=pcm, expected=expected):
-                    self.asr_pool.submit(self._recognize, active.serial, request_id, pcm, expected)
+                    self.asr_pool.submit(self._recognize, active.serial, active.name, request_id, pcm, expected)
+                case session.Perform(request=request):
+                    self.service_pool.submit(self._perform, active.serial, active.sip_call_id, request)
                 case session.EndCall(reason=reason):
                     self._hangup(active, reason)
                 case session.StartTransfer(target=target):
                     self._start_transfer(active, target, time.monotonic())
+                case _:
+                    raise TypeError(f"call {active.name}: no way to carry out {effect!r}")
 
     def _start_recording(self, active: ActiveCall) -> None:
         day = calllog.now().strftime("%Y-%m")
@@ -492,7 +494,7 @@ class VoiceWorker:
             active.recorder = CallRecorder(self.settings.recordings_dir / name, crypto.cipher())
             active.recording_name = name
         except OSError:
-            log.exception("call %d: cannot start the recording", active.serial)
+            log.exception("call %s: cannot start the recording", active.name)
 
     def _hangup(self, active: ActiveCall, reason: str) -> None:
         if active.hangup_reason:
@@ -503,63 +505,60 @@ class VoiceWorker:
         try:
             active.call.hangup(prm)
         except pj.Error as exc:
-            log.warning("call %d: hangup failed: %s", active.serial, exc.info())
+            log.warning("call %s: hangup failed: %s", active.name, exc.info())
 
-    # --- transfer -----------------------------------------------------------------------------------
+    # --- transfer: voice/call/transfer.py decides, this carries it out -------------------------------
 
     def _start_transfer(self, active: ActiveCall, target: str, now: float) -> None:
         uri = transfer.target_uri(self.settings, target)
+        attempt = TransferAttempt(uri, self.settings.transfer_mode, self.settings.transfer_timeout_s, now,
+                                  place_free=len(self._by_pj) < MAX_CALLS)
+        active.transfer = attempt
         if uri is None:
-            log.warning("call %d: transfer to %r: no such name in transfer_targets", active.serial, target)
-            return self._effects(active, active.session.transfer_failed("unknown_target", now))
-        mode = self.settings.transfer_mode
-        if mode == "bridged" and len(self._by_pj) >= MAX_CALLS:
-            log.info("call %d: no call place free for a bridged transfer: asking the caller's side (REFER)",
-                     active.serial)
-            mode = "blind"
-        active.transfer_mode, active.transfer_cancelled = mode, False
-        active.transfer_deadline = now + self.settings.transfer_timeout_s
-        log.info("call %d: transfer (%s) to %s", active.serial, mode, target)
-        try:
-            if mode == "blind":
-                active.call.xfer(uri, pj.CallOpParam(True))
-            else:
-                active.leg = PhoneCall(self, self.outbound)
-                self._by_pj[id(active.leg)] = active
-                active.leg.makeCall(uri, pj.CallOpParam(True))
-                self._play(active, audio.ringback(self.settings.transfer_timeout_s, 16000).tobytes())
-        except pj.Error as exc:
-            log.warning("call %d: the transfer could not be placed: %s", active.serial, exc.info())
-            if active.leg is not None:
-                self._by_pj.pop(id(active.leg), None)
-                active.leg = None
-            self._transfer_over(active, "failed", now)
-
-    def _transfer_over(self, active: ActiveCall, reason: str, now: float) -> None:
-        """The transfer did not happen: the caller, still with us, hears why and the flow goes on."""
-        active.transfer_mode = ""
-        if active.slot is not None:
-            active.slot.port.outbox.clear()  # the ringback
-        log.info("call %d: transfer failed: %s", active.serial, reason)
-        self._effects(active, active.session.transfer_failed(reason, now))
-
-    def _transfer_timed_out(self, active: ActiveCall, now: float) -> None:
-        if active.leg is not None:
-            if not active.transfer_cancelled:  # CANCEL the ringing target; its DISCONNECTED ends the attempt
-                active.transfer_cancelled = True
-                self._hangup_leg(active)
-            return
-        self._transfer_over(active, "no_answer", now)  # blind: the caller's side never reported an answer
-
-    def _transfer_status(self, active: ActiveCall, status: int, final: bool, now: float) -> None:
-        if active.transfer_mode != "blind" or not final:
-            return
-        if 200 <= status < 300:
-            active.handed_over = True
-            self._effects(active, active.session.transfer_connected(now))
-            self._hangup(active, "transferred")
+            log.warning("call %s: transfer to %r: no such name in transfer_targets", active.name, target)
+        elif attempt.fell_back and self.settings.transfer_mode == "bridged":
+            log.info("call %s: no call place free for a bridged transfer: asking the caller's side (REFER)",
+                     active.name)
         else:
-            self._transfer_over(active, transfer.failure_reason(status), now)
+            log.info("call %s: transfer (%s) to %s", active.name, attempt.mode, target)
+        self._transfer_actions(active, attempt.start(), now)
+
+    def _transfer_actions(self, active: ActiveCall, actions, now: float) -> None:
+        for action in actions:
+            match action:
+                case transfer.CallTarget(uri=uri) | transfer.ReferCaller(uri=uri):
+                    try:
+                        if isinstance(action, transfer.ReferCaller):
+                            active.call.xfer(uri, pj.CallOpParam(True))
+                        else:
+                            active.leg = PhoneCall(self, self.outbound)
+                            self._by_pj[id(active.leg)] = active
+                            active.leg.makeCall(uri, pj.CallOpParam(True))
+                            self._play(active, audio.ringback(self.settings.transfer_timeout_s, 16000).tobytes())
+                    except pj.Error as exc:
+                        log.warning("call %s: the transfer could not be placed: %s", active.name, exc.info())
+                        if active.leg is not None:
+                            self._by_pj.pop(id(active.leg), None)
+                            active.leg = None
+                        self._transfer_actions(active, active.transfer.could_not_place(), now)
+                case transfer.CancelTarget() | transfer.EndTarget():
+                    self._hangup_leg(active, answered=isinstance(action, transfer.EndTarget))
+                case transfer.Connected():
+                    if active.slot is not None:
+                        active.slot.port.outbox.clear()  # the ringback
+                    log.info("call %s: transfer answered: caller and target joined", active.name)
+                    self._effects(active, active.session.transfer_connected(now))
+                case transfer.EndCaller(reason=reason):
+                    self._hangup(active, reason)
+                case transfer.Failed(reason=reason):
+                    active.transfer = None
+                    if active.slot is not None:
+                        active.slot.port.outbox.clear()  # the ringback
+                    log.info("call %s: transfer failed: %s", active.name, reason)
+                    if active.serial in self.calls:
+                        self._effects(active, active.session.transfer_failed(reason, now))
+                case _:
+                    raise TypeError(f"call {active.name}: no way to carry out {action!r}")
 
     def _leg_note(self, active: ActiveCall, kind: str, values: list, now: float) -> None:
         leg = active.leg
@@ -567,21 +566,14 @@ class VoiceWorker:
             try:
                 self._bridge(active, leg.getInfo())
             except pj.Error as exc:
-                log.warning("call %d: the transfer call's audio was not joined: %s", active.serial, exc.info())
+                log.warning("call %s: the transfer call's audio was not joined: %s", active.name, exc.info())
         elif kind == "state" and values[0] == pj.PJSIP_INV_STATE_CONFIRMED and active.serial in self.calls:
-            active.handed_over = True
-            log.info("call %d: transfer answered: caller and target joined", active.serial)
-            self._effects(active, active.session.transfer_connected(now))
+            self._transfer_actions(active, active.transfer.target_answered(), now)
         elif kind == "state" and values[0] == pj.PJSIP_INV_STATE_DISCONNECTED:
             del self._by_pj[id(leg)]
             active.leg = None
-            if active.serial not in self.calls:
-                return  # the caller hung up first
-            if active.handed_over:
-                self._hangup(active, "transfer_ended")  # the target hung up: so do we, to the caller
-            else:
-                self._transfer_over(active, "no_answer" if active.transfer_cancelled
-                                    else transfer.failure_reason(values[1]), now)
+            if active.serial in self.calls and active.transfer is not None:  # else the caller hung up first
+                self._transfer_actions(active, active.transfer.target_ended(values[1]), now)
 
     def _bridge(self, active: ActiveCall, info) -> None:
         media = info.media
@@ -595,13 +587,15 @@ class VoiceWorker:
                 target.startTransmit(active.slot.port)  # the recording hears both sides
                 return
 
-    def _hangup_leg(self, active: ActiveCall) -> None:
+    def _hangup_leg(self, active: ActiveCall, *, answered: bool) -> None:
+        if active.leg is None:
+            return
         prm = pj.CallOpParam()
-        prm.statusCode = 487 if not active.handed_over else 200
+        prm.statusCode = 200 if answered else 487
         try:
             active.leg.hangup(prm)
         except pj.Error as exc:
-            log.warning("call %d: hanging up the transfer call failed: %s", active.serial, exc.info())
+            log.warning("call %s: hanging up the transfer call failed: %s", active.name, exc.info())
 
     def _play(self, active: ActiveCall, pcm: bytes, append: bool = False) -> None:
         outbox = active.slot.port.outbox
@@ -612,7 +606,7 @@ class VoiceWorker:
 
     # --- helper threads -----------------------------------------------------------------------------
 
-    def _synthesize(self, serial: int, prompt_id: int, text: str, voice: Voice) -> None:
+    def _synthesize(self, serial: int, name: str, prompt_id: int, text: str, voice: Voice) -> None:
         """Sentence by sentence: the caller hears the first while the rest is made (and a fixed sentence
         after a variable one comes from the cache)."""
         sentences = split_sentences(text)
@@ -621,10 +615,10 @@ class VoiceWorker:
             try:
                 started = time.perf_counter()
                 pcm = self.prompts.get(sentence, voice).tobytes()
-                log.debug("call %d: prompt %d piece %d ready in %.2f s", serial, prompt_id, number,
+                log.debug("call %s: prompt %d piece %d ready in %.2f s", name, prompt_id, number,
                           time.perf_counter() - started)
             except Exception:
-                log.exception("call %d: synthesis failed", serial)
+                log.exception("call %s: synthesis failed", name)
                 pcm, final = b"", True
             if not final:
                 pcm += bytes(int(SENTENCE_PAUSE_S * 16000) * 2)
@@ -632,13 +626,16 @@ class VoiceWorker:
             if final:
                 return
 
-    def _recognize(self, serial: int, request_id: int, pcm: bytes, expected) -> None:
+    def _recognize(self, serial: int, name: str, request_id: int, pcm: bytes, expected) -> None:
         try:
             transcript = self.asr.transcribe(pcm, tuple(expected))
         except RecognitionFailed as exc:
-            log.warning("call %d: %s", serial, exc)
+            log.warning("call %s: %s", name, exc)
             transcript = Transcript("", 0.0)
         self.results.put((serial, "transcript", request_id, transcript))
+
+    def _perform(self, serial: int, call_id: str, request) -> None:
+        self.results.put((serial, "reply", request.request_id, services.perform(request, call_id)))
 
 
 def serve_worker(settings, index: int, max_calls: int, overflow: bool = False) -> None:

@@ -18,9 +18,8 @@ import pyotp
 import segno
 
 from appliance import runtime
-from db import audit, crypto, users
+from db import audit, crypto, ratelimit, users
 from db.models import RecoveryCode, StaffUser
-from web import ratelimit
 
 FAILURES_PER_LOGIN_AND_ADDRESS = 5
 FAILURES_PER_ADDRESS = 30

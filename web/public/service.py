@@ -13,14 +13,12 @@ from peewee import Case, fn
 
 from appliance import runtime
 from appliance.clock import TOKYO
-from db import audit, bookings
+from db import lookup, ratelimit
 from db.capacity import Window, remaining, remaining_sql, window_for, window_rules
 from db.models import Booking, EligibilityQuestion, SiteNotice, Slot, Venue
-from web import ratelimit
 
 CHANNEL = "web"
 LOOKUP_WINDOW = datetime.timedelta(minutes=10)
-LOOKUP_LOCK = datetime.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -140,23 +138,10 @@ class LookupResult:
 
 def look_up(number: str, birth_date: datetime.date, phone_last4: str, source: str,
             now: datetime.datetime) -> LookupResult:
-    """A citizen's look-up, limited per client address (every attempt) and per reservation number
-    (failures: after lookup_failures_per_number within the hour the number is locked until the hour
-    is out, with an audit row). An unknown number counts and locks like a known one, so the answers
-    never tell which numbers exist. Never commits; the limits' counters commit on their own."""
+    """A citizen's look-up on the web: limited per client address (every attempt), then per
+    reservation number (db.lookup). Never commits; the limits' counters commit on their own."""
     settings = runtime.settings()
     if ratelimit.exceeded([ratelimit.Limit("lookup-ip", source, settings.rate_limit_per_ip, LOOKUP_WINDOW)], now):
         return LookupResult(None, "rate_limited_ip")
-    per_number = ratelimit.Limit("lookup-number", number, settings.lookup_failures_per_number, LOOKUP_LOCK)
-    if ratelimit.reached(per_number, now):
-        return LookupResult(None, "locked")
-    booking = bookings.lookup(number, birth_date, phone_last4)
-    if booking is not None:
-        ratelimit.clear(per_number)
-        return LookupResult(booking)
-    ratelimit.exceeded([per_number], now)
-    if ratelimit.reached(per_number, now):
-        audit.record("citizen", "lookup.locked", "booking", number, now, source=source,
-                     failures=settings.lookup_failures_per_number)
-        return LookupResult(None, "locked")
-    return LookupResult(None)
+    found = lookup.look_up(number, birth_date, phone_last4, source=source, now=now)
+    return LookupResult(found.booking, "locked" if found.locked else "")

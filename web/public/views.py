@@ -9,12 +9,12 @@ import secrets
 from flask import abort, jsonify, redirect, render_template, request, session, url_for
 
 from appliance import clock, runtime
-from db import bookings, normalize
+from db import bookings, normalize, ratelimit
 from db.bookings import Applicant, BookingError, InvalidRequest
 from db.capacity import alternatives
 from db.connection import write_transaction
 from db.models import Booking
-from web import forms, ratelimit
+from web import forms
 from web.public import calendar_file, service
 from web.public.forms import (
     MESSAGES,

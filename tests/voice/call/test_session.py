@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.voice.playbook import STARTED_AT, context
 from voice.asr import Transcript
 from voice.call.events import (
     Answer,
@@ -15,12 +16,17 @@ from voice.call.events import (
     Listen,
     NoInput,
     PromptFinished,
+    Replied,
     Say,
     SpeechRecognized,
     Transfer,
     TransferConnected,
     TransferFailed,
+    UnknownCommand,
+    Wake,
+    Woken,
 )
+from voice.call.requests import FindSlots, SlotsFound
 from voice.call.session import (
     ANNOUNCEMENT_ID,
     PLAYOUT_MARGIN_S,
@@ -28,6 +34,7 @@ from voice.call.session import (
     AnswerCall,
     CallSession,
     EndCall,
+    Perform,
     Play,
     Recognize,
     StartTransfer,
@@ -60,7 +67,7 @@ class ScriptedFlow:
 
 
 def session(flow, **kw):
-    return CallSession(flow, call_id="c1", dialled="0586000001", caller="09011112222", **kw)
+    return CallSession(flow, call_id="c1", dialled="0586000001", caller="09011112222", started_at=STARTED_AT, **kw)
 
 
 def pcm(seconds):
@@ -104,7 +111,7 @@ def test_answer_then_recording_announcement_before_the_flow_speaks():
     assert s.prompt_ready(1, pcm(0.5), 0.2) == []  # made ahead: waits for its turn
     assert s.tick(0.5) == []
     assert s.tick(1.1 + PLAYOUT_MARGIN_S + 0.01) == [Play(1, pcm(0.5))]
-    assert flow.events == [CallStarted("c1", "0586000001", "09011112222")]
+    assert flow.events == [CallStarted("c1", "0586000001", "09011112222", STARTED_AT)]
 
 
 def test_speech_and_keys_do_not_cut_the_announcement_short():
@@ -139,7 +146,7 @@ def test_audio_and_keys_before_the_answer_are_ignored():
     effects, now = feed(s, 20, 0.0, speech=True)
     assert effects == [] and s.digit("1", now) == []
     assert not s.endpointer.in_speech and s.digits.buffer == ""
-    assert flow.events == [CallStarted("c1", "0586000001", "09011112222")]
+    assert flow.events == [CallStarted("c1", "0586000001", "09011112222", STARTED_AT)]
 
 
 # --- prompts -----------------------------------------------------------------------------------------
@@ -396,8 +403,8 @@ def test_entry_ended_by_length_applies_already_during_the_prompt():
 def test_entry_ended_by_the_inter_digit_timeout():
     """With fewer keys than max_digits and no '#', tick() ends the entry inter_digit_timeout_s after
     the last key."""
-    flow = asking(max_digits=8, timeout_s=60.0)
-    s = session(flow, inter_digit_timeout_s=3.0)
+    flow = asking(max_digits=8, timeout_s=60.0, inter_digit_timeout_s=3.0)
+    s = session(flow)
     now = listening(s)
     s.digit("0", now + 1.0)
     s.digit("9", now + 2.0)
@@ -481,7 +488,7 @@ def play_through(s, effects, now):
 def test_echo_flow_two_silences_say_goodbye_and_hang_up():
     """The real demo flow: greeting, silence, the no-input prompt, silence again, goodbye, then the call
     is ended with reason no_input."""
-    flow = EchoFlow()
+    flow = EchoFlow(context())
     s = session(flow)
     effects = s.start(0.0)
     assert effects[0] == AnswerCall() and "何かお話しください" in effects[1].text
@@ -501,7 +508,7 @@ def test_echo_flow_two_silences_say_goodbye_and_hang_up():
 
 def test_echo_flow_reads_back_keys():
     """Keys ended by '#' during the greeting are read back by the demo flow."""
-    flow = EchoFlow()
+    flow = EchoFlow(context())
     s = session(flow)
     s.start(0.0)
     s.prompt_ready(1, pcm(3.0), 0.0)
@@ -562,18 +569,6 @@ def test_failed_transfer_without_an_announcement_goes_straight_to_the_flow():
     assert flow.of(TransferFailed) == [TransferFailed("staff", "no_answer")]
 
 
-def test_echo_flow_transfers_on_zero_and_goes_on_when_it_fails():
-    flow = EchoFlow()
-    flow.handle(CallStarted("c1", "0586000001", ""))
-    commands = flow.handle(DigitsEntered("0", "terminator"))
-    assert isinstance(commands[0], Say) and commands[1] == Transfer("staff")
-    after = flow.handle(TransferFailed("staff", "busy"))
-    assert isinstance(after[0], Say) and isinstance(after[1], Listen)
-    assert flow.log.path == ["greeting", "transfer", "transfer_busy", "after_transfer"]
-    flow.handle(TransferConnected("staff"))
-    assert flow.log.outcome == "transferred"
-
-
 def test_a_prompt_in_pieces_plays_as_they_come_and_ends_after_the_last():
     """The adapter synthesises sentence by sentence: the first piece plays at once, later ones queue
     behind it (append), and the prompt only finishes when the last piece has played, even if a piece
@@ -597,3 +592,70 @@ def test_pieces_of_a_prompt_cut_short_are_dropped():
     _, now = feed(s, 10, 0.1, speech=True)  # barge-in
     assert flow.of(PromptFinished) == [PromptFinished(1, True)]
     assert s.prompt_ready(1, pcm(1.0), now, final=True) == []
+
+
+# --- timers, requests, key entries per question, unknown commands -----------------------------------
+
+
+def test_a_wake_timer_delivers_woken_once_and_can_be_moved_or_stopped():
+    flow = ScriptedFlow([Answer(), Wake("hold", 2.0), Wake("gone", 1.0)], [Wake("hold", 5.0)], [], [])
+    s = session(flow)
+    s.start(0.0)
+    s.tick(1.5)  # "gone" ran out; the flow moves "hold" when told
+    assert flow.of(Woken) == [Woken("gone")]
+    s.tick(3.0)
+    assert flow.of(Woken) == [Woken("gone")]  # "hold" now runs to 6.5
+    s.tick(6.5)
+    assert flow.of(Woken) == [Woken("gone"), Woken("hold")]
+    s.tick(20.0)
+    assert len(flow.of(Woken)) == 2
+
+
+def test_a_stopped_timer_never_fires_and_timers_end_with_the_call():
+    flow = ScriptedFlow([Answer(), Wake("a", 1.0), Wake("a", 0), Wake("b", 1.0)])
+    s = session(flow)
+    s.start(0.0)
+    s.ended("caller_hangup", 0.5)
+    s.tick(5.0)
+    assert flow.of(Woken) == []
+
+
+def test_a_request_is_performed_and_its_answer_comes_back_as_replied():
+    """A request goes out as Perform; its answer reaches the flow as Replied; a second answer, an
+    answer to a request never made or one after the call ended is dropped."""
+    request = FindSlots(7, venue_id=None, first_day=STARTED_AT.date())
+    flow = ScriptedFlow([Answer(), request], [])
+    s = session(flow)
+    assert s.start(0.0) == [AnswerCall(), Perform(request)]
+    result = SlotsFound(())
+    s.replied(7, result, 0.2)
+    s.replied(7, result, 0.3)
+    s.replied(8, result, 0.3)
+    assert flow.of(Replied) == [Replied(7, result)]
+    late = ScriptedFlow([Answer(), FindSlots(1, venue_id=None, first_day=STARTED_AT.date())])
+    s = session(late)
+    s.start(0.0)
+    s.ended("caller_hangup", 0.1)
+    s.replied(1, result, 0.2)
+    assert late.of(Replied) == []
+
+
+def test_each_question_sets_its_own_key_entry():
+    """A 4-key date ends at its 4th key; the next question's 10-digit landline number ends at # (an
+    11-digit mobile one would end by its length)."""
+    flow = ScriptedFlow([Answer(), Say("誕生日は", 1), Listen(max_digits=4, terminator="", timeout_s=30)],
+                        [Listen(max_digits=11, timeout_s=30)], [])
+    s = session(flow)
+    now = listening(s)
+    for i, key in enumerate("0304"):
+        s.digit(key, now + 0.2 * i)
+    s.digit("0", now + 2.0)
+    for i, key in enumerate("586281111#"):
+        s.digit(key, now + 2.2 + 0.2 * i)
+    assert flow.of(DigitsEntered) == [DigitsEntered("0304", "length"), DigitsEntered("0586281111", "terminator")]
+
+
+def test_something_that_is_no_command_is_an_error_not_silence():
+    flow = ScriptedFlow([Answer(), "say hello"])
+    with pytest.raises(UnknownCommand, match="say hello"):
+        session(flow).start(0.0)

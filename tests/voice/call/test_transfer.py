@@ -1,5 +1,6 @@
-"""Transfer targets in the settings: the syntax, the numbers that need a trunk to dial through, and the
-SIP URI a name resolves to; a failed leg's SIP status says busy or no answer."""
+"""Transfers without SIP: the targets' syntax in the settings, the numbers that need a trunk to dial
+through, the SIP URI a name resolves to, a failed leg's status as busy or no answer; and each step
+of one transfer (bridged, its fallback to REFER, the timeout, the caller or the target hanging up)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,16 @@ import pytest
 
 from appliance.settings import SettingsError, load_settings, parse_transfer_targets
 from voice.call import transfer
+from voice.call.transfer import (
+    CallTarget,
+    CancelTarget,
+    Connected,
+    EndCaller,
+    EndTarget,
+    Failed,
+    ReferCaller,
+    TransferAttempt,
+)
 
 
 def settings(tmp_path, **values):
@@ -50,3 +61,67 @@ def test_bad_transfer_settings_are_refused_at_load(tmp_path, values, message):
                                                  (487, "no_answer"), (404, "failed"), (503, "failed")])
 def test_failure_reason(status, reason):
     assert transfer.failure_reason(status) == reason
+
+
+# --- one transfer, without SIP -----------------------------------------------------------------------
+
+
+URI = "sip:staff@192.0.2.20"
+
+
+def bridged(now=0.0, **kw):
+    attempt = TransferAttempt(URI, "bridged", 20, now, place_free=kw.pop("place_free", True))
+    return attempt, attempt.start()
+
+
+def test_bridged_calls_the_target_and_connects_when_it_answers():
+    attempt, start = bridged()
+    assert start == [CallTarget(URI)]
+    assert attempt.tick(19.9) == []
+    assert attempt.target_answered() == [Connected()]
+    assert attempt.tick(100) == []  # talking: no timeout
+    assert attempt.target_ended(200) == [EndCaller("transfer_ended")]  # staff hung up: so does the caller
+
+
+def test_bridged_without_a_free_call_place_falls_back_to_refer():
+    attempt, start = bridged(place_free=False)
+    assert start == [ReferCaller(URI)] and attempt.fell_back
+
+
+def test_an_unanswered_target_is_cancelled_once_then_reported_no_answer():
+    attempt, _ = bridged()
+    assert attempt.tick(20.0) == [CancelTarget()]
+    assert attempt.tick(21.0) == []
+    assert attempt.target_ended(487) == [Failed("no_answer")]
+
+
+@pytest.mark.parametrize(("status", "reason"), [(486, "busy"), (404, "failed"), (480, "no_answer")])
+def test_a_target_that_refuses_reports_why(status, reason):
+    attempt, _ = bridged()
+    assert attempt.target_ended(status) == [Failed(reason)]
+
+
+def test_placing_the_call_can_fail_and_an_unknown_target_fails_at_once():
+    attempt, _ = bridged()
+    assert attempt.could_not_place() == [Failed("failed")]
+    unknown = TransferAttempt(None, "bridged", 20, 0.0, place_free=True)
+    assert unknown.start() == [Failed("unknown_target")]
+
+
+def test_a_caller_who_hangs_up_ends_the_call_to_the_target():
+    attempt, _ = bridged()
+    assert attempt.caller_ended() == [EndTarget()]
+    assert attempt.target_ended(487) == []  # nobody left to tell
+
+
+def test_blind_hands_over_on_a_final_2xx_and_otherwise_reports_why():
+    attempt = TransferAttempt(URI, "blind", 20, 0.0, place_free=True)
+    assert attempt.start() == [ReferCaller(URI)]
+    assert attempt.refer_reported(180, final=False) == []
+    assert attempt.refer_reported(200, final=True) == [Connected(), EndCaller("transferred")]
+    busy = TransferAttempt(URI, "blind", 20, 0.0, place_free=True)
+    busy.start()
+    assert busy.refer_reported(486, final=True) == [Failed("busy")]
+    silent = TransferAttempt(URI, "blind", 20, 0.0, place_free=True)
+    silent.start()
+    assert silent.tick(20.0) == [Failed("no_answer")] and silent.caller_ended() == []

@@ -1,0 +1,154 @@
+"""Commands with an answer: a flow returns one, voice/services.py carries it out on the phone channel
+(one transaction, off the call's thread) and the answer comes back as Replied(request_id, result),
+where result is the request's own result or Refused. Plain values only: a flow never sees the
+database's rows."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import ClassVar
+
+# --- what the answers carry -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VenueChoice:
+    id: int
+    name: str
+    kana: str  # the reading callers say and the recogniser is matched against
+
+
+@dataclass(frozen=True)
+class Question:
+    id: int
+    text: str
+    required: bool
+    guidance: str  # what to do instead when the answer is no
+
+
+@dataclass(frozen=True)
+class SlotOffer:
+    slot_id: int
+    venue_id: int
+    venue_name: str
+    venue_kana: str
+    day: datetime.date
+    start: datetime.time
+    remaining: int
+
+
+@dataclass(frozen=True)
+class BookingInfo:
+    number: str
+    version: int
+    status: str  # "confirmed" / "cancelled" / "attended" / "no_show"
+    slot: SlotOffer
+    kana: str
+    sms: bool
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Why a request could not be done: slot_full, slot_closed, not_open, closed, already_booked,
+    not_found, locked, not_changeable, stale, invalid_<field> (kana, phone, birth_date...), busy (the
+    database), failed (unexpected: in the log)."""
+
+    code: str
+    opens_at: datetime.datetime | None = None  # not_open: when booking that day opens
+
+
+# --- requests and their results ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    request_id: int
+    writes: ClassVar[bool] = False  # takes the write lock: a booking, a change
+
+
+@dataclass(frozen=True)
+class LoadChoices(Request):
+    """The venues callers may choose and the eligibility questions, as the web site shows them."""
+
+
+@dataclass(frozen=True)
+class Choices:
+    venues: tuple[VenueChoice, ...]
+    questions: tuple[Question, ...]
+
+
+@dataclass(frozen=True)
+class FindSlots(Request):
+    """Up to `limit` bookable slots on the phone channel, earliest first: at one venue (or any when
+    venue_id is None), from first_day (to last_day), starting within [earliest, latest] when given."""
+
+    venue_id: int | None
+    first_day: datetime.date
+    last_day: datetime.date | None = None
+    earliest: datetime.time | None = None
+    latest: datetime.time | None = None
+    limit: int = 3
+    exclude_slot_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SlotsFound:
+    slots: tuple[SlotOffer, ...]
+    opens_at: datetime.datetime | None = None  # none found because booking opens later (the first day's)
+
+
+@dataclass(frozen=True)
+class BookSlot(Request):
+    """Book on the phone channel. key: the call's Call-ID and dialog step, so a repeated step makes one
+    booking. The name is taken as its reading (katakana); staff add the kanji later."""
+
+    writes: ClassVar[bool] = True
+    slot_id: int
+    kana: str
+    phone: str
+    birth_date: datetime.date
+    sms: bool
+    key: str
+
+
+@dataclass(frozen=True)
+class Booked:
+    booking: BookingInfo
+
+
+@dataclass(frozen=True)
+class FindBooking(Request):
+    """A caller's booking by its number and the birth date (wrong details and unknown numbers look
+    the same; repeated failures lock the number as on the web)."""
+
+    writes: ClassVar[bool] = True  # failures are counted
+    number: str
+    birth_date: datetime.date
+
+
+@dataclass(frozen=True)
+class BookingFound:
+    booking: BookingInfo
+
+
+@dataclass(frozen=True)
+class MoveBooking(Request):
+    writes: ClassVar[bool] = True
+    number: str
+    slot_id: int
+    version: int
+
+
+@dataclass(frozen=True)
+class CancelBooking(Request):
+    writes: ClassVar[bool] = True
+    number: str
+    version: int
+
+
+@dataclass(frozen=True)
+class Changed:
+    """A booking moved or cancelled: how it is now."""
+
+    booking: BookingInfo

@@ -1,0 +1,40 @@
+"""What every flow is: a sans-io state machine built for one call with its context (the phone line,
+the time the call came in, the settings), turning events into commands (voice/call/events.py)."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from voice.call.events import CallLog, Command, Event
+
+
+@dataclass(frozen=True)
+class Line:
+    """A phone line as a call sees it (db PhoneLine, read when the call comes in)."""
+
+    did: str
+    flow: str
+    label: str = ""
+    tts_engine: str = "openjtalk"
+    tts_voice: str = ""
+    tts_speed: float = 1.0
+    tts_volume: float = 0.7
+    record: bool = True
+
+
+@dataclass(frozen=True)
+class FlowContext:
+    call_id: str  # the SIP Call-ID: with a dialog step, the idempotency key of what the call books
+    line: Line
+    caller: str  # the caller's number as presented, "" when withheld
+    started_at: datetime.datetime  # in Asia/Tokyo
+    settings: object  # appliance.settings.Settings
+
+
+class Flow(Protocol):
+    kind: ClassVar[str]  # "ai" (recognises speech) or "ivr" (keys only): billed apart
+    log: CallLog
+
+    def handle(self, event: Event) -> list[Command]: ...
