@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pjsua2 as pj
 
+from appliance.settings import port_range
 from voice.dispatcher import contact_address, registrar_host
 
 if TYPE_CHECKING:
@@ -84,3 +85,37 @@ class PjLog(pj.LogWriter):
     def write(self, entry):
         level = logging.ERROR if entry.level <= 1 else logging.WARNING if entry.level == 2 else logging.DEBUG
         log.log(level, "pjsip: %s", entry.msg.rstrip())
+
+
+def endpoint_config(log_writer: pj.LogWriter, max_calls: int) -> pj.EpConfig:
+    """threadCnt=0: the worker's one thread polls; the bridge at 16 kHz; pjsip's log into ours."""
+    config = pj.EpConfig()
+    config.uaConfig.threadCnt = 0
+    config.uaConfig.mainThreadOnly = False
+    config.uaConfig.maxCalls = max_calls
+    config.uaConfig.userAgent = "madoguchi"
+    config.medConfig.clockRate = 16000
+    config.medConfig.sndClockRate = 16000
+    config.medConfig.noVad = True
+    config.medConfig.ecTailLen = 0
+    config.logConfig.consoleLevel = 0
+    config.logConfig.level = 2
+    config.logConfig.writer = log_writer
+    return config
+
+
+def account_config(settings, index: int, port: int) -> pj.AccountConfig:
+    """An account of worker `index`: its own slice of rtp_ports (a second worker sharing pjsua's default
+    range fails its calls with 486), and the public address for SDP behind NAT."""
+    config = pj.AccountConfig()
+    config.idUri = f"sip:madoguchi@127.0.0.1:{port}"
+    first, last = port_range(settings.rtp_ports)
+    workers = -(-settings.voice_max_calls // 4)  # four calls per worker (PJSUA_MAX_CALLS)
+    span = (last - first + 1) // workers
+    media = config.mediaConfig.transportConfig
+    media.port = first + index * span
+    media.portRange = span
+    public = settings.sip_public_address or settings.sip_listen.rsplit(":", 1)[0]
+    if public not in ("", "0.0.0.0"):
+        media.publicAddress = public
+    return config

@@ -1,11 +1,10 @@
-"""The SIP adapter: the only module that imports pjsua2.
-
-One voice worker process = one pjsua2 endpoint answering at most 4 calls (the wheel's compile-time
+"""One voice worker process = one pjsua2 endpoint answering at most 4 calls (the wheel's compile-time
 PJSUA_MAX_CALLS), behind Kamailio. pjsua2 runs with threadCnt=0: this module's one thread polls
 libHandleEvents() and does everything else between polls: SIP callbacks only note what happened,
-the media callbacks (pjmedia's clock thread) only copy 20 ms frames into deques. Each call's logic
-is a sans-io CallSession (voice/session.py); synthesis and recognition run on helper threads and
-come back through a queue.
+the media callbacks (pjmedia's clock thread) only copy 20 ms frames into deques. What a call does is
+decided without pjsua2: its flow (voice/flows, chosen by voice/flows/router.py), its sans-io
+CallSession (voice/call/session.py), its transfer and media timeout (voice/call); synthesis,
+recognition and requests run on helper threads (voice/sip/helpers.py) and come back through a queue.
 
 Object lifetimes follow docs/voice-stack.md: one AudioMediaPort per call slot, created at start and
 reused (destroying one while the bridge runs can crash); Call objects referenced until DISCONNECTED
@@ -17,114 +16,44 @@ from __future__ import annotations
 import gc
 import logging
 import queue
-import re
-import threading
 import time
-from dataclasses import dataclass, field
 
 import pjsua2 as pj
 
 from appliance.clock import TOKYO
-from appliance.settings import port_range
-from db import crypto
-from voice import audio, calllog, services
-from voice.asr import Transcript
-from voice.call import session, transfer
+from voice import calllog
+from voice.call import session
 from voice.call.media import MediaWatch
 from voice.call.session import CallSession
 from voice.call.sipinfo import caller_number, dialled_number
-from voice.call.transfer import TransferAttempt
 from voice.dispatcher import Plan, loopback_uri, trunk_password
 from voice.flows.base import FlowContext, Line
 from voice.flows.router import Refusal, route
-from voice.recognition import RecognitionClient, RecognitionFailed
-from voice.recording import SUFFIX, TRANSCRIPT_SUFFIX, CallRecorder, save_transcript
+from voice.recognition import RecognitionClient
 from voice.sip import ports
 from voice.sip.accounts import (
     PhoneCall,
     PjLog,
     TrunkAccount,
     TrunkRegistration,
+    account_config,
+    endpoint_config,
     outbound_config,
     registration_config,
 )
+from voice.sip.calls import ActiveCall, Slot
+from voice.sip.helpers import Helpers
 from voice.sip.ports import FRAME_BYTES, FramePort
+from voice.sip.transfers import MAX_CALLS, TransferLegs
 from voice.tts import PromptCache, Voice, kokoro, split_sentences, synthesize
 from voice.vad import SileroVad
 
 log = logging.getLogger(__name__)
 
-MAX_CALLS = 4  # PJSUA_MAX_CALLS of the pjsua2-python wheel
 CODEC_PRIORITIES = {"PCMU/8000/1": 255, "PCMA/8000/1": 254, "G722/16000/1": 253}
-SENTENCE_PAUSE_S = 0.3  # between the sentences of a prompt synthesised one at a time
 
 
-@dataclass
-class Slot:
-    """One of the worker's four call places: a media port and a VAD, reused call after call."""
-
-    port: FramePort
-    vad: SileroVad
-    call: ActiveCall | None = None
-
-
-@dataclass
-class ActiveCall:
-    serial: int
-    call: PhoneCall
-    slot: Slot | None
-    sip_call_id: str
-    media: MediaWatch
-    session: CallSession | None = None
-    voice: Voice = field(default_factory=Voice)
-    record: bool = False
-    recorder: CallRecorder | None = None
-    recording_name: str = ""
-    heard: list[dict] = field(default_factory=list)  # what was recognised and pressed, for staff review
-    answered_at: float = 0.0
-    answered: bool = False
-    media_connected: bool = False
-    on_hold: bool = False
-    hangup_reason: str = ""
-    transfer: TransferAttempt | None = None  # while a transfer is placed or talking
-    leg: PhoneCall | None = None  # bridged: our call to the transfer target
-
-    @property
-    def name(self) -> str:
-        """How logs name the call: its SIP Call-ID, the same in every worker's log and the call log."""
-        return self.sip_call_id
-
-
-class HelperThreads:
-    """A fixed number of threads taking jobs from a queue (a worker's thread count never changes)."""
-
-    def __init__(self, name: str, count: int, register):
-        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self.threads = [threading.Thread(target=self._run, args=(register,), name=f"{name}-{i}", daemon=True)
-                        for i in range(count)]
-        for thread in self.threads:
-            thread.start()
-
-    def submit(self, job, *args) -> None:
-        self.jobs.put((job, args))
-
-    def close(self, timeout_s: float = 5.0) -> None:
-        for _ in self.threads:
-            self.jobs.put(None)
-        for thread in self.threads:
-            thread.join(timeout_s)
-
-    def _run(self, register) -> None:
-        register(threading.current_thread().name)
-        while (item := self.jobs.get()) is not None:
-            job, args = item
-            try:
-                job(*args)
-            except Exception:
-                log.exception("helper job %s failed", job.__name__)
-
-
-class VoiceWorker:
+class VoiceWorker(TransferLegs):
     def __init__(self, settings, index: int, max_calls: int = MAX_CALLS, overflow: bool = False):
         self.settings = settings
         self.index = index
@@ -132,12 +61,10 @@ class VoiceWorker:
         self.max_calls = min(MAX_CALLS, max_calls)
         self.port = settings.voice_worker_base_port + index
         self.notes: list[tuple] = []  # from pjsua2 callbacks, handled after each poll
-        self.results: queue.SimpleQueue = queue.SimpleQueue()  # from the synthesis/recognition threads
         self.calls: dict[int, ActiveCall] = {}
         self._by_pj: dict[int, ActiveCall] = {}  # id(PhoneCall) → call
         self._serial = 0
         self.prompts = PromptCache(settings.data_dir / "prompts")
-        self.asr = RecognitionClient(settings.run_dir / "asr.sock")
         self.log_writer = calllog.CallLogWriter()
         self.next_gc = 0.0
         self.running = True
@@ -149,24 +76,11 @@ class VoiceWorker:
         gc.disable()  # cycles are collected on this thread only (step), never mid-callback elsewhere
         self.ep = pj.Endpoint()
         self.ep.libCreate()
-        config = pj.EpConfig()
-        config.uaConfig.threadCnt = 0
-        config.uaConfig.mainThreadOnly = False
-        config.uaConfig.maxCalls = MAX_CALLS
-        config.uaConfig.userAgent = "madoguchi"
-        config.medConfig.clockRate = 16000
-        config.medConfig.sndClockRate = 16000
-        config.medConfig.noVad = True
-        config.medConfig.ecTailLen = 0
-        config.logConfig.consoleLevel = 0
-        config.logConfig.level = 2
         self._pj_log = PjLog()
-        config.logConfig.writer = self._pj_log
-        self.ep.libInit(config)
+        self.ep.libInit(endpoint_config(self._pj_log, MAX_CALLS))
         # a fixed set of helper threads, registered with pjlib (a pjsua2 object freed on one must not abort)
-        self.synth_pool = HelperThreads("tts", 1, self.ep.libRegisterThread)
-        self.asr_pool = HelperThreads("asr", self.max_calls, self.ep.libRegisterThread)
-        self.service_pool = HelperThreads("svc", 2, self.ep.libRegisterThread)
+        self.helpers = Helpers(self.ep.libRegisterThread, self.prompts,
+                               RecognitionClient(self.settings.run_dir / "asr.sock"), self.max_calls)
         transport = pj.TransportConfig()
         transport.boundAddress = "127.0.0.1"
         transport.port = self.port
@@ -214,18 +128,7 @@ class VoiceWorker:
         return self.settings.run_dir / f"worker-{self.index}.ready"
 
     def _account_config(self) -> pj.AccountConfig:
-        config = pj.AccountConfig()
-        config.idUri = f"sip:madoguchi@127.0.0.1:{self.port}"
-        first, last = port_range(self.settings.rtp_ports)
-        workers = -(-self.settings.voice_max_calls // MAX_CALLS)
-        span = (last - first + 1) // workers
-        media = config.mediaConfig.transportConfig
-        media.port = first + self.index * span
-        media.portRange = span
-        public = self.settings.sip_public_address or self.settings.sip_listen.rsplit(":", 1)[0]
-        if public not in ("", "0.0.0.0"):
-            media.publicAddress = public
-        return config
+        return account_config(self.settings, self.index, self.port)
 
     def run(self) -> None:
         self.start()
@@ -256,10 +159,8 @@ class VoiceWorker:
         for port in [slot.port for slot in getattr(self, "slots", [])]:
             port.reset()
         port = None  # no local may keep a port alive past libDestroy()
-        for pool in (getattr(self, "synth_pool", None), getattr(self, "asr_pool", None),
-                     getattr(self, "service_pool", None)):
-            if pool is not None:
-                pool.close()
+        if getattr(self, "helpers", None) is not None:
+            self.helpers.close()
         self.log_writer.close()
         if getattr(self, "ep", None) is not None:
             self.ep.hangupAllCalls()
@@ -285,7 +186,7 @@ class VoiceWorker:
             self._note(note, now)
         while True:
             try:
-                serial, kind, *values = self.results.get_nowait()
+                serial, kind, *values = self.helpers.results.get_nowait()
             except queue.Empty:
                 break
             active = self.calls.get(serial)
@@ -427,19 +328,9 @@ class VoiceWorker:
             reason = "caller_cancel" if last_status == 487 else f"not_answered_{last_status}"
         else:
             reason = "caller_hangup"
-        recording, seconds = "", None
         if active.session is not None:
             active.session.ended(reason, now)
-        transcript = ""
-        if active.recorder is not None:
-            try:
-                active.recorder.close()
-                recording, seconds = active.recording_name, round(active.recorder.seconds, 2)
-                if active.heard:
-                    transcript = active.recording_name.replace(SUFFIX, TRANSCRIPT_SUFFIX)
-                    save_transcript(self.settings.recordings_dir / transcript, active.heard, crypto.cipher())
-            except OSError:
-                log.exception("call %s: the recording could not be saved", active.name)
+        recording, seconds, transcript = active.finish_recording(self.settings.recordings_dir)
         if active.transfer is not None:  # the caller is gone: so is the call to the transfer target
             self._transfer_actions(active, active.transfer.caller_ended(), now)
         if active.slot is not None:
@@ -466,9 +357,9 @@ class VoiceWorker:
                     active.media.started(active.answered_at)
                     self.log_writer.submit(calllog.call_answered, active.sip_call_id, calllog.now())
                     if active.record:
-                        self._start_recording(active)
+                        active.start_recording(self.settings.recordings_dir, calllog.now())
                 case session.Synthesize(prompt_id=prompt_id, text=text):
-                    self.synth_pool.submit(self._synthesize, active.serial, active.name, prompt_id, text, active.voice)
+                    self.helpers.synthesize(active.serial, active.name, prompt_id, text, active.voice)
                 case session.Play(prompt_id=prompt_id, pcm=pcm, append=append):
                     log.debug("call %s: playing prompt %d (%.1f s%s)", active.name, prompt_id, len(pcm) / 32000,
                               ", queued" if append else "")
@@ -476,25 +367,15 @@ class VoiceWorker:
                 case session.StopPlayback():
                     active.slot.port.outbox.clear()
                 case session.Recognize(request_id=request_id, pcm=pcm, expected=expected):
-                    self.asr_pool.submit(self._recognize, active.serial, active.name, request_id, pcm, expected)
+                    self.helpers.recognize(active.serial, active.name, request_id, pcm, expected)
                 case session.Perform(request=request):
-                    self.service_pool.submit(self._perform, active.serial, active.sip_call_id, request)
+                    self.helpers.perform(active.serial, active.sip_call_id, request)
                 case session.EndCall(reason=reason):
                     self._hangup(active, reason)
                 case session.StartTransfer(target=target):
                     self._start_transfer(active, target, time.monotonic())
                 case _:
                     raise TypeError(f"call {active.name}: no way to carry out {effect!r}")
-
-    def _start_recording(self, active: ActiveCall) -> None:
-        day = calllog.now().strftime("%Y-%m")
-        safe = re.sub(r"[^A-Za-z0-9._-]", "_", active.sip_call_id)[:80]
-        name = f"{day}/{safe}{SUFFIX}"
-        try:
-            active.recorder = CallRecorder(self.settings.recordings_dir / name, crypto.cipher())
-            active.recording_name = name
-        except OSError:
-            log.exception("call %s: cannot start the recording", active.name)
 
     def _hangup(self, active: ActiveCall, reason: str) -> None:
         if active.hangup_reason:
@@ -507,136 +388,12 @@ class VoiceWorker:
         except pj.Error as exc:
             log.warning("call %s: hangup failed: %s", active.name, exc.info())
 
-    # --- transfer: voice/call/transfer.py decides, this carries it out -------------------------------
-
-    def _start_transfer(self, active: ActiveCall, target: str, now: float) -> None:
-        uri = transfer.target_uri(self.settings, target)
-        attempt = TransferAttempt(uri, self.settings.transfer_mode, self.settings.transfer_timeout_s, now,
-                                  place_free=len(self._by_pj) < MAX_CALLS)
-        active.transfer = attempt
-        if uri is None:
-            log.warning("call %s: transfer to %r: no such name in transfer_targets", active.name, target)
-        elif attempt.fell_back and self.settings.transfer_mode == "bridged":
-            log.info("call %s: no call place free for a bridged transfer: asking the caller's side (REFER)",
-                     active.name)
-        else:
-            log.info("call %s: transfer (%s) to %s", active.name, attempt.mode, target)
-        self._transfer_actions(active, attempt.start(), now)
-
-    def _transfer_actions(self, active: ActiveCall, actions, now: float) -> None:
-        for action in actions:
-            match action:
-                case transfer.CallTarget(uri=uri) | transfer.ReferCaller(uri=uri):
-                    try:
-                        if isinstance(action, transfer.ReferCaller):
-                            active.call.xfer(uri, pj.CallOpParam(True))
-                        else:
-                            active.leg = PhoneCall(self, self.outbound)
-                            self._by_pj[id(active.leg)] = active
-                            active.leg.makeCall(uri, pj.CallOpParam(True))
-                            self._play(active, audio.ringback(self.settings.transfer_timeout_s, 16000).tobytes())
-                    except pj.Error as exc:
-                        log.warning("call %s: the transfer could not be placed: %s", active.name, exc.info())
-                        if active.leg is not None:
-                            self._by_pj.pop(id(active.leg), None)
-                            active.leg = None
-                        self._transfer_actions(active, active.transfer.could_not_place(), now)
-                case transfer.CancelTarget() | transfer.EndTarget():
-                    self._hangup_leg(active, answered=isinstance(action, transfer.EndTarget))
-                case transfer.Connected():
-                    if active.slot is not None:
-                        active.slot.port.outbox.clear()  # the ringback
-                    log.info("call %s: transfer answered: caller and target joined", active.name)
-                    self._effects(active, active.session.transfer_connected(now))
-                case transfer.EndCaller(reason=reason):
-                    self._hangup(active, reason)
-                case transfer.Failed(reason=reason):
-                    active.transfer = None
-                    if active.slot is not None:
-                        active.slot.port.outbox.clear()  # the ringback
-                    log.info("call %s: transfer failed: %s", active.name, reason)
-                    if active.serial in self.calls:
-                        self._effects(active, active.session.transfer_failed(reason, now))
-                case _:
-                    raise TypeError(f"call {active.name}: no way to carry out {action!r}")
-
-    def _leg_note(self, active: ActiveCall, kind: str, values: list, now: float) -> None:
-        leg = active.leg
-        if kind == "media":
-            try:
-                self._bridge(active, leg.getInfo())
-            except pj.Error as exc:
-                log.warning("call %s: the transfer call's audio was not joined: %s", active.name, exc.info())
-        elif kind == "state" and values[0] == pj.PJSIP_INV_STATE_CONFIRMED and active.serial in self.calls:
-            self._transfer_actions(active, active.transfer.target_answered(), now)
-        elif kind == "state" and values[0] == pj.PJSIP_INV_STATE_DISCONNECTED:
-            del self._by_pj[id(leg)]
-            active.leg = None
-            if active.serial in self.calls and active.transfer is not None:  # else the caller hung up first
-                self._transfer_actions(active, active.transfer.target_ended(values[1]), now)
-
-    def _bridge(self, active: ActiveCall, info) -> None:
-        media = info.media
-        for index in range(len(media)):
-            if media[index].type == pj.PJMEDIA_TYPE_AUDIO and media[index].status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                target = active.leg.getAudioMedia(index)
-                caller = active.call.getAudioMedia(-1)
-                active.slot.port.outbox.clear()  # the ringback
-                caller.startTransmit(target)
-                target.startTransmit(caller)
-                target.startTransmit(active.slot.port)  # the recording hears both sides
-                return
-
-    def _hangup_leg(self, active: ActiveCall, *, answered: bool) -> None:
-        if active.leg is None:
-            return
-        prm = pj.CallOpParam()
-        prm.statusCode = 200 if answered else 487
-        try:
-            active.leg.hangup(prm)
-        except pj.Error as exc:
-            log.warning("call %s: hanging up the transfer call failed: %s", active.name, exc.info())
-
     def _play(self, active: ActiveCall, pcm: bytes, append: bool = False) -> None:
         outbox = active.slot.port.outbox
         if not append:
             outbox.clear()
         pcm += bytes(-len(pcm) % FRAME_BYTES)
         outbox.extend(pcm[i:i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES))
-
-    # --- helper threads -----------------------------------------------------------------------------
-
-    def _synthesize(self, serial: int, name: str, prompt_id: int, text: str, voice: Voice) -> None:
-        """Sentence by sentence: the caller hears the first while the rest is made (and a fixed sentence
-        after a variable one comes from the cache)."""
-        sentences = split_sentences(text)
-        for number, sentence in enumerate(sentences, 1):
-            final = number == len(sentences)
-            try:
-                started = time.perf_counter()
-                pcm = self.prompts.get(sentence, voice).tobytes()
-                log.debug("call %s: prompt %d piece %d ready in %.2f s", name, prompt_id, number,
-                          time.perf_counter() - started)
-            except Exception:
-                log.exception("call %s: synthesis failed", name)
-                pcm, final = b"", True
-            if not final:
-                pcm += bytes(int(SENTENCE_PAUSE_S * 16000) * 2)
-            self.results.put((serial, "prompt", prompt_id, pcm, final))
-            if final:
-                return
-
-    def _recognize(self, serial: int, name: str, request_id: int, pcm: bytes, expected) -> None:
-        try:
-            transcript = self.asr.transcribe(pcm, tuple(expected))
-        except RecognitionFailed as exc:
-            log.warning("call %s: %s", name, exc)
-            transcript = Transcript("", 0.0)
-        self.results.put((serial, "transcript", request_id, transcript))
-
-    def _perform(self, serial: int, call_id: str, request) -> None:
-        self.results.put((serial, "reply", request.request_id, services.perform(request, call_id)))
-
 
 def serve_worker(settings, index: int, max_calls: int, overflow: bool = False) -> None:
     """Run one voice worker until SIGTERM/SIGINT."""
