@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from voice import audio  # noqa: E402
-from voice.asr.matching import rank_expected, reading  # noqa: E402
+from voice.nlu.readings import closest, reading  # noqa: E402
 from voice.tts import ENGINES, Voice, synthesize  # noqa: E402
 
 PHRASES = (
@@ -123,8 +123,7 @@ def bench_asr(models_dir: Path) -> None:
             errors, chars = errors + wrong, chars + length
             if "noise" in label:
                 noisy_errors, noisy_chars = noisy_errors + wrong, noisy_chars + length
-            ranked = rank_expected(result.text, PHRASES)
-            hits += bool(ranked) and ranked[0] == phrase
+            hits += closest(result.hypotheses, {p: (p,) for p in PHRASES})[0] == phrase
         audio_s = sum(len(u[2]) for u in utterances) / 16000
         print(f"| {name} | {seconds / audio_s:.3f} | {errors / chars:.1%} | {noisy_errors / noisy_chars:.1%} "
               f"| {hits}/{len(utterances)} |")

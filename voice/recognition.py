@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from voice.asr import Transcript
-from voice.asr.matching import rank_expected
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +77,8 @@ class _Handler(socketserver.BaseRequestHandler):
         server: RecognitionServer = self.server  # type: ignore[assignment]
         try:
             header = json.loads(_read_block(self.request, MAX_HEADER_BYTES))
-            expected = header.get("expected") or [] if isinstance(header, dict) else None
-            if not isinstance(expected, list) or not all(isinstance(e, str) for e in expected):
-                raise ValueError("the header must be an object whose `expected` is a list of texts")
+            if not isinstance(header, dict):
+                raise ValueError("the header must be an object")
             pcm = _read_block(self.request, MAX_PCM_BYTES)
             if len(pcm) % 2:
                 raise ValueError("PCM of odd length")
@@ -92,13 +90,12 @@ class _Handler(socketserver.BaseRequestHandler):
         try:
             with server.slots:
                 transcript = server.engine.transcribe(samples)
-            alternatives = rank_expected(transcript.text, expected)
         except Exception as exc:  # one failed utterance must not take the service down
             log.exception("recognition failed")
             self._reply({"error": f"recognition failed: {type(exc).__name__}"})
             return
         self._reply({"text": transcript.text, "confidence": transcript.confidence,
-                     "alternatives": list(alternatives), "seconds": transcript.seconds})
+                     "alternatives": list(transcript.alternatives), "seconds": transcript.seconds})
         log.info("recognised %.1f s of speech in %.2f s (%d characters)",
                  len(samples) / 16000, transcript.seconds, len(transcript.text))
 
@@ -125,12 +122,12 @@ class RecognitionClient:
         self.path = str(path)
         self.timeout_s = timeout_s
 
-    def transcribe(self, pcm: bytes, expected: tuple[str, ...] = ()) -> Transcript:
+    def transcribe(self, pcm: bytes) -> Transcript:
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.settimeout(self.timeout_s)
                 sock.connect(self.path)
-                _send(sock, {"expected": list(expected)}, pcm)
+                _send(sock, {}, pcm)
                 reply = json.loads(_read_block(sock, MAX_HEADER_BYTES))
         except (OSError, ValueError, ConnectionError) as exc:
             raise RecognitionFailed(f"recognition service unavailable: {exc}") from exc

@@ -15,7 +15,7 @@ import pytest
 from db import crypto
 from tests.conftest import process_globals_kept
 from tests.sip.conftest import DEMO_DID, call, run_sipp, speech_wav
-from voice.asr.matching import similarity
+from voice.nlu.readings import similarity
 from voice.recording import load_transcript
 
 

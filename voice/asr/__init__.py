@@ -9,5 +9,9 @@ from dataclasses import dataclass
 class Transcript:
     text: str
     confidence: float  # 0..1, engine-specific but comparable within an engine
-    alternatives: tuple[str, ...] = ()
+    alternatives: tuple[str, ...] = ()  # the engine's other hypotheses, best first (n-best)
     seconds: float = 0.0  # time the recognition took
+
+    @property
+    def hypotheses(self) -> tuple[str, ...]:
+        return (self.text, *self.alternatives) if self.text else self.alternatives

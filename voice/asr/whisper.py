@@ -26,6 +26,7 @@ SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 MIN_WINDOW_S = 10  # the shortest encoder window (Whisper's own is 30 s)
 PIECE_S = 10  # longer audio is decoded in pieces of at most this
 MAX_NEW_TOKENS = 200  # a phone answer is short: longer output is a hallucination loop
+HYPOTHESES = 5  # the beam's best, kept: a closed-set question finds its answer among them (n-best)
 NO_SPEECH_THRESHOLD, LOGPROB_THRESHOLD = 0.6, -1.0  # faster-whisper's test for "this was silence"
 
 
@@ -96,13 +97,16 @@ class WhisperRecognizer:
         started = time.perf_counter()
         pieces = split(np.asarray(samples), PIECE_S * 16000) if len(samples) else []
         results = [self._decode(piece) for piece in pieces]
-        texts = [text for text, _ in results if text]
+        texts = [hypotheses[0] for hypotheses, _ in results if hypotheses]
         text = clean("".join(texts))
-        confidence = round(min(c for t, c in results if t), 3) if text else 0.0
-        return Transcript(text, confidence, seconds=time.perf_counter() - started)
+        confidence = round(min(c for h, c in results if h), 3) if text else 0.0
+        # an answer is one piece: its other hypotheses go along (a long utterance's would not line up)
+        others = tuple(h for h in results[0][0][1:] if h != text) if len(results) == 1 and text else ()
+        return Transcript(text, confidence, others, seconds=time.perf_counter() - started)
 
-    def _decode(self, samples: np.ndarray) -> tuple[str, float]:
-        """One piece of at most 30 s: (text, confidence)."""
+    def _decode(self, samples: np.ndarray) -> tuple[tuple[str, ...], float]:
+        """One piece of at most 30 s: its distinct cleaned hypotheses, best first, and the best one's
+        confidence (nothing for silence)."""
         from faster_whisper.audio import pad_or_trim
 
         features = self.model.feature_extractor(samples.astype(np.float32) / 32768.0)
@@ -115,10 +119,14 @@ class WhisperRecognizer:
         result = self.model.model.generate(
             encoded, [self.prompt], beam_size=self.beam_size, patience=1, length_penalty=1,
             max_length=len(self.prompt) + min(MAX_NEW_TOKENS, 8 + int(12 * seconds)), return_scores=True,
-            return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1])[0]
+            return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1],
+            num_hypotheses=min(HYPOTHESES, self.beam_size))[0]
         tokens = result.sequences_ids[0]
         logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # faster-whisper's average log-probability
         if result.no_speech_prob > NO_SPEECH_THRESHOLD and logprob < LOGPROB_THRESHOLD:
-            return "", 0.0  # silence
-        text = clean(self.tokenizer.decode(tokens))
-        return text, math.exp(logprob) * (1.0 - result.no_speech_prob)
+            return (), 0.0  # silence
+        texts = [clean(self.tokenizer.decode(ids)) for ids in result.sequences_ids]
+        hypotheses = tuple(dict.fromkeys(text for text in texts if text))
+        if not texts[0]:
+            return (), 0.0
+        return hypotheses, math.exp(logprob) * (1.0 - result.no_speech_prob)

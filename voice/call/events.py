@@ -39,7 +39,11 @@ class DigitsEntered:
 class SpeechRecognized:
     text: str
     confidence: float
-    alternatives: tuple[str, ...] = ()
+    alternatives: tuple[str, ...] = ()  # the recogniser's other hypotheses, best first
+
+    @property
+    def hypotheses(self) -> tuple[str, ...]:
+        return (self.text, *self.alternatives) if self.text else self.alternatives
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,6 @@ class Listen:
 
     timeout_s: float = 6.0
     max_digits: int = 1
-    expected: tuple[str, ...] = ()  # the closed set of answers the question expects, if any
     terminator: str = "#"
     inter_digit_timeout_s: float = 3.0
 

@@ -76,7 +76,6 @@ class StopPlayback:
 class Recognize:
     request_id: int
     pcm: bytes  # 16 kHz 16-bit mono
-    expected: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -149,7 +148,7 @@ class CallSession:
                 effects += self._barge_in(now)
             elif isinstance(item, Utterance) and self.listening and self.recognizing is None:
                 self.recognizing = next(self._requests)
-                effects.append(Recognize(self.recognizing, item.pcm, self.listening.expected))
+                effects.append(Recognize(self.recognizing, item.pcm))
         return effects
 
     def digit(self, digit: str, now: float) -> list[Effect]:

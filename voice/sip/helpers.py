@@ -59,8 +59,8 @@ class Helpers:
     def synthesize(self, serial: int, name: str, prompt_id: int, text: str, voice: Voice) -> None:
         self.pools[0].submit(self._synthesize, serial, name, prompt_id, text, voice)
 
-    def recognize(self, serial: int, name: str, request_id: int, pcm: bytes, expected) -> None:
-        self.pools[1].submit(self._recognize, serial, name, request_id, pcm, expected)
+    def recognize(self, serial: int, name: str, request_id: int, pcm: bytes) -> None:
+        self.pools[1].submit(self._recognize, serial, name, request_id, pcm)
 
     def perform(self, serial: int, call_id: str, request) -> None:
         self.pools[2].submit(self._perform, serial, call_id, request)
@@ -89,9 +89,9 @@ class Helpers:
             if final:
                 return
 
-    def _recognize(self, serial: int, name: str, request_id: int, pcm: bytes, expected) -> None:
+    def _recognize(self, serial: int, name: str, request_id: int, pcm: bytes) -> None:
         try:
-            transcript = self.asr.transcribe(pcm, tuple(expected))
+            transcript = self.asr.transcribe(pcm)
         except RecognitionFailed as exc:
             log.warning("call %s: %s", name, exc)
             transcript = Transcript("", 0.0)

@@ -1,0 +1,81 @@
+"""Closed sets by sound: yes and no (with what Whisper base hears for them), what the caller wants,
+venues (alike ones told apart), names as readings, and the words that work at any question."""
+
+from __future__ import annotations
+
+import pytest
+
+from voice.call.requests import VenueChoice
+from voice.nlu.answers import INTENTS, MANAGE, YES_NO, command, decide
+from voice.nlu.names import name_reading
+from voice.nlu.readings import canonical, closest
+from voice.nlu.venues import phrases
+
+VENUES = (VenueChoice(1, "デモ市役所 本庁舎 市民課", "デモシヤクショ ホンチョウシャ シミンカ"),
+          VenueChoice(2, "北支所", "キタシショ"), VenueChoice(3, "北部公民館", "ホクブコウミンカン"),
+          VenueChoice(4, "駅前サービスセンター", "エキマエサービスセンター"))
+
+
+def test_one_number_has_one_canonical_reading_however_it_is_written():
+    assert canonical("十二月") == canonical("12月") == canonical("じゅうにがつ") == canonical("ジュウニガツ") == "ジュニガツ"
+
+
+@pytest.mark.parametrize(("heard", "key"), [
+    ("はい", "yes"), ("はい、そうです", "yes"), ("ええ、そうです", "yes"), ("お願いします", "yes"), ("そうです", "yes"),
+    ("いいえ", "no"), ("違います", "no"), ("いいえ、違います", "no"),
+    ("いいね", "no"), ("いいね、違います!", "no"), ("入れ、違います。", "no"),  # Whisper base's いいえ
+])
+def test_yes_and_no(heard, key):
+    assert decide((heard,), 0.9, YES_NO).key == key
+
+
+@pytest.mark.parametrize("heard", ["", "えーと", "スタッフのアイス", "本庁舎"])
+def test_what_is_neither_is_asked_again(heard):
+    assert decide((heard,), 0.9, YES_NO).action == "retry"
+
+
+def test_an_unsure_recogniser_makes_a_match_confirmed_rather_than_taken():
+    assert decide(("はい",), 0.9, YES_NO).action == "accept"
+    assert decide(("はいる",), 0.1, YES_NO).action in ("confirm", "retry")
+
+
+@pytest.mark.parametrize(("heard", "key"), [
+    ("予約をお願いします", "book"), ("予約したいです", "book"), ("キャンセルしたいです", "manage"),
+    ("予約の確認", "manage"), ("日にちを変えたい", "manage"), ("オペレーター", "person"), ("担当者と話したい", "person"),
+])
+def test_what_the_caller_wants(heard, key):
+    assert decide((heard,), 0.9, INTENTS).key == key
+
+
+@pytest.mark.parametrize(("heard", "key"), [("取り消したい", "cancel"), ("変更したいです", "change"),
+                                            ("確認だけです", "keep")])
+def test_what_to_do_with_a_booking(heard, key):
+    assert decide((heard,), 0.9, MANAGE).key == key
+
+
+@pytest.mark.parametrize(("heard", "key"), [
+    ("本庁舎", "1"), ("市役所の本庁舎でお願いします", "1"), ("北支所", "2"), ("北部公民館", "3"),
+    ("駅前サービスセンター", "4"), ("駅前", "4"), ("どこでもいいです", "anywhere"), ("一番近いところ", "anywhere"),
+])
+def test_venues_by_name_part_or_reading(heard, key):
+    assert closest((heard,), phrases(VENUES))[0] == key
+
+
+@pytest.mark.parametrize(("heard", "kana"), [
+    ("山田花子", "ヤマダハナコ"), ("やまだはなこ", "ヤマダハナコ"), ("山田花子です", "ヤマダハナコ"),
+    ("私の名前は山田花子です", "ヤマダハナコ"), ("山田と申します", "ヤマダ"), ("ヤマダ ハナコ", "ヤマダハナコ"),
+])
+def test_names_as_readings(heard, kana):
+    assert name_reading((heard,)) == kana
+
+
+@pytest.mark.parametrize("heard", ["", "あ", "、。"])
+def test_what_is_no_name_is_none(heard):
+    assert name_reading((heard,)) is None
+
+
+def test_words_that_work_at_any_question():
+    assert command(("もう一度お願いします",)) == "repeat"
+    assert command(("ゆっくり話してください",)) == "slow"
+    assert command(("オペレーター",)) == "person"
+    assert command(("はい",)) == "" and command(("十二月三日",)) == ""

@@ -1,0 +1,65 @@
+"""Closed sets of answers: yes and no, what the caller wants (book, check or change, a person), and the
+words that work at any question (repeat, slower, a person). Each set lists what callers say and
+what Whisper base is known to hear instead (「いいえ」 comes back as 「いいね」 or 「いえ」), matched by
+sound (voice/nlu/readings.py) over the recogniser's hypotheses.
+
+decide() turns a match into what the dialog does: accept it, confirm it, or ask again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from voice.nlu.readings import closest
+
+YES_NO = {
+    "yes": ("はい", "はい、そうです", "はい、お願いします", "そうです", "ええ、そうです", "お願いします", "それでいいです",
+            "それでお願いします", "大丈夫です", "合っています", "あっています", "間違いありません", "よろしいです",
+            "はいはい", "うん", "オーケー", "いいです", "結構です、お願いします"),
+    "no": ("いいえ", "いいえ、違います", "違います", "ちがいます", "違う", "いや", "いや、違います", "だめです", "ダメ",
+           "間違っています", "いいね", "いえ", "いいえ違います", "いえ、違います", "いいね、違います", "違いますね"),
+}
+INTENTS = {
+    "book": ("予約", "予約したい", "予約をお願いします", "予約したいです", "申し込み", "新しく予約", "予約を取りたい",
+             "電子証明書の更新"),
+    "manage": ("予約の確認", "確認", "変更", "予約の変更", "日にちを変えたい", "キャンセル", "取り消し", "取消",
+               "予約の取り消し", "キャンセルしたい", "変えたい"),
+    "person": ("オペレーター", "担当者", "担当の人", "係の人", "人と話したい", "職員", "人間", "オペレーターをお願いします"),
+}
+MANAGE = {
+    "change": ("変更", "変更したい", "日にちを変えたい", "時間を変えたい", "変えたい", "別の日"),
+    "cancel": ("キャンセル", "キャンセルしたい", "取り消し", "取り消したい", "取消", "やめたい"),
+    "keep": ("確認だけ", "確認", "そのまま", "何もしない", "大丈夫です"),
+}
+COMMANDS = {
+    "repeat": ("もう一度", "もう一回", "もう一度お願いします", "繰り返して", "え、何ですか", "もう一度言ってください"),
+    "slow": ("ゆっくり", "ゆっくりお願いします", "ゆっくり話して", "ゆっくり言ってください"),
+    "person": INTENTS["person"],
+}
+
+ACCEPT, CONFIRM = 0.8, 0.6  # combined score: take it; take it once the caller says yes
+
+
+@dataclass(frozen=True)
+class Decision:
+    key: str  # the matched answer ("" when nothing matched)
+    action: str  # "accept" / "confirm" / "retry"
+    score: float
+
+
+def decide(heard: tuple[str, ...], confidence: float, answers: dict[str, tuple[str, ...]]) -> Decision:
+    """Match what was heard against a closed set and decide: a close match with a sure recogniser is
+    taken, a fair one is confirmed, the rest asked again."""
+    key, similarity = closest(heard, answers)
+    score = similarity * (0.6 + 0.4 * min(1.0, max(0.0, confidence)))
+    if key and score >= ACCEPT:
+        return Decision(key, "accept", score)
+    if key and score >= CONFIRM:
+        return Decision(key, "confirm", score)
+    return Decision("", "retry", score)
+
+
+def command(heard: tuple[str, ...]) -> str:
+    """"repeat", "slow" or "person" when that is what the caller said at any question, else ""."""
+    key, similarity = closest(heard, COMMANDS)
+    return key if similarity >= 0.85 else ""

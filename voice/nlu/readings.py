@@ -1,0 +1,74 @@
+"""Readings: what Japanese sounds like, the form every answer is understood in.
+
+Whisper base mishears often, but mostly into words that sound alike (「十二月」 as 「12月」 or
+「じゅうにがつ」, 「いいえ」 as 「いいね」), so what was heard and what a question expects are both
+turned into their katakana reading (Open JTalk's) and then into a canonical form that forgives what
+a phone line and a weak recogniser blur: long vowels (ジュー, ジュウ and ジュ are one), small kana
+sizes, voiced and unvoiced pairs are kept apart (ガツ is not カツ).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import unicodedata
+
+# kana whose vowel is o or u: a following ウ lengthens it (キュウ = キュー)
+_O_OR_U = set("オコソトノホモヨロヲゴゾドボポョュクスツヌフムユルグズヅブプゥォ")
+_SMALL = str.maketrans("ァィゥェォャュョヮ", "アイウエオヤユヨワ")
+
+
+@functools.lru_cache(maxsize=8192)
+def reading(text: str) -> str:
+    """Katakana reading without punctuation or spaces ('' for text with nothing readable)."""
+    import pyopenjtalk
+
+    text = unicodedata.normalize("NFKC", text or "").strip()
+    if not text:
+        return ""
+    kana = pyopenjtalk.g2p(text, kana=True)
+    return "".join(ch for ch in kana if unicodedata.category(ch)[0] == "L" or ch == "ー")
+
+
+@functools.lru_cache(maxsize=8192)
+def canonical(text: str) -> str:
+    """The reading with long vowels dropped: 「十時」「じゅうじ」「ジュウジ」 are all ジュジ."""
+    kana = reading(text)
+    out = []
+    for ch in kana:
+        if ch == "ー" or (ch == "ウ" and out and out[-1] in _O_OR_U):
+            continue
+        out.append(ch)
+    return "".join(out)
+
+
+def loose(text: str) -> str:
+    """canonical() with small kana made full size, for comparing rather than parsing (キャ ~ キヤ)."""
+    return canonical(text).translate(_SMALL)
+
+
+def similarity(heard: str, expected: str) -> float:
+    """0..1: how alike two texts sound. An expected answer said inside a longer sentence
+    (「はい、そうです」 for 「はい」) counts fully."""
+    a, b = loose(heard), loose(expected)
+    if not a or not b:
+        return 0.0
+    if b in a:
+        return 1.0
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def closest(heard: tuple[str, ...], phrases: dict[str, tuple[str, ...]]) -> tuple[str, float]:
+    """The key whose phrases sound most like any of the heard texts (the recogniser's best and its
+    other hypotheses, best first: later ones count a little less), with that score; ("", 0.0) when
+    nothing was heard. Equal scores go to the longer phrase."""
+    best, score, length = "", 0.0, 0
+    for rank, text in enumerate(heard):
+        weight = 1.0 - 0.05 * rank
+        for key, options in phrases.items():
+            for phrase in options:
+                value = similarity(text, phrase) * weight
+                # on a tie the longer phrase wins: 「予約の確認」 is about checking, not about 「予約」
+                if value > 0 and (value, len(phrase)) > (score, length):
+                    best, score, length = key, value, len(phrase)
+    return best, score
