@@ -112,8 +112,8 @@ def _opens_later(request: FindSlots, now: datetime.datetime) -> datetime.datetim
 
 
 def book_slot(request: BookSlot, actor: Actor, now: datetime.datetime) -> Booked:
-    applicant = Applicant(name=request.kana, kana=request.kana, phone=request.phone, birth_date=request.birth_date,
-                          notify="sms" if request.sms else "none")
+    applicant = Applicant(name=request.name or request.kana, kana=request.kana, phone=request.phone,
+                          birth_date=request.birth_date, notify="sms" if request.sms else "none")
     booking = bookings.book(request.slot_id, applicant, CHANNEL, now, actor=actor,
                             idempotency_key=f"phone:{request.key}"[:200])
     return Booked(_info(booking))

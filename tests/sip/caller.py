@@ -6,6 +6,7 @@ Script: {"uri": ..., "codec": "PCMU/8000/1", "steps": [...], "heard": "out.wav"}
   {"wait_prompt": 20}         wait until the engine has spoken and then been silent for 0.8 s ("quiet": 2.5
                               waits for a longer silence, across prompts with gaps between them); after a
                               "say", also report reply_after_s (end of that speech to the reply's first sound)
+  {"wait_speech": 20}         wait until the engine starts speaking (then keys or speech cut the prompt short)
   {"say": "speech.wav"}       send a 16 kHz 16-bit WAV in real time, then 0.2 s of silence
   {"dtmf": "12#", "method": "rfc2833" | "info", "gap": 0.25}
   {"sleep": 1.5}
@@ -153,6 +154,10 @@ def main(script_path: str) -> None:
                 result["reply_after_s"] = None if reply is None else round((reply - port.speech_ended_at) * 0.02, 3)
                 port.speech_ended_at = None
             report["steps"].append(result)
+        elif "wait_speech" in step:
+            start = len(port.heard)
+            report["steps"].append({"wait_speech": poll(
+                step["wait_speech"], lambda start=start: any(rms(f) > SPEECH_LEVEL for f in port.heard[start:]))})
         elif "say" in step:
             with wave.open(step["say"], "rb") as w:
                 pcm = w.readframes(w.getnframes())

@@ -28,7 +28,8 @@ from tests.conftest import make_instance, process_globals_kept
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = Path(__file__).with_name("scenarios")
-DEMO_DID = "0586000001"
+BOOKING_DID = "0586000001"  # the demo's booking line
+ECHO_DID = "0586000009"  # the demo's diagnostics line: reads back what it heard
 
 
 def free_port_block(size: int, region: int = 21000) -> int:
@@ -85,7 +86,10 @@ class Engine:
 
     @property
     def uri(self) -> str:
-        return f"sip:{DEMO_DID}@127.0.0.1:{self.sip_port}"
+        return self.uri_for(ECHO_DID)
+
+    def uri_for(self, did: str) -> str:
+        return f"sip:{did}@127.0.0.1:{self.sip_port}"
 
     def workers(self) -> list[psutil.Process]:
         children = psutil.Process(self.process.pid).children()
@@ -227,7 +231,7 @@ def clean_engine(engine, baseline):
 
 
 def run_sipp(engine: Engine, scenario: str, *, calls: int = 1, rate: float = 1, limit: int = 1,
-             service: str = DEMO_DID, local_ip: str = "127.0.0.1", extra: tuple[str, ...] = (),
+             service: str = ECHO_DID, local_ip: str = "127.0.0.1", extra: tuple[str, ...] = (),
              timeout_s: float = 120) -> subprocess.CompletedProcess:
     """Run a SIPp scenario (a name in scenarios/ or a path) to completion (-m calls); the caller asserts on
     the exit status."""

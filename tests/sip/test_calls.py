@@ -14,7 +14,7 @@ import pytest
 
 from db import crypto
 from tests.conftest import process_globals_kept
-from tests.sip.conftest import DEMO_DID, call, run_sipp, speech_wav
+from tests.sip.conftest import ECHO_DID, call, run_sipp, speech_wav
 from voice.nlu.readings import similarity
 from voice.recording import load_transcript
 
@@ -50,7 +50,7 @@ def test_demo_line_recognises_speech_reads_it_back_takes_keys_and_records(clean_
     assert report["answered"] and all(step.get("wait_prompt", True) for step in report["steps"]), report
     engine.wait_idle()
     [row] = engine.calls(before)
-    assert row["did"] == DEMO_DID and row["end_reason"] == "caller_hangup"
+    assert row["did"] == ECHO_DID and row["end_reason"] == "caller_hangup"
     assert row["path"] == ["greeting", "heard", "digits", "digits"]
     heard = transcript_of(engine, row)
     texts = [item["text"] for item in heard if "text" in item]
@@ -186,7 +186,7 @@ def test_malformed_sip_is_dropped_and_the_engine_keeps_serving(clean_engine):
     engine = clean_engine
     worker_port = engine.settings.voice_worker_base_port
     junk = [b"\x00\xff" * 300, b"INVITE sip:x SIP/2.0\r\nVia: nonsense\r\nContent-Length: 99999\r\n\r\nv=0",
-            "INVITE sip:0586000001@127.0.0.1 SIP/2.0\r\nFrom: 窓口\r\n\r\n".encode()]
+            "INVITE sip:0586000009@127.0.0.1 SIP/2.0\r\nFrom: 窓口\r\n\r\n".encode()]
     for port in (engine.sip_port, worker_port):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
             for datagram in junk:

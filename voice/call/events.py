@@ -140,11 +140,16 @@ class Wake:
     after_s: float
 
 
+@dataclass(frozen=True)
+class SpeakSlower:
+    """The caller asked for slower speech: every prompt from now on is spoken more slowly."""
+
+
 class UnknownCommand(TypeError):
     """A flow returned something that is no command: a bug to see, never to drop silently."""
 
 
-Command = Answer | Say | Listen | HangUp | Transfer | Wake  # and every Request
+Command = Answer | Say | Listen | HangUp | Transfer | Wake | SpeakSlower  # and every Request
 
 
 @dataclass

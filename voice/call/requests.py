@@ -101,7 +101,7 @@ class SlotsFound:
 @dataclass(frozen=True)
 class BookSlot(Request):
     """Book on the phone channel. key: the call's Call-ID and dialog step, so a repeated step makes one
-    booking. The name is taken as its reading (katakana); staff add the kanji later."""
+    booking. The name is its reading (katakana) unless given apart; staff add the kanji later."""
 
     writes: ClassVar[bool] = True
     slot_id: int
@@ -110,6 +110,7 @@ class BookSlot(Request):
     birth_date: datetime.date
     sms: bool
     key: str
+    name: str = ""
 
 
 @dataclass(frozen=True)

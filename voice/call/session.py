@@ -32,6 +32,7 @@ from voice.call.events import (
     PromptFinished,
     Replied,
     Say,
+    SpeakSlower,
     SpeechRecognized,
     Transfer,
     TransferConnected,
@@ -89,13 +90,18 @@ class StartTransfer:
 
 
 @dataclass(frozen=True)
+class SlowDown:
+    """Speak every prompt from now on more slowly."""
+
+
+@dataclass(frozen=True)
 class Perform:
     """Carry out a request (voice/services.py); hand its result back with replied()."""
 
     request: Request
 
 
-Effect = AnswerCall | Synthesize | Play | StopPlayback | Recognize | EndCall | StartTransfer | Perform
+Effect = AnswerCall | Synthesize | Play | StopPlayback | Recognize | EndCall | StartTransfer | Perform | SlowDown
 
 # prompts the engine itself says, never reported to the flow as PromptFinished
 ANNOUNCEMENT_ID = -1  # the recording announcement
@@ -328,6 +334,8 @@ class CallSession:
                 case Request():
                     self.asked.add(command.request_id)
                     effects.append(Perform(command))
+                case SpeakSlower():
+                    effects.append(SlowDown())
                 case _:
                     raise UnknownCommand(f"{type(self.flow).__name__} returned {command!r}, which is no command")
         return effects

@@ -21,6 +21,7 @@ def create_flow(name: str, context: FlowContext) -> Flow:
 
 
 def _flows() -> dict:
+    from voice.flows.booking import BookingFlow
     from voice.flows.echo import EchoFlow
 
-    return {"echo": EchoFlow}
+    return {"booking": BookingFlow, "echo": EchoFlow}

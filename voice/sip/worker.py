@@ -13,6 +13,7 @@ and dropped on this thread; everything released and garbage-collected before lib
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import queue
@@ -370,6 +371,8 @@ class VoiceWorker(TransferLegs):
                     self.helpers.recognize(active.serial, active.name, request_id, pcm)
                 case session.Perform(request=request):
                     self.helpers.perform(active.serial, active.sip_call_id, request)
+                case session.SlowDown():
+                    active.voice = dataclasses.replace(active.voice, speed=max(0.6, round(active.voice.speed * 0.8, 2)))
                 case session.EndCall(reason=reason):
                     self._hangup(active, reason)
                 case session.StartTransfer(target=target):

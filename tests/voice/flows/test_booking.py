@@ -1,0 +1,268 @@
+"""The booking line as playbooks (events in, commands out, no SIP, no audio, no database): booking by
+keys alone and by speech alone, a full slot's alternatives, eligibility, the misses that lead to keys
+and then to a person, the words that work anywhere, and looking up, changing and cancelling. The
+call came in on Tuesday 1 December 2026 at 10:00 from 090-1111-2222."""
+
+from __future__ import annotations
+
+import datetime
+
+from tests.voice.playbook import (
+    Playbook,
+    asked,
+    context,
+    finished,
+    heard,
+    keys,
+    reply,
+    said,
+    silence,
+    started,
+)
+from voice.call.events import Answer, CallEnded, HangUp, Listen, SpeakSlower, Transfer, TransferFailed
+from voice.call.requests import (
+    Booked,
+    BookingFound,
+    BookingInfo,
+    BookSlot,
+    CancelBooking,
+    Changed,
+    Choices,
+    FindBooking,
+    FindSlots,
+    LoadChoices,
+    MoveBooking,
+    Question,
+    Refused,
+    SlotOffer,
+    SlotsFound,
+    VenueChoice,
+)
+from voice.flows.booking import BookingFlow
+
+D, T = datetime.date, datetime.time
+HONCHO = VenueChoice(1, "デモ市役所 本庁舎 市民課", "デモシヤクショ ホンチョウシャ シミンカ")
+KITA = VenueChoice(2, "北支所", "キタシショ")
+VENUES = (HONCHO, KITA, VenueChoice(3, "南支所", "ミナミシショ"), VenueChoice(4, "東支所", "ヒガシシショ"),
+          VenueChoice(5, "北部公民館", "ホクブコウミンカン"))
+QUESTION = Question(1, "電子証明書の更新の手続きです。", True, "カードそのものの更新は、別の手続きです")
+CHOICES = Choices(VENUES, (QUESTION,))
+DAY = D(2026, 12, 3)
+
+
+def slot(slot_id: int, start: T, venue: VenueChoice = HONCHO, day: D = DAY) -> SlotOffer:
+    return SlotOffer(slot_id, venue.id, venue.name, venue.kana, day, start, 2)
+
+
+DAY_SLOTS = tuple(slot(10 + i, T(9 + i // 2, 30 * (i % 2))) for i in range(6))  # 9:00 ... 11:30
+TEN_THIRTY = DAY_SLOTS[3]
+
+
+def booked(booking_slot: SlotOffer = TEN_THIRTY, sms: bool = True) -> Booked:
+    return Booked(BookingInfo("12345674", 1, "confirmed", booking_slot, "ヤマダハナコ", sms))
+
+
+def flow(**settings) -> BookingFlow:
+    return BookingFlow(context("booking", call_id="call-9@trunk", **settings))
+
+
+def up_to_the_venue(playbook: Playbook) -> Playbook:
+    return (playbook
+            << started() >> Answer() >> said("予約窓口", "ご用件をお話しください") >> Listen
+            << keys("1") >> asked(LoadChoices)
+            << reply(CHOICES) >> said("電子証明書の更新の手続きです", "はいは1") >> Listen
+            << keys("1") >> said("ご希望の会場") >> Listen)
+
+
+def test_a_booking_by_keys_alone():
+    """Every answer pressed: the venue from the menu, MMDD, the first free time, the name skipped after
+    two silences (asked at the counter), the caller's own number, YYYYMMDD, SMS, the final 1."""
+    booking = flow()
+    assert (up_to_the_venue(Playbook(booking))
+            << keys("9") >> said("会場をボタンで選びます", "デモ市役所 本庁舎 市民課は1", "北支所は2") >> Listen
+            << keys("1") >> said("ご希望の日にち") >> Listen
+            << keys("1203") >> asked(FindSlots, venue_id=1, first_day=DAY, last_day=DAY)
+            << reply(SlotsFound(DAY_SLOTS)) >> said("12月3日、木曜日は、9時から11時30分までの間") >> Listen
+            << keys("1") >> said("12月3日、木曜日、9時から、デモ市役所 本庁舎 市民課ですね") >> Listen
+            << keys("1") >> said("お名前を") >> Listen
+            << silence() >> said("お声が聞こえませんでした", "お名前を") >> Listen
+            << silence() >> said("1を押してください", "当日、窓口でお伺いします") >> Listen
+            << keys("1") >> said("おかけいただいているお電話", "0、9、0の、1、1、1、1の、2、2、2、2") >> Listen
+            << keys("1") >> said("生年月日") >> Listen
+            << keys("19500304") >> said("昭和25年3月4日、西暦1950年3月4日ですね") >> Listen
+            << keys("1") >> said("ショートメッセージ") >> Listen
+            << keys("1") >> said("ご予約の内容です", "お名前は、当日、窓口でお伺いします", "1950年3月4日") >> Listen
+            << keys("1") >> said("ただいま予約しています")
+            >> asked(BookSlot, slot_id=DAY_SLOTS[0].slot_id, name="お名前未確認（電話予約）", kana="ミカクニン",
+                     phone="09011112222", birth_date=D(1950, 3, 4), sms=True, key="call-9@trunk:book")
+            << reply(booked(DAY_SLOTS[0])) >> said("予約番号は、1、2、3、4の、5、6、7、4です。もう一度", "ショートメッセージ")
+            << finished() >> HangUp("booked"))
+    assert booking.log.path[:4] == ["intent", "book", "question_1", "venue"] and "booked" in booking.log.path
+
+
+def test_a_booking_by_speech_alone():
+    """Every answer said: the venue by a part of its name, the day, the time among the free ones, the
+    name read back in katakana, 「はい」 for the caller's number, the birth date with its era."""
+    booking = flow()
+    assert (Playbook(booking)
+            << started() >> Answer() >> said() >> Listen
+            << heard("予約をお願いします") >> asked(LoadChoices)
+            << reply(CHOICES) >> said() >> Listen
+            << heard("はい、そうです") >> said("ご希望の会場") >> Listen
+            << heard("本庁舎でお願いします") >> said("ご希望の日にち") >> Listen
+            << heard("十二月三日") >> asked(FindSlots, first_day=DAY)
+            << reply(SlotsFound(DAY_SLOTS)) >> said("ご希望の時間") >> Listen
+            << heard("十時半") >> said("10時30分から", "本庁舎") >> Listen
+            << heard("はい") >> said("お名前を") >> Listen
+            << heard("山田花子です") >> said("ヤマダハナコ様ですね") >> Listen
+            << heard("はい") >> said("0、9、0の") >> Listen
+            << heard("はい、お願いします") >> said("生年月日") >> Listen
+            << heard("昭和二十五年三月四日") >> said("昭和25年3月4日") >> Listen
+            << heard("はい") >> said("ショートメッセージ") >> Listen
+            << heard("はい") >> said("ヤマダハナコ様", "10時30分") >> Listen
+            << heard("はい、お願いします") >> said()
+            >> asked(BookSlot, slot_id=TEN_THIRTY.slot_id, kana="ヤマダハナコ", phone="09011112222", sms=True)
+            << reply(booked()) >> said("予約番号は")
+            << CallEnded("caller_hangup"))
+    assert booking.log.outcome == "booked"
+
+
+def test_nothing_is_booked_without_a_clear_yes_at_the_end():
+    """A doubtful 「はい」 (an unsure recogniser) at the final read-back is asked again, not booked."""
+    booking = flow()
+    playbook = (up_to_the_venue(Playbook(booking))
+                << heard("本庁舎") >> said() >> Listen
+                << keys("1203") >> asked(FindSlots)
+                << reply(SlotsFound(DAY_SLOTS)) >> said() >> Listen
+                << keys("1") >> said() >> Listen << keys("1") >> said("お名前") >> Listen
+                << heard("山田花子") >> said() >> Listen << keys("1") >> said() >> Listen
+                << keys("1") >> said() >> Listen << keys("19500304") >> said() >> Listen
+                << keys("1") >> said() >> Listen << keys("2") >> said("ご予約の内容です") >> Listen
+                << heard("はいる", confidence=0.05) >> said("聞き取れませんでした", "ご予約の内容です") >> Listen
+                << keys("2") >> said("直すところ") >> Listen)
+    assert playbook  # a BookSlot anywhere would be a command the playbook does not expect
+
+
+def test_a_full_day_offers_three_alternatives_and_a_slot_taken_meanwhile_too():
+    later = (slot(40, T(9), day=D(2026, 12, 4)), slot(41, T(9, 30), day=D(2026, 12, 4)),
+             slot(42, T(9), KITA, day=D(2026, 12, 4)))
+    assert (up_to_the_venue(Playbook(flow()))
+            << heard("本庁舎") >> said() >> Listen
+            << keys("1203") >> asked(FindSlots, first_day=DAY, last_day=DAY)
+            << reply(SlotsFound(())) >> asked(FindSlots, first_day=DAY, limit=3)
+            << reply(SlotsFound(later)) >> said("予約できる時間がありません", "1番、12月4日、金曜日、9時から",
+                                                 "3番、12月4日、金曜日、9時から、北支所") >> Listen
+            << heard("3番でお願いします") >> said("北支所ですね") >> Listen
+            << keys("1") >> said("お名前") >> Listen
+            << heard("山田花子") >> said() >> Listen << keys("1") >> said() >> Listen
+            << keys("1") >> said() >> Listen << keys("19500304") >> said() >> Listen
+            << keys("1") >> said("ショートメッセージ") >> Listen << keys("2") >> said("ご予約の内容です") >> Listen
+            << keys("1") >> said() >> asked(BookSlot, slot_id=42)
+            << reply(Refused("slot_full")) >> asked(FindSlots, exclude_slot_id=42)
+            << reply(SlotsFound(later[:2])) >> said("満席になりました", "1番") >> Listen)
+
+
+def test_a_day_not_open_yet_says_when_it_opens():
+    opens = datetime.datetime(2027, 1, 2, 9, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=9)))
+    assert (up_to_the_venue(Playbook(flow()))
+            << heard("本庁舎") >> said() >> Listen
+            << heard("三月三日") >> asked(FindSlots, first_day=D(2027, 3, 3))
+            << reply(SlotsFound((), opens_at=opens)) >> said("3月3日、水曜日の予約の受付は、1月2日、土曜日、9時から始まります",
+                                                            "ご希望の日にち") >> Listen)
+
+
+def test_a_caller_who_is_not_eligible_hears_the_guidance():
+    booking = flow()
+    assert (Playbook(booking)
+            << started() >> Answer() >> said() >> Listen
+            << keys("1") >> asked(LoadChoices) << reply(CHOICES) >> said() >> Listen
+            << heard("いいえ") >> said("カードそのものの更新は、別の手続きです", "0を押してください") >> Listen
+            << keys("0") >> said("担当者におつなぎします") >> Transfer("staff"))
+    assert booking.outcome == "not_eligible"
+
+
+def test_misses_lead_to_keys_then_a_person_then_the_city_number():
+    """Garbage and silence at the venue: asked again, told the keys, offered a person, handed over;
+    with nobody to take the call, the city's number and goodbye."""
+    booking = flow(help_phone="0586-28-8100")
+    assert (up_to_the_venue(Playbook(booking))
+            << heard("スタッフのアイス") >> said("聞き取れませんでした", "ご希望の会場") >> Listen
+            << silence() >> said("お声が聞こえませんでした", "会場をボタンで選びます") >> Listen
+            << heard("えーと") >> said("0を押してください", "会場をボタンで選びます") >> Listen
+            << silence() >> said("担当者におつなぎします") >> Transfer("staff")
+            << TransferFailed("staff", "unknown_target") >> said("0、5、8、6の、2、8の、8、1、0、0")
+            << finished() >> HangUp("not_understood"))
+    assert booking.log.path.count("venue_nomatch") == 2 and booking.log.path.count("venue_noinput") == 2
+
+
+def test_repeat_slower_and_a_person_work_at_any_question():
+    assert (up_to_the_venue(Playbook(flow()))
+            << heard("もう一度お願いします") >> said("ご希望の会場") >> Listen
+            << keys("*") >> said("ご希望の会場") >> Listen
+            << heard("ゆっくり話してください") >> SpeakSlower() >> said("ゆっくりお話しします", "ご希望の会場") >> Listen
+            << keys("") >> SpeakSlower() >> said("ゆっくりお話しします") >> Listen
+            << keys("0") >> said("担当者におつなぎします") >> Transfer("staff"))
+
+
+def test_a_hang_up_mid_dialog_books_nothing():
+    booking = flow()
+    assert (up_to_the_venue(Playbook(booking))
+            << heard("本庁舎") >> said() >> Listen
+            << CallEnded("caller_hangup"))
+    assert booking.log.outcome == "caller_hangup"
+
+
+FOUND = BookingInfo("12345674", 3, "confirmed", TEN_THIRTY, "ヤマダハナコ", True)
+
+
+def up_to_the_booking(playbook: Playbook) -> Playbook:
+    return (playbook
+            << started() >> Answer() >> said() >> Listen
+            << keys("2") >> said("予約番号8けた") >> Listen
+            << keys("12345674") >> said("生年月日") >> Listen
+            << keys("19500304") >> asked(FindBooking, number="12345674", birth_date=D(1950, 3, 4))
+            << reply(BookingFound(FOUND)) >> said("ご予約は、12月3日、木曜日、10時30分から", "取り消す場合は2") >> Listen)
+
+
+def test_looking_up_and_cancelling_asks_for_a_firm_yes():
+    booking = flow()
+    cancelled = BookingInfo("12345674", 4, "cancelled", TEN_THIRTY, "ヤマダハナコ", True)
+    assert (up_to_the_booking(Playbook(booking))
+            << keys("2") >> said("取り消します。よろしければ") >> Listen
+            << keys("1") >> asked(CancelBooking, number="12345674", version=3)
+            << reply(Changed(cancelled)) >> said("ご予約を取り消しました")
+            << finished() >> HangUp("cancelled"))
+
+
+def test_looking_up_and_changing_the_day():
+    new = slot(60, T(14), KITA, day=D(2026, 12, 8))
+    moved = BookingInfo("12345674", 4, "confirmed", new, "ヤマダハナコ", True)
+    assert (up_to_the_booking(Playbook(flow()))
+            << heard("変更したいです") >> said("ご希望の日にち") >> Listen
+            << heard("十二月八日") >> asked(FindSlots, venue_id=1, first_day=D(2026, 12, 8))
+            << reply(SlotsFound((new,))) >> said() >> Listen
+            << heard("午後二時") >> said("午後2時から", "北支所ですね") >> Listen
+            << keys("1") >> said("ご予約を、12月8日、火曜日、午後2時から、北支所に変更します") >> Listen
+            << keys("1") >> asked(MoveBooking, number="12345674", slot_id=60, version=3)
+            << reply(Changed(moved)) >> said("変更しました")
+            << finished() >> HangUp("changed"))
+
+
+def test_a_wrong_number_or_birth_date_is_asked_again_and_a_locked_one_ends_with_the_city_number():
+    assert (Playbook(flow())
+            << started() >> Answer() >> said() >> Listen
+            << keys("2") >> said() >> Listen
+            << keys("12345678") >> said("聞き取れませんでした", "予約番号") >> Listen  # the check digit is wrong
+            << keys("12345674") >> said() >> Listen << keys("19500304") >> asked(FindBooking)
+            << reply(Refused("not_found")) >> said("見つかりませんでした", "予約番号8けた") >> Listen
+            << keys("12345674") >> said() >> Listen << keys("19500305") >> asked(FindBooking)
+            << reply(Refused("locked")) >> said("しばらく確認できません", "お問い合わせは")
+            << finished() >> HangUp("locked"))
+
+
+def test_the_database_busy_is_an_apology_not_silence():
+    assert (Playbook(flow())
+            << started() >> Answer() >> said() >> Listen
+            << keys("1") >> asked(LoadChoices)
+            << reply(Refused("busy")) >> said("混み合っています", "失礼いたします")
+            << finished() >> HangUp("busy"))

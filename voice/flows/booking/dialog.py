@@ -1,0 +1,195 @@
+"""The machinery of a spoken dialog by questions (after VoiceXML's form interpretation): one question
+at a time, answered by speech or keys; what was heard is understood or counted as a miss, with a
+no-match and no-input count per question: the first miss asks again, the second says how to answer by
+keys, the third offers a person (0), the fourth hands the caller over (or, with nobody to take the
+call, gives the city's number and says goodbye).
+
+At any question: 「もう一度」 or * says it again, 「ゆっくり」 or # alone slows speech for the rest of the
+call, 「オペレーター」 (or 0 at a one-key question) asks for a person. Requests go out with a handler
+for their answer; nothing is decided before it comes back.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from appliance.messages import catalogue
+from voice.call.events import (
+    Answer,
+    CallEnded,
+    CallLog,
+    CallStarted,
+    Command,
+    DigitsEntered,
+    Event,
+    HangUp,
+    Listen,
+    NoInput,
+    PromptFinished,
+    Replied,
+    Say,
+    SpeakSlower,
+    SpeechRecognized,
+    Transfer,
+    TransferConnected,
+    TransferFailed,
+)
+from voice.flows.base import FlowContext
+from voice.flows.booking import speech
+from voice.nlu.answers import YES_NO, command, decide
+
+PROMPTS = catalogue(Path(__file__).parent.parent.parent / "prompts.toml")
+STAFF = "staff"  # the transfer target (transfer_targets) that takes callers the line cannot help
+MISSES_BEFORE_KEYS, MISSES_BEFORE_PERSON, MISSES_BEFORE_HANDOVER = 2, 3, 4
+MENU = Listen(timeout_s=7.0, max_digits=1)
+
+
+class Unclear:
+    """What an answer was when it could not be understood."""
+
+
+UNCLEAR = Unclear()
+Answered = SpeechRecognized | DigitsEntered
+
+
+@dataclass
+class Ask:
+    name: str  # the step: in the call log's path (with _nomatch, _noinput), and how staff find it
+    prompt: str
+    understand: Callable[[Answered], object]  # a value, or UNCLEAR
+    then: Callable[[object], list[Command]]
+    listen: Listen = MENU
+    keys_prompt: str = ""  # said after MISSES_BEFORE_KEYS misses: how to answer by keys
+    zero_answers: bool = False  # 0 is an answer here (a digit of a date), not "a person, please"
+    misses: int = field(default=0, init=False)
+
+
+def prompt(key: str, **values) -> str:
+    return PROMPTS[f"booking.{key}"].format(**values)
+
+
+class Dialog:
+    kind = "ai"
+
+    def __init__(self, context: FlowContext):
+        self.context = context
+        self.log = CallLog()
+        self._prompts = itertools.count(1)
+        self._requests = itertools.count(1)
+        self.asking: Ask | None = None
+        self.waiting: dict[int, Callable[[object], list[Command]]] = {}
+        self.last_said: list[Command] = []
+        self.ending = False  # hang up once the prompt now playing has finished
+        self.outcome = ""
+
+    # --- what a step returns ----------------------------------------------------------------------
+
+    def say(self, text: str) -> Say:
+        return Say(text, next(self._prompts))
+
+    def ask(self, ask: Ask, intro: str = "") -> list[Command]:
+        self.asking = ask
+        self.log.path.append(ask.name)
+        self.last_said = [self.say(intro + ask.prompt), ask.listen]
+        return list(self.last_said)
+
+    def confirm(self, name: str, text: str, yes: Callable[[], list[Command]], no: Callable[[], list[Command]],
+                *, strict: bool = False) -> list[Command]:
+        """A yes/no question. strict: speech must be a clear yes (the last step before booking)."""
+        return self.ask(Ask(name, text, lambda answer: yes_or_no(answer, strict=strict),
+                            lambda value: yes() if value else no(), keys_prompt=prompt("yes_no_keys")))
+
+    def request(self, kind, then: Callable[[object], list[Command]], **fields):
+        request_id = next(self._requests)
+        self.waiting[request_id] = then
+        return kind(request_id, **fields)
+
+    def end(self, text: str, outcome: str) -> list[Command]:
+        self.asking, self.ending = None, True
+        self.outcome = self.outcome or outcome
+        return [self.say(text)]
+
+    def transfer(self) -> list[Command]:
+        self.asking = None
+        self.log.path.append("transfer")
+        return [self.say(prompt("transfer")), Transfer(STAFF)]
+
+    def help_line(self) -> str:
+        return speech.help_phone(self.context.settings.help_phone)
+
+    # --- events (a dialog has start(): what it says first) ----------------------------------------
+
+    def handle(self, event: Event) -> list[Command]:
+        match event:
+            case CallStarted():
+                return [Answer(), *self.start()]
+            case SpeechRecognized() | DigitsEntered():
+                return self._answered(event)
+            case NoInput():
+                return self._missed("noinput") if self.asking else []
+            case Replied(request_id=request_id, result=result):
+                then = self.waiting.pop(request_id, None)
+                return then(result) if then else []
+            case PromptFinished() if self.ending:
+                return [HangUp(self.outcome)]
+            case TransferConnected():
+                self.log.path.append("transferred")
+                self.log.outcome = "transferred"
+                return []
+            case TransferFailed(reason=reason):
+                self.log.path.append(f"transfer_{reason}")
+                return self.end(prompt("no_transfer", help=self.help_line()) + prompt("goodbye"), "transfer_failed")
+            case CallEnded(reason=reason):
+                self.log.outcome = self.outcome or self.log.outcome or reason
+        return []
+
+    def _answered(self, event: Answered) -> list[Command]:
+        ask = self.asking
+        if ask is None:
+            return []
+        if isinstance(event, SpeechRecognized):
+            wanted = command(event.hypotheses)
+        else:
+            wanted = {"*": "repeat", "": "slow"}.get(event.digits, "")
+            if event.digits == "0" and ask.listen.max_digits == 1 and not ask.zero_answers:
+                wanted = "person"
+        if wanted == "repeat":
+            return list(self.last_said)
+        if wanted == "slow":
+            self.last_said = [self.say(prompt("slower") + ask.prompt), ask.listen]
+            return [SpeakSlower(), *self.last_said]
+        if wanted == "person":
+            return self.transfer()
+        value = ask.understand(event)
+        if value is UNCLEAR:
+            return self._missed("nomatch")
+        self.asking = None
+        return ask.then(value)
+
+    def _missed(self, kind: str) -> list[Command]:
+        ask = self.asking
+        ask.misses += 1
+        self.log.path.append(f"{ask.name}_{kind}")
+        sorry = prompt(kind)
+        if ask.misses >= MISSES_BEFORE_HANDOVER:
+            self.outcome = "not_understood"
+            return self.transfer()
+        text = ask.keys_prompt or ask.prompt if ask.misses >= MISSES_BEFORE_KEYS else ask.prompt
+        if ask.misses >= MISSES_BEFORE_PERSON:
+            text = prompt("offer_person") + text
+        self.last_said = [self.say(sorry + text), ask.listen]
+        return list(self.last_said)
+
+
+def yes_or_no(answer: Answered, *, strict: bool = False) -> bool | Unclear:
+    """1 or 「はい」 is yes, 2 or 「いいえ」 no. strict: speech must be a clear yes to count as one (a
+    wrong yes before booking would book what the caller did not want)."""
+    if isinstance(answer, DigitsEntered):
+        return {"1": True, "2": False}.get(answer.digits, UNCLEAR)
+    decision = decide(answer.hypotheses, answer.confidence, YES_NO)
+    if decision.action == "retry" or (strict and decision.key == "yes" and decision.action != "accept"):
+        return UNCLEAR
+    return decision.key == "yes"

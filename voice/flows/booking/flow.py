@@ -1,0 +1,529 @@
+"""The booking line: a caller books, looks up, changes or cancels a booking, by speech alone or by keys
+alone, on the same engine as the web (requests to voice/services.py on the phone channel).
+
+Booking: what the caller wants → the eligibility questions (yes/no, with the web's guidance for a
+no) → venue (by name or reading, 「どこでも」, or a numbered menu) → date (said, or MMDD) → time (said
+among the day's free times, or the first) → the slot read back → name (its reading) → phone (the
+caller's own number offered, else keys) → birth date (said with its era, or YYYYMMDD) → SMS for a
+mobile number → everything read back once → booked → the reservation number read slowly, twice.
+A slot taken meanwhile: 満席 and up to three alternatives by number. Nothing is booked before the
+final yes, and a strict one: only 1 or a clear 「はい」.
+
+Look-up: the reservation number (8 keys) and the birth date → read back → change (a new date and
+time, confirmed) or cancel (confirmed) or leave it.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from db import normalize
+from voice.call.events import Command, DigitsEntered, Listen
+from voice.call.requests import (
+    Booked,
+    BookingFound,
+    BookingInfo,
+    BookSlot,
+    CancelBooking,
+    Changed,
+    Choices,
+    FindBooking,
+    FindSlots,
+    LoadChoices,
+    MoveBooking,
+    Question,
+    Refused,
+    SlotOffer,
+    SlotsFound,
+    VenueChoice,
+)
+from voice.flows.booking import speech
+from voice.flows.booking.dialog import UNCLEAR, Answered, Ask, Dialog, prompt
+from voice.nlu.answers import INTENTS, MANAGE, decide
+from voice.nlu.dates import (
+    DateWish,
+    birth_date_from_keys,
+    date_from_keys,
+    parse_birth_date,
+    parse_date,
+    spoken_digits,
+)
+from voice.nlu.names import name_reading
+from voice.nlu.readings import canonical, closest
+from voice.nlu.times import TimeWish, parse_time, spoken_time
+from voice.nlu.venues import phrases
+
+DAY_SLOTS = 20  # the most slots one day has (09:00-17:00 in half hours)
+OFFERS = 3  # alternatives offered when a wish is full
+VENUE_PAGE = 4  # venues read per page of the key menu (1-4, 9 for the next page)
+ENTRY = 30.0  # seconds to press an entry of several keys
+
+
+@dataclass
+class Draft:
+    """What the caller has told so far."""
+
+    choices: Choices | None = None
+    question: int = 0  # the eligibility question being asked
+    venue: VenueChoice | None = None  # None: anywhere
+    day: datetime.date | None = None
+    day_slots: tuple[SlotOffer, ...] = ()
+    offers: tuple[SlotOffer, ...] = ()
+    slot: SlotOffer | None = None
+    kana: str = ""
+    phone: str = ""
+    born: datetime.date | None = None
+    sms: bool = False
+    venue_page: int = -1  # the page of the venue menu being read (-1: not read yet)
+    booking: BookingInfo | None = None  # looked up (change, cancel)
+    number: str = ""
+    fixing: bool = False  # back from the final read-back to mend one part
+
+
+class BookingFlow(Dialog):
+    def __init__(self, context):
+        super().__init__(context)
+        self.draft = Draft()
+        self.today = context.started_at.date()
+
+    # --- the start: what the caller wants -----------------------------------------------------------
+
+    def start(self) -> list[Command]:
+        greeting = prompt("greeting", city=self.context.settings.city_name)
+        return self.ask(Ask("intent", prompt("intent"), self._intent, self._intended,
+                            keys_prompt=prompt("intent_keys")), intro=greeting)
+
+    def _intent(self, answer: Answered) -> object:
+        if isinstance(answer, DigitsEntered):
+            return {"1": "book", "2": "manage"}.get(answer.digits, UNCLEAR)
+        decision = decide(answer.hypotheses, answer.confidence, INTENTS)
+        return decision.key if decision.action != "retry" else UNCLEAR
+
+    def _intended(self, intent: str) -> list[Command]:
+        if intent == "person":
+            return self.transfer()
+        if intent == "manage":
+            self.log.path.append("manage")
+            return self._ask_number()
+        self.log.path.append("book")
+        return [self.request(LoadChoices, self._loaded)]
+
+    def _loaded(self, result: object) -> list[Command]:
+        if not isinstance(result, Choices):
+            return self._cannot(result)
+        self.draft.choices = result
+        return self._next_question()
+
+    # --- eligibility ----------------------------------------------------------------------------------
+
+    def _next_question(self) -> list[Command]:
+        questions = self.draft.choices.questions
+        if self.draft.question >= len(questions):
+            return self._ask_venue()
+        question = questions[self.draft.question]
+        return self.confirm(f"question_{self.draft.question + 1}",
+                            prompt("eligibility", question=question.text.rstrip("。")),
+                            self._eligible, lambda: self._not_eligible(question))
+
+    def _eligible(self) -> list[Command]:
+        self.draft.question += 1
+        return self._next_question()
+
+    def _not_eligible(self, question: Question) -> list[Command]:
+        if not question.required:
+            return self._eligible()
+        self.outcome = "not_eligible"
+        guidance = question.guidance.rstrip("。") or prompt("help_line", help=self.help_line()).rstrip("。")
+        return self.ask(Ask("not_eligible", prompt("not_eligible", guidance=guidance), lambda a: UNCLEAR,
+                            lambda v: [], keys_prompt=prompt("not_eligible", guidance=guidance)))
+
+    # --- venue ----------------------------------------------------------------------------------------
+
+    def _ask_venue(self, intro: str = "") -> list[Command]:
+        return self.ask(Ask("venue", prompt("venue"), self._venue_heard, self._venue_chosen,
+                            keys_prompt=self._venue_menu_text()), intro=intro)
+
+    def _venue_heard(self, answer: Answered) -> object:
+        venues = self.draft.choices.venues
+        if isinstance(answer, DigitsEntered):
+            if answer.digits == "9":
+                return "page"
+            page = self._venue_page()
+            index = int(answer.digits) - 1 if answer.digits.isdigit() and answer.digits != "0" else -1
+            return ("keys", page[index]) if 0 <= index < len(page) else UNCLEAR
+        key, score = closest(answer.hypotheses, phrases(venues))
+        if score < 0.6:
+            return UNCLEAR
+        chosen = None if key == "anywhere" else next(v for v in venues if str(v.id) == key)
+        return ("sure" if score >= 0.8 else "unsure", chosen)
+
+    def _venue_page(self) -> tuple[VenueChoice, ...]:
+        page = max(0, self.draft.venue_page)
+        return self.draft.choices.venues[page * VENUE_PAGE:(page + 1) * VENUE_PAGE]
+
+    def _venue_menu_text(self) -> str:
+        page = self._venue_page()
+        options = "、".join(f"{venue.name}は{number}" for number, venue in enumerate(page, 1))
+        return prompt("venue_keys", options=options)
+
+    def _venue_chosen(self, value) -> list[Command]:
+        if value == "page":
+            pages = -(-len(self.draft.choices.venues) // VENUE_PAGE)
+            self.draft.venue_page = (self.draft.venue_page + 1) % pages
+            text = self._venue_menu_text()
+            return self.ask(Ask("venue_menu", text, self._venue_heard, self._venue_chosen, keys_prompt=text))
+        how, venue = value
+        if venue is None:
+            self.draft.venue = None
+            return self._ask_date()
+        if how == "unsure":
+            return self.confirm("venue_confirm", prompt("venue_confirm", venue=venue.name),
+                                lambda: self._venue_set(venue), lambda: self._ask_venue())
+        return self._venue_set(venue)
+
+    def _venue_set(self, venue: VenueChoice) -> list[Command]:
+        self.draft.venue = venue
+        return self._ask_date()
+
+    # --- date and time --------------------------------------------------------------------------------
+
+    def _ask_date(self, intro: str = "") -> list[Command]:
+        return self.ask(Ask("date", prompt("date"), self._date_heard, self._date_chosen,
+                            listen=Listen(timeout_s=ENTRY, max_digits=4, terminator="#", inter_digit_timeout_s=5),
+                            keys_prompt=prompt("date_keys"), zero_answers=True), intro=intro)
+
+    def _date_heard(self, answer: Answered) -> object:
+        if isinstance(answer, DigitsEntered):
+            if answer.digits == "0":
+                return DateWish(earliest=True)
+            return date_from_keys(answer.digits, self.today) or UNCLEAR
+        wish = parse_date(answer.hypotheses, self.today)
+        return wish if wish is not None and (wish.day or wish.earliest or wish.month) else UNCLEAR
+
+    def _date_chosen(self, wish: DateWish) -> list[Command]:
+        venue_id = self.draft.venue.id if self.draft.venue else None
+        if wish.earliest or wish.month:
+            first = datetime.date(*wish.month, 1) if wish.month else self.today
+            return [self.request(FindSlots, self._offered, venue_id=venue_id, first_day=max(first, self.today),
+                                 limit=OFFERS)]
+        self.draft.day = wish.day
+        return [self.request(FindSlots, self._day_found, venue_id=venue_id, first_day=wish.day, last_day=wish.day,
+                             limit=DAY_SLOTS)]
+
+    def _venue_words(self) -> str:
+        return self.draft.venue.name if self.draft.venue else "どの会場"
+
+    def _day_found(self, result: object) -> list[Command]:
+        if not isinstance(result, SlotsFound):
+            return self._cannot(result)
+        day = speech.day(self.draft.day)
+        if result.slots:
+            self.draft.day_slots = result.slots
+            return self._ask_time()
+        if result.opens_at is not None:
+            opens = f"{speech.day(result.opens_at.date())}、{spoken_time(result.opens_at.time())}"
+            return self._ask_date(intro=prompt("not_open", day=day, opens=opens))
+        venue_id = self.draft.venue.id if self.draft.venue else None
+        intro = prompt("no_slots", day=day, venue=self._venue_words())
+        return [self.request(FindSlots, lambda r: self._offered(r, intro), venue_id=venue_id,
+                             first_day=self.draft.day, limit=OFFERS)]
+
+    def _offered(self, result: object, intro: str = "") -> list[Command]:
+        if not isinstance(result, SlotsFound):
+            return self._cannot(result)
+        if not result.slots:
+            return self._ask_venue(intro=intro + prompt("none_found", venue=self._venue_words()))
+        self.draft.offers = result.slots
+        options = "、".join(f"{n}番、{speech.when(s)}、{s.venue_name}" for n, s in enumerate(result.slots, 1))
+        text = prompt("offers", options=options)
+        return self.ask(Ask("offers", text, self._offer_heard, self._slot_picked, keys_prompt=text), intro=intro)
+
+    def _offer_heard(self, answer: Answered) -> object:
+        offers = self.draft.offers
+        if isinstance(answer, DigitsEntered):
+            if answer.digits == "9":
+                return "another_day"
+            index = int(answer.digits) - 1 if answer.digits.isdigit() and answer.digits != "0" else -1
+            return offers[index] if 0 <= index < len(offers) else UNCLEAR
+        for text in answer.hypotheses:
+            said = canonical(text)
+            for number, slot in enumerate(offers, 1):
+                if said.startswith(canonical(f"{number}番")) or said.startswith(canonical(f"{number}つめ")):
+                    return slot
+        wish = parse_time(answer.hypotheses)
+        return next((slot for slot in offers if wish and wish.at and slot.start == wish.at), UNCLEAR)
+
+    def _slot_picked(self, value) -> list[Command]:
+        if value == "another_day":
+            return self._ask_date()
+        return self._confirm_slot(value)
+
+    def _ask_time(self, intro: str = "") -> list[Command]:
+        slots = self.draft.day_slots
+        text = prompt("time", day=speech.day(self.draft.day), first=spoken_time(slots[0].start),
+                      last=spoken_time(slots[-1].start))
+        return self.ask(Ask("time", text, self._time_heard, self._time_chosen,
+                            listen=Listen(timeout_s=ENTRY, max_digits=4, inter_digit_timeout_s=5),
+                            keys_prompt=prompt("time_keys")), intro=intro)
+
+    def _time_heard(self, answer: Answered) -> object:
+        if isinstance(answer, DigitsEntered):
+            if answer.digits == "1":
+                return TimeWish(first_free=True)
+            digits = answer.digits
+            hour, minute = normalize.integer(digits[:-2], 0, 23), normalize.integer(digits[-2:], 0, 59)
+            if len(digits) in (3, 4) and hour is not None and minute is not None:
+                return TimeWish(at=datetime.time(hour, minute))
+            return UNCLEAR
+        return parse_time(answer.hypotheses) or UNCLEAR
+
+    def _time_chosen(self, wish: TimeWish) -> list[Command]:
+        slots = self.draft.day_slots
+        chosen = next((slot for slot in slots if wish.first_free or wish.allows(slot.start)), None)
+        if chosen is not None:
+            return self._confirm_slot(chosen)
+        near = sorted(slots, key=lambda s: abs(_minutes(s.start) - _minutes(wish.at or wish.earliest)))[:OFFERS]
+        intro = prompt("time_taken", at=spoken_time(wish.at)) if wish.at else ""
+        return self._offered(SlotsFound(tuple(sorted(near, key=lambda s: s.start))), intro)
+
+    def _confirm_slot(self, slot: SlotOffer) -> list[Command]:
+        return self.confirm("slot_confirm", prompt("slot_confirm", when=speech.when(slot), venue=slot.venue_name),
+                            lambda: self._slot_set(slot), lambda: self._ask_date())
+
+    def _slot_set(self, slot: SlotOffer) -> list[Command]:
+        self.draft.slot = slot
+        if self.draft.booking is not None:
+            return self._confirm_move()
+        return self._final() if self.draft.fixing else self._ask_name()
+
+    # --- who: name, phone, birth date, SMS --------------------------------------------------------------
+
+    def _ask_name(self, intro: str = "") -> list[Command]:
+        return self.ask(Ask("name", prompt("name"), self._name_heard, self._name_said,
+                            keys_prompt=prompt("name_again") + prompt("name_keys")), intro=intro)
+
+    def _name_heard(self, answer: Answered) -> object:
+        if isinstance(answer, DigitsEntered):
+            # a name cannot be keyed: a caller who cannot say it books without, after hearing how
+            return "" if answer.digits == "1" and self.asking.misses >= 2 else UNCLEAR
+        return name_reading(answer.hypotheses) or UNCLEAR
+
+    def _name_said(self, kana: str) -> list[Command]:
+        if not kana:
+            return self._name_set("")
+        return self.confirm("name_confirm", prompt("name_confirm", name=kana), lambda: self._name_set(kana),
+                            lambda: self._ask_name(intro=prompt("name_again")))
+
+    def _name_set(self, kana: str) -> list[Command]:
+        self.draft.kana = kana
+        return self._final() if self.draft.fixing else self._ask_phone()
+
+    def _name_and_kana(self) -> tuple[str, str]:
+        if self.draft.kana:
+            return self.draft.kana, self.draft.kana
+        return prompt("unnamed_name"), prompt("unnamed_kana")
+
+    def _ask_phone(self) -> list[Command]:
+        own = normalize.phone(self.context.caller)
+        if own and not self.draft.phone:
+            return self.confirm("phone_offer", prompt("phone_offer", number=speech.phone(own)),
+                                lambda: self._phone_set(own), lambda: self._ask_phone_keys())
+        return self._ask_phone_keys()
+
+    def _ask_phone_keys(self) -> list[Command]:
+        self.draft.phone = self.draft.phone or "-"  # asked once: not offered again
+        return self.ask(Ask("phone", prompt("phone"), self._phone_heard, self._phone_said,
+                            listen=Listen(timeout_s=ENTRY, max_digits=11, inter_digit_timeout_s=6),
+                            keys_prompt=prompt("phone"), zero_answers=True))
+
+    def _phone_heard(self, answer: Answered) -> object:
+        if isinstance(answer, DigitsEntered):
+            return normalize.phone(answer.digits) or UNCLEAR
+        for text in answer.hypotheses:
+            number = normalize.phone(text) or normalize.phone(spoken_digits(canonical(text)) or "")
+            if number:
+                return number
+        return UNCLEAR
+
+    def _phone_said(self, number: str) -> list[Command]:
+        return self.confirm("phone_confirm", prompt("phone_confirm", number=speech.phone(number)),
+                            lambda: self._phone_set(number), self._ask_phone_keys)
+
+    def _phone_set(self, number: str) -> list[Command]:
+        self.draft.phone = number
+        return self._final() if self.draft.fixing else self._ask_birth()
+
+    def _ask_birth(self, after=None) -> list[Command]:
+        return self.ask(Ask("birth", prompt("birth"), self._birth_heard, after or self._birth_said,
+                            listen=Listen(timeout_s=ENTRY, max_digits=8, inter_digit_timeout_s=6),
+                            keys_prompt=prompt("birth_keys"), zero_answers=True))
+
+    def _birth_heard(self, answer: Answered) -> object:
+        if isinstance(answer, DigitsEntered):
+            return birth_date_from_keys(answer.digits, self.today) or UNCLEAR
+        return parse_birth_date(answer.hypotheses, self.today) or UNCLEAR
+
+    def _birth_said(self, born: datetime.date) -> list[Command]:
+        return self.confirm("birth_confirm", prompt("birth_confirm", birth=speech.birth_date(born)),
+                            lambda: self._birth_set(born), self._ask_birth)
+
+    def _birth_set(self, born: datetime.date) -> list[Command]:
+        self.draft.born = born
+        if self.draft.fixing or not normalize.is_mobile(self.draft.phone):
+            return self._final()
+        return self.confirm("sms", prompt("sms"), lambda: self._sms_set(True), lambda: self._sms_set(False))
+
+    def _sms_set(self, sms: bool) -> list[Command]:
+        self.draft.sms = sms
+        return self._final()
+
+    # --- the final read-back and the booking -----------------------------------------------------------
+
+    def _final(self) -> list[Command]:
+        draft = self.draft
+        self.draft.fixing = False
+        text = prompt("final", when=speech.when(draft.slot), venue=draft.slot.venue_name,
+                      name=f"{draft.kana}様" if draft.kana else prompt("unnamed_read_back"),
+                      phone=speech.phone(draft.phone), birth=speech.birth_date(draft.born))
+        return self.confirm("final", text, self._book, self._ask_fix, strict=True)
+
+    def _ask_fix(self) -> list[Command]:
+        return self.ask(Ask("fix", prompt("fix"), self._fix_heard, self._fix))
+
+    def _fix_heard(self, answer: Answered) -> object:
+        if isinstance(answer, DigitsEntered):
+            return {"1": "slot", "2": "name", "3": "phone", "4": "birth"}.get(answer.digits, UNCLEAR)
+        key, score = closest(answer.hypotheses, {"slot": ("日にち", "時間", "日時", "会場"), "name": ("名前", "お名前"),
+                                                  "phone": ("電話番号", "電話"), "birth": ("生年月日", "誕生日")})
+        return key if score >= 0.8 else UNCLEAR
+
+    def _fix(self, part: str) -> list[Command]:
+        self.draft.fixing = True
+        return {"slot": self._ask_date, "name": self._ask_name, "phone": self._ask_phone_keys,
+                "birth": self._ask_birth}[part]()
+
+    def _book(self) -> list[Command]:
+        draft = self.draft
+        name, kana = self._name_and_kana()
+        self.log.path.append("booking")
+        return [self.say(prompt("booking")),
+                self.request(BookSlot, self._booked, slot_id=draft.slot.slot_id, kana=kana, name=name,
+                             phone=draft.phone, birth_date=draft.born, sms=draft.sms,
+                             key=f"{self.context.call_id}:book")]
+
+    def _booked(self, result: object) -> list[Command]:
+        if isinstance(result, Booked):
+            self.log.path.append("booked")
+            number = speech.reservation_number(result.booking.number)
+            text = prompt("booked", number=number) + (prompt("booked_sms") if result.booking.sms else "")
+            return self.end(text + prompt("booked_end"), "booked")
+        if isinstance(result, Refused) and result.code == "slot_full":
+            venue_id = self.draft.venue.id if self.draft.venue else None
+            return [self.request(FindSlots, lambda r: self._offered(r, prompt("slot_taken")), venue_id=venue_id,
+                                 first_day=self.draft.slot.day, exclude_slot_id=self.draft.slot.slot_id, limit=OFFERS)]
+        if isinstance(result, Refused) and result.code == "already_booked":
+            self.outcome = "already_booked"
+            return self.ask(Ask("already_booked", prompt("already_booked"), self._intent, self._intended,
+                                keys_prompt=prompt("intent_keys")))
+        return self._cannot(result)
+
+    # --- looking up a booking: change, cancel -----------------------------------------------------------
+
+    def _ask_number(self, intro: str = "") -> list[Command]:
+        return self.ask(Ask("number", prompt("number"), self._number_heard, self._number_given,
+                            listen=Listen(timeout_s=ENTRY, max_digits=8, inter_digit_timeout_s=6),
+                            keys_prompt=prompt("number"), zero_answers=True), intro=intro)
+
+    def _number_heard(self, answer: Answered) -> object:
+        if isinstance(answer, DigitsEntered):
+            return normalize.reservation_number(answer.digits) or UNCLEAR
+        for text in answer.hypotheses:
+            number = normalize.reservation_number(text) or normalize.reservation_number(
+                spoken_digits(canonical(text)) or "")
+            if number:
+                return number
+        return UNCLEAR
+
+    def _number_given(self, number: str) -> list[Command]:
+        self.draft.number = number
+        return self._ask_birth(after=self._look_up)
+
+    def _look_up(self, born: datetime.date) -> list[Command]:
+        return [self.request(FindBooking, self._found, number=self.draft.number, birth_date=born)]
+
+    def _found(self, result: object) -> list[Command]:
+        if isinstance(result, Refused) and result.code == "not_found":
+            return self._ask_number(intro=prompt("not_found"))
+        if not isinstance(result, BookingFound):
+            return self._cannot(result)
+        booking = result.booking
+        self.draft.booking = booking
+        self.draft.venue = VenueChoice(booking.slot.venue_id, booking.slot.venue_name, booking.slot.venue_kana)
+        if booking.status != "confirmed":
+            status = {"cancelled": "取り消し済み", "attended": "来庁済み", "no_show": "来庁なし"}.get(booking.status, "")
+            return self.end(prompt("found_done", status=status) + prompt("goodbye"), "looked_up")
+        text = prompt("found", when=speech.when(booking.slot), venue=booking.slot.venue_name)
+        return self.ask(Ask("found", text, self._manage_heard, self._manage))
+
+    def _manage_heard(self, answer: Answered) -> object:
+        if isinstance(answer, DigitsEntered):
+            return {"1": "change", "2": "cancel", "3": "keep"}.get(answer.digits, UNCLEAR)
+        decision = decide(answer.hypotheses, answer.confidence, MANAGE)
+        return decision.key if decision.action != "retry" else UNCLEAR
+
+    def _manage(self, what: str) -> list[Command]:
+        booking = self.draft.booking
+        if what == "keep":
+            return self.end(prompt("kept") + prompt("goodbye"), "looked_up")
+        if what == "change":
+            self.log.path.append("change")
+            return self._ask_date()
+        return self.confirm("cancel_confirm", prompt("cancel_confirm", when=speech.when(booking.slot),
+                                                     venue=booking.slot.venue_name),
+                            lambda: [self.request(CancelBooking, self._cancelled, number=booking.number,
+                                                  version=booking.version)],
+                            lambda: self.end(prompt("kept") + prompt("goodbye"), "looked_up"), strict=True)
+
+    def _cancelled(self, result: object) -> list[Command]:
+        if isinstance(result, Changed):
+            self.log.path.append("cancelled")
+            return self.end(prompt("cancelled") + prompt("goodbye"), "cancelled")
+        return self._cannot(result)
+
+    def _confirm_move(self) -> list[Command]:
+        slot, booking = self.draft.slot, self.draft.booking
+        return self.confirm("move_confirm", prompt("move_confirm", when=speech.when(slot), venue=slot.venue_name),
+                            lambda: [self.request(MoveBooking, self._moved, number=booking.number,
+                                                  slot_id=slot.slot_id, version=booking.version)],
+                            self._ask_date, strict=True)
+
+    def _moved(self, result: object) -> list[Command]:
+        if isinstance(result, Changed):
+            self.log.path.append("moved")
+            slot = result.booking.slot
+            return self.end(prompt("moved", when=speech.when(slot), venue=slot.venue_name) + prompt("goodbye"),
+                            "changed")
+        if isinstance(result, Refused) and result.code == "slot_full":
+            return self._ask_date(intro=prompt("slot_taken"))
+        return self._cannot(result)
+
+    # --- what cannot be done -----------------------------------------------------------------------------
+
+    def _cannot(self, result: object) -> list[Command]:
+        code = result.code if isinstance(result, Refused) else "failed"
+        self.log.path.append(f"refused_{code}")
+        if code == "locked":
+            return self.end(prompt("locked") + prompt("help_line", help=self.help_line()) + prompt("goodbye"), code)
+        if code == "stale":
+            return self.end(prompt("stale") + prompt("goodbye"), code)
+        if code in ("not_open", "closed", "slot_closed"):
+            return self._ask_date(intro=prompt("closed", day=speech.day(self.draft.slot.day))
+                                  if self.draft.slot else "")
+        text = prompt("busy") if code == "busy" else prompt("failed") + prompt("help_line", help=self.help_line())
+        return self.end(text + prompt("goodbye"), code)
+
+
+def _minutes(at: datetime.time | None) -> int:
+    return at.hour * 60 + at.minute if at else 0
+
