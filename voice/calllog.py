@@ -44,7 +44,8 @@ def call_answered(sip_call_id: str, at: datetime.datetime) -> None:
 
 
 def call_ended(sip_call_id: str, at: datetime.datetime, *, outcome: str, end_reason: str, path: list[str],
-               recording: str = "", recording_seconds: float | None = None, transcript: str = "") -> None:
+               turns: list[dict] = (), recording: str = "", recording_seconds: float | None = None,
+               transcript: str = "") -> None:
     record = CallRecord.get_or_none(CallRecord.sip_call_id == sip_call_id)
     if record is None or record.ended_at is not None:
         return

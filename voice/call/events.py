@@ -33,6 +33,8 @@ class PromptFinished:
 class DigitsEntered:
     digits: str  # a complete entry: ended by '#', by the entry's length, or by the inter-digit timeout
     ended_by: str  # "terminator" / "length" / "timeout"
+    # where on the recording (seconds since the answer): for staff review, not what was entered
+    offset_s: float = field(default=0.0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ class SpeechRecognized:
     text: str
     confidence: float
     alternatives: tuple[str, ...] = ()  # the recogniser's other hypotheses, best first
+    # where on the recording (seconds since the answer) and how long: for staff review, not what was said
+    offset_s: float = field(default=0.0, compare=False)
+    duration_s: float = field(default=0.0, compare=False)
 
     @property
     def hypotheses(self) -> tuple[str, ...]:
@@ -154,7 +159,10 @@ Command = Answer | Say | Listen | HangUp | Transfer | Wake | SpeakSlower  # and 
 
 @dataclass
 class CallLog:
-    """What a flow remembers of the call, for the call log (path through the flow, outcome)."""
+    """What a flow remembers of the call, for the call log: its path through the flow, its outcome, and
+    for staff review the turns of a dialog (voice/calllog.py TURN_FIELDS: what was asked, heard or
+    pressed, and what the flow made of it)."""
 
     path: list[str] = field(default_factory=list)
     outcome: str = ""
+    turns: list[dict] = field(default_factory=list)

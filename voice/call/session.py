@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime
 import itertools
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from voice.asr import Transcript
 from voice.call.dtmf import DigitCollector
@@ -133,6 +133,8 @@ class CallSession:
         self.listening: Listen | None = None
         self.listen_deadline = 0.0
         self.recognizing: int | None = None  # request id awaited
+        self.answered_at = 0.0  # monotonic: turns are placed on the recording from here
+        self.spoken: tuple[float, float] = (0.0, 0.0)  # the utterance being recognised: its offset, length
         self.transfer_failed_announcement = transfer_failed_announcement.strip()
         self.transferring: Transfer | None = None  # a transfer being placed: the flow waits
         self.failed_transfer: TransferFailed | None = None  # told to the flow after the announcement
@@ -154,6 +156,8 @@ class CallSession:
                 effects += self._barge_in(now)
             elif isinstance(item, Utterance) and self.listening and self.recognizing is None:
                 self.recognizing = next(self._requests)
+                length = len(item.pcm) / BYTES_PER_SECOND
+                self.spoken = (round(max(0.0, now - self.answered_at - length), 2), round(length, 2))
                 effects.append(Recognize(self.recognizing, item.pcm))
         return effects
 
@@ -186,7 +190,8 @@ class CallSession:
             return []  # a key press answered first: the late transcript is stale
         self.recognizing = None
         self.listening = None
-        event = SpeechRecognized(transcript.text, transcript.confidence, transcript.alternatives)
+        offset, length = self.spoken
+        event = SpeechRecognized(transcript.text, transcript.confidence, transcript.alternatives, offset, length)
         return self._deliver(event, now)
 
     def replied(self, request_id: int, result: object, now: float) -> list[Effect]:
@@ -222,7 +227,7 @@ class CallSession:
         effects: list[Effect] = []
         if self.ringing_until is not None and now >= self.ringing_until:
             self.ringing_until = None
-            effects += self._answer()
+            effects += self._answer(now)
             effects += self._run(now)
         if (self.saying is not None and self.playing_until is not None and self.prompt_complete
                 and now >= self.playing_until):
@@ -250,8 +255,8 @@ class CallSession:
 
     # --- internals ----------------------------------------------------------------------------------
 
-    def _answer(self) -> list[Effect]:
-        self.answered = True
+    def _answer(self, now: float) -> list[Effect]:
+        self.answered, self.answered_at = True, now
         if self.announcement:
             self.pending.appendleft(Say(self.announcement, ANNOUNCEMENT_ID, barge_in=False))
         return [AnswerCall()]
@@ -275,7 +280,7 @@ class CallSession:
             return []  # keys pressed when nothing was asked
         self.listening = None
         self.recognizing = None
-        return self._deliver(entry, now)
+        return self._deliver(replace(entry, offset_s=round(now - self.answered_at, 2)), now)
 
     def _deliver(self, event: Event, now: float) -> list[Effect]:
         if self.over:
@@ -293,7 +298,7 @@ class CallSession:
                 case Answer() if not self.answered and self.ring_s > 0:
                     self.ringing_until = now + self.ring_s
                 case Answer() if not self.answered:
-                    effects += self._answer()
+                    effects += self._answer(now)
                 case Answer():
                     pass  # answered already
                 case Say():

@@ -340,7 +340,7 @@ class VoiceWorker(TransferLegs):
         if active.session is not None:
             flow_log = active.session.flow.log
             self.log_writer.submit(calllog.call_ended, active.sip_call_id, calllog.now(), outcome=flow_log.outcome,
-                                   end_reason=reason, path=list(flow_log.path), recording=recording,
+                                   end_reason=reason, path=list(flow_log.path), turns=list(flow_log.turns), recording=recording,
                                    recording_seconds=seconds, transcript=transcript)
             log.info("call %s ended: %s", active.name, reason)
         del self.calls[active.serial]

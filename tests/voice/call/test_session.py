@@ -268,7 +268,10 @@ def test_utterance_while_listening_is_recognised_and_delivered():
     assert recognize.request_id >= 1
     transcript = Transcript("予約したいです", 0.9, ("予約",))
     assert s.recognized(recognize.request_id, transcript, now + 1) == [Synthesize(2, "承知しました")]
-    assert flow.of(SpeechRecognized) == [SpeechRecognized("予約したいです", 0.9, ("予約",))]
+    (event,) = flow.of(SpeechRecognized)
+    assert (event.text, event.confidence, event.alternatives) == ("予約したいです", 0.9, ("予約",))
+    # placed on the recording (seconds since the answer) for staff to play this turn
+    assert event.duration_s == round(len(recognize.pcm) / 32000, 2) and 0 < event.offset_s < now - event.duration_s
     assert s.recognized(recognize.request_id, transcript, now + 2) == []  # delivered once only
 
 

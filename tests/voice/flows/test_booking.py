@@ -127,6 +127,30 @@ def test_a_booking_by_speech_alone():
     assert booking.log.outcome == "booked"
 
 
+def test_each_turn_is_kept_for_staff_review():
+    """A turn holds what was asked, what was heard or pressed, and what the dialog made of it, misses
+    included, so staff can find where a call went wrong."""
+    booking = flow()
+    assert (Playbook(booking)
+            << started() >> Answer() >> said() >> Listen
+            << heard("予約をお願いします") >> asked(LoadChoices)
+            << reply(CHOICES) >> said() >> Listen
+            << heard("ほげほげ") >> said("聞き取れませんでした") >> Listen
+            << silence() >> said("お声が聞こえませんでした") >> Listen
+            << keys("1") >> said("ご希望の会場") >> Listen
+            << heard("北支所") >> said("ご希望の日にち") >> Listen
+            << CallEnded("caller_hangup"))
+    turns = booking.log.turns
+    assert [(t["step"], t["result"]) for t in turns] == [
+        ("intent", "understood"), ("question_1", "nomatch"), ("question_1", "noinput"),
+        ("question_1", "understood"), ("venue", "understood")]
+    assert turns[0]["heard"] == "予約をお願いします" and turns[0]["understood"] == "book"
+    assert "ご用件をお話しください" in turns[0]["prompt"]
+    assert turns[1]["heard"] == "ほげほげ" and turns[1]["understood"] == ""
+    assert turns[3]["keys"] == "1" and turns[3]["understood"] == "はい" and turns[3]["heard"] == ""
+    assert turns[4]["understood"] == "sure 北支所"
+
+
 def test_nothing_is_booked_without_a_clear_yes_at_the_end():
     """A doubtful 「はい」 (an unsure recogniser) at the final read-back is asked again, not booked."""
     booking = flow()

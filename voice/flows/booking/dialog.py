@@ -11,6 +11,7 @@ for their answer; nothing is decided before it comes back.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from voice.call.events import (
     TransferConnected,
     TransferFailed,
 )
+from voice.call.requests import SlotOffer, VenueChoice
 from voice.flows.base import FlowContext
 from voice.flows.booking import speech
 from voice.nlu.answers import YES_NO, command, decide
@@ -150,12 +152,17 @@ class Dialog:
         ask = self.asking
         if ask is None:
             return []
+        return self._answer(ask, event)
+
+    def _answer(self, ask: Ask, event: Answered) -> list[Command]:
         if isinstance(event, SpeechRecognized):
             wanted = command(event.hypotheses)
         else:
             wanted = {"*": "repeat", "": "slow"}.get(event.digits, "")
             if event.digits == "0" and ask.listen.max_digits == 1 and not ask.zero_answers:
                 wanted = "person"
+        if wanted:
+            self._turn(ask, event, wanted)
         if wanted == "repeat":
             return list(self.last_said)
         if wanted == "slow":
@@ -165,12 +172,27 @@ class Dialog:
             return self.transfer()
         value = ask.understand(event)
         if value is UNCLEAR:
-            return self._missed("nomatch")
+            return self._missed("nomatch", event)
+        self._turn(ask, event, "understood", value)
         self.asking = None
         return ask.then(value)
 
-    def _missed(self, kind: str) -> list[Command]:
+    def _turn(self, ask: Ask, event: Answered | None, result: str, value: object = None) -> None:
+        """One turn for staff review: what was asked, what came back, what the dialog made of it."""
+        said = next((c.text for c in self.last_said if isinstance(c, Say)), ask.prompt)
+        turn = {"step": ask.name, "prompt": said, "result": result, "understood": readable(value),
+                "offset_s": None, "duration_s": None, "heard": "", "alternatives": [], "confidence": None,
+                "keys": ""}
+        if isinstance(event, SpeechRecognized):
+            turn.update(heard=event.text, alternatives=list(event.alternatives), confidence=event.confidence,
+                        offset_s=event.offset_s, duration_s=event.duration_s)
+        elif isinstance(event, DigitsEntered):
+            turn.update(keys=event.digits, offset_s=event.offset_s)
+        self.log.turns.append(turn)
+
+    def _missed(self, kind: str, event: Answered | None = None) -> list[Command]:
         ask = self.asking
+        self._turn(ask, event, kind)
         ask.misses += 1
         self.log.path.append(f"{ask.name}_{kind}")
         sorry = prompt(kind)
@@ -182,6 +204,30 @@ class Dialog:
             text = prompt("offer_person") + text
         self.last_said = [self.say(sorry + text), ask.listen]
         return list(self.last_said)
+
+
+def readable(value: object) -> str:
+    """What the dialog understood, as staff read it in a call's turns."""
+    match value:
+        case None | Unclear():
+            return ""
+        case bool():
+            return "はい" if value else "いいえ"
+        case datetime.date() | datetime.time():
+            return value.isoformat()
+        case SlotOffer():
+            return f"{value.day.isoformat()} {value.start:%H:%M} {value.venue_name}"
+        case VenueChoice():
+            return value.name
+        case tuple():
+            return " ".join(filter(None, (readable(v) for v in value)))
+        case str():
+            return value
+    fields = getattr(value, "__dataclass_fields__", None)
+    if fields:
+        return " ".join(f"{name}={readable(getattr(value, name)) or getattr(value, name)}" for name in fields
+                        if getattr(value, name) not in (None, False, ()))
+    return str(value)
 
 
 def yes_or_no(answer: Answered, *, strict: bool = False) -> bool | Unclear:
