@@ -4,9 +4,11 @@ the time the call came in, the settings), turning events into commands (voice/ca
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
+from voice import prompts
 from voice.call.events import CallLog, Command, Event
 
 
@@ -31,6 +33,7 @@ class FlowContext:
     caller: str  # the caller's number as presented, "" when withheld
     started_at: datetime.datetime  # in Asia/Tokyo
     settings: object  # appliance.settings.Settings
+    prompts: Mapping[str, str] = field(default_factory=prompts.defaults)  # "section.key" → what is said
 
 
 class Flow(Protocol):

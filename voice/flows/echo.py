@@ -5,9 +5,7 @@ say goodbye and hang up."""
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
-from appliance.messages import catalogue
 from voice.call.events import (
     Answer,
     CallEnded,
@@ -28,7 +26,6 @@ from voice.call.events import (
 )
 from voice.flows.base import FlowContext
 
-PROMPTS = catalogue(Path(__file__).parent.parent / "prompts.toml")
 MAX_SILENCES = 2
 MIN_CONFIDENCE = 0.35
 STAFF_KEY = "0"
@@ -52,7 +49,7 @@ class EchoFlow:
 
     def _say(self, key: str, **values) -> Say:
         self.log.path.append(key)
-        return Say(PROMPTS[f"echo.{key}"].format(**values), next(self._ids))
+        return Say(self.context.prompts[f"echo.{key}"].format(**values), next(self._ids))
 
     def handle(self, event: Event) -> list[Command]:
         match event:

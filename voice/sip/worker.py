@@ -22,7 +22,7 @@ import time
 import pjsua2 as pj
 
 from appliance.clock import TOKYO
-from voice import calllog
+from voice import calllog, prompts
 from voice.call import session
 from voice.call.media import MediaWatch
 from voice.call.session import CallSession
@@ -255,7 +255,8 @@ class VoiceWorker(TransferLegs):
             log.exception("call %s refused: the phone line lookup failed", active.name)
             return self._answer(call, 503)
         started_at = calllog.now().astimezone(TOKYO)
-        context = FlowContext(active.sip_call_id, line or Line(did, ""), caller, started_at, self.settings)
+        context = FlowContext(active.sip_call_id, line or Line(did, ""), caller, started_at, self.settings,
+                              prompts.for_call())
         chosen = route(line, context, overflow=self.overflow)
         if isinstance(chosen, Refusal):
             (log.info if chosen.status == 404 else log.error)("call %s refused: %s", active.name, chosen.reason)

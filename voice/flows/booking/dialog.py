@@ -15,9 +15,7 @@ import datetime
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from appliance.messages import catalogue
 from voice.call.events import (
     Answer,
     CallEnded,
@@ -43,7 +41,6 @@ from voice.flows.base import FlowContext
 from voice.flows.booking import speech
 from voice.nlu.answers import YES_NO, command, decide
 
-PROMPTS = catalogue(Path(__file__).parent.parent.parent / "prompts.toml")
 STAFF = "staff"  # the transfer target (transfer_targets) that takes callers the line cannot help
 MISSES_BEFORE_KEYS, MISSES_BEFORE_PERSON, MISSES_BEFORE_HANDOVER = 2, 3, 4
 MENU = Listen(timeout_s=7.0, max_digits=1)
@@ -67,10 +64,6 @@ class Ask:
     keys_prompt: str = ""  # said after MISSES_BEFORE_KEYS misses: how to answer by keys
     zero_answers: bool = False  # 0 is an answer here (a digit of a date), not "a person, please"
     misses: int = field(default=0, init=False)
-
-
-def prompt(key: str, **values) -> str:
-    return PROMPTS[f"booking.{key}"].format(**values)
 
 
 class Dialog:
@@ -102,7 +95,7 @@ class Dialog:
                 *, strict: bool = False) -> list[Command]:
         """A yes/no question. strict: speech must be a clear yes (the last step before booking)."""
         return self.ask(Ask(name, text, lambda answer: yes_or_no(answer, strict=strict),
-                            lambda value: yes() if value else no(), keys_prompt=prompt("yes_no_keys")))
+                            lambda value: yes() if value else no(), keys_prompt=self.prompt("yes_no_keys")))
 
     def request(self, kind, then: Callable[[object], list[Command]], **fields):
         request_id = next(self._requests)
@@ -117,7 +110,10 @@ class Dialog:
     def transfer(self) -> list[Command]:
         self.asking = None
         self.log.path.append("transfer")
-        return [self.say(prompt("transfer")), Transfer(STAFF)]
+        return [self.say(self.prompt("transfer")), Transfer(STAFF)]
+
+    def prompt(self, key: str, **values) -> str:
+        return self.context.prompts[f"booking.{key}"].format(**values)
 
     def help_line(self) -> str:
         return speech.help_phone(self.context.settings.help_phone)
@@ -143,7 +139,7 @@ class Dialog:
                 return []
             case TransferFailed(reason=reason):
                 self.log.path.append(f"transfer_{reason}")
-                return self.end(prompt("no_transfer", help=self.help_line()) + prompt("goodbye"), "transfer_failed")
+                return self.end(self.prompt("no_transfer", help=self.help_line()) + self.prompt("goodbye"), "transfer_failed")
             case CallEnded(reason=reason):
                 self.log.outcome = self.outcome or self.log.outcome or reason
         return []
@@ -166,7 +162,7 @@ class Dialog:
         if wanted == "repeat":
             return list(self.last_said)
         if wanted == "slow":
-            self.last_said = [self.say(prompt("slower") + ask.prompt), ask.listen]
+            self.last_said = [self.say(self.prompt("slower") + ask.prompt), ask.listen]
             return [SpeakSlower(), *self.last_said]
         if wanted == "person":
             return self.transfer()
@@ -195,13 +191,13 @@ class Dialog:
         self._turn(ask, event, kind)
         ask.misses += 1
         self.log.path.append(f"{ask.name}_{kind}")
-        sorry = prompt(kind)
+        sorry = self.prompt(kind)
         if ask.misses >= MISSES_BEFORE_HANDOVER:
             self.outcome = "not_understood"
             return self.transfer()
         text = ask.keys_prompt or ask.prompt if ask.misses >= MISSES_BEFORE_KEYS else ask.prompt
         if ask.misses >= MISSES_BEFORE_PERSON:
-            text = prompt("offer_person") + text
+            text = self.prompt("offer_person") + text
         self.last_said = [self.say(sorry + text), ask.listen]
         return list(self.last_said)
 

@@ -39,7 +39,7 @@ from voice.call.requests import (
     VenueChoice,
 )
 from voice.flows.booking import speech
-from voice.flows.booking.dialog import UNCLEAR, Answered, Ask, Dialog, prompt
+from voice.flows.booking.dialog import UNCLEAR, Answered, Ask, Dialog
 from voice.nlu.answers import INTENTS, MANAGE, decide
 from voice.nlu.dates import (
     DateWish,
@@ -90,9 +90,9 @@ class BookingFlow(Dialog):
     # --- the start: what the caller wants -----------------------------------------------------------
 
     def start(self) -> list[Command]:
-        greeting = prompt("greeting", city=self.context.settings.city_name)
-        return self.ask(Ask("intent", prompt("intent"), self._intent, self._intended,
-                            keys_prompt=prompt("intent_keys")), intro=greeting)
+        greeting = self.prompt("greeting", city=self.context.settings.city_name)
+        return self.ask(Ask("intent", self.prompt("intent"), self._intent, self._intended,
+                            keys_prompt=self.prompt("intent_keys")), intro=greeting)
 
     def _intent(self, answer: Answered) -> object:
         if isinstance(answer, DigitsEntered):
@@ -123,7 +123,7 @@ class BookingFlow(Dialog):
             return self._ask_venue()
         question = questions[self.draft.question]
         return self.confirm(f"question_{self.draft.question + 1}",
-                            prompt("eligibility", question=question.text.rstrip("。")),
+                            self.prompt("eligibility", question=question.text.rstrip("。")),
                             self._eligible, lambda: self._not_eligible(question))
 
     def _eligible(self) -> list[Command]:
@@ -134,14 +134,14 @@ class BookingFlow(Dialog):
         if not question.required:
             return self._eligible()
         self.outcome = "not_eligible"
-        guidance = question.guidance.rstrip("。") or prompt("help_line", help=self.help_line()).rstrip("。")
-        return self.ask(Ask("not_eligible", prompt("not_eligible", guidance=guidance), lambda a: UNCLEAR,
-                            lambda v: [], keys_prompt=prompt("not_eligible", guidance=guidance)))
+        guidance = question.guidance.rstrip("。") or self.prompt("help_line", help=self.help_line()).rstrip("。")
+        return self.ask(Ask("not_eligible", self.prompt("not_eligible", guidance=guidance), lambda a: UNCLEAR,
+                            lambda v: [], keys_prompt=self.prompt("not_eligible", guidance=guidance)))
 
     # --- venue ----------------------------------------------------------------------------------------
 
     def _ask_venue(self, intro: str = "") -> list[Command]:
-        return self.ask(Ask("venue", prompt("venue"), self._venue_heard, self._venue_chosen,
+        return self.ask(Ask("venue", self.prompt("venue"), self._venue_heard, self._venue_chosen,
                             keys_prompt=self._venue_menu_text()), intro=intro)
 
     def _venue_heard(self, answer: Answered) -> object:
@@ -165,7 +165,7 @@ class BookingFlow(Dialog):
     def _venue_menu_text(self) -> str:
         page = self._venue_page()
         options = "、".join(f"{venue.name}は{number}" for number, venue in enumerate(page, 1))
-        return prompt("venue_keys", options=options)
+        return self.prompt("venue_keys", options=options)
 
     def _venue_chosen(self, value) -> list[Command]:
         if value == "page":
@@ -178,7 +178,7 @@ class BookingFlow(Dialog):
             self.draft.venue = None
             return self._ask_date()
         if how == "unsure":
-            return self.confirm("venue_confirm", prompt("venue_confirm", venue=venue.name),
+            return self.confirm("venue_confirm", self.prompt("venue_confirm", venue=venue.name),
                                 lambda: self._venue_set(venue), lambda: self._ask_venue())
         return self._venue_set(venue)
 
@@ -189,9 +189,9 @@ class BookingFlow(Dialog):
     # --- date and time --------------------------------------------------------------------------------
 
     def _ask_date(self, intro: str = "") -> list[Command]:
-        return self.ask(Ask("date", prompt("date"), self._date_heard, self._date_chosen,
+        return self.ask(Ask("date", self.prompt("date"), self._date_heard, self._date_chosen,
                             listen=Listen(timeout_s=ENTRY, max_digits=4, terminator="#", inter_digit_timeout_s=5),
-                            keys_prompt=prompt("date_keys"), zero_answers=True), intro=intro)
+                            keys_prompt=self.prompt("date_keys"), zero_answers=True), intro=intro)
 
     def _date_heard(self, answer: Answered) -> object:
         if isinstance(answer, DigitsEntered):
@@ -223,9 +223,9 @@ class BookingFlow(Dialog):
             return self._ask_time()
         if result.opens_at is not None:
             opens = f"{speech.day(result.opens_at.date())}、{spoken_time(result.opens_at.time())}"
-            return self._ask_date(intro=prompt("not_open", day=day, opens=opens))
+            return self._ask_date(intro=self.prompt("not_open", day=day, opens=opens))
         venue_id = self.draft.venue.id if self.draft.venue else None
-        intro = prompt("no_slots", day=day, venue=self._venue_words())
+        intro = self.prompt("no_slots", day=day, venue=self._venue_words())
         return [self.request(FindSlots, lambda r: self._offered(r, intro), venue_id=venue_id,
                              first_day=self.draft.day, limit=OFFERS)]
 
@@ -233,10 +233,10 @@ class BookingFlow(Dialog):
         if not isinstance(result, SlotsFound):
             return self._cannot(result)
         if not result.slots:
-            return self._ask_venue(intro=intro + prompt("none_found", venue=self._venue_words()))
+            return self._ask_venue(intro=intro + self.prompt("none_found", venue=self._venue_words()))
         self.draft.offers = result.slots
         options = "、".join(f"{n}番、{speech.when(s)}、{s.venue_name}" for n, s in enumerate(result.slots, 1))
-        text = prompt("offers", options=options)
+        text = self.prompt("offers", options=options)
         return self.ask(Ask("offers", text, self._offer_heard, self._slot_picked, keys_prompt=text), intro=intro)
 
     def _offer_heard(self, answer: Answered) -> object:
@@ -261,11 +261,11 @@ class BookingFlow(Dialog):
 
     def _ask_time(self, intro: str = "") -> list[Command]:
         slots = self.draft.day_slots
-        text = prompt("time", day=speech.day(self.draft.day), first=spoken_time(slots[0].start),
+        text = self.prompt("time", day=speech.day(self.draft.day), first=spoken_time(slots[0].start),
                       last=spoken_time(slots[-1].start))
         return self.ask(Ask("time", text, self._time_heard, self._time_chosen,
                             listen=Listen(timeout_s=ENTRY, max_digits=4, inter_digit_timeout_s=5),
-                            keys_prompt=prompt("time_keys")), intro=intro)
+                            keys_prompt=self.prompt("time_keys")), intro=intro)
 
     def _time_heard(self, answer: Answered) -> object:
         if isinstance(answer, DigitsEntered):
@@ -284,11 +284,11 @@ class BookingFlow(Dialog):
         if chosen is not None:
             return self._confirm_slot(chosen)
         near = sorted(slots, key=lambda s: abs(_minutes(s.start) - _minutes(wish.at or wish.earliest)))[:OFFERS]
-        intro = prompt("time_taken", at=spoken_time(wish.at)) if wish.at else ""
+        intro = self.prompt("time_taken", at=spoken_time(wish.at)) if wish.at else ""
         return self._offered(SlotsFound(tuple(sorted(near, key=lambda s: s.start))), intro)
 
     def _confirm_slot(self, slot: SlotOffer) -> list[Command]:
-        return self.confirm("slot_confirm", prompt("slot_confirm", when=speech.when(slot), venue=slot.venue_name),
+        return self.confirm("slot_confirm", self.prompt("slot_confirm", when=speech.when(slot), venue=slot.venue_name),
                             lambda: self._slot_set(slot), lambda: self._ask_date())
 
     def _slot_set(self, slot: SlotOffer) -> list[Command]:
@@ -300,8 +300,8 @@ class BookingFlow(Dialog):
     # --- who: name, phone, birth date, SMS --------------------------------------------------------------
 
     def _ask_name(self, intro: str = "") -> list[Command]:
-        return self.ask(Ask("name", prompt("name"), self._name_heard, self._name_said,
-                            keys_prompt=prompt("name_again") + prompt("name_keys")), intro=intro)
+        return self.ask(Ask("name", self.prompt("name"), self._name_heard, self._name_said,
+                            keys_prompt=self.prompt("name_again") + self.prompt("name_keys")), intro=intro)
 
     def _name_heard(self, answer: Answered) -> object:
         if isinstance(answer, DigitsEntered):
@@ -312,8 +312,8 @@ class BookingFlow(Dialog):
     def _name_said(self, kana: str) -> list[Command]:
         if not kana:
             return self._name_set("")
-        return self.confirm("name_confirm", prompt("name_confirm", name=kana), lambda: self._name_set(kana),
-                            lambda: self._ask_name(intro=prompt("name_again")))
+        return self.confirm("name_confirm", self.prompt("name_confirm", name=kana), lambda: self._name_set(kana),
+                            lambda: self._ask_name(intro=self.prompt("name_again")))
 
     def _name_set(self, kana: str) -> list[Command]:
         self.draft.kana = kana
@@ -322,20 +322,20 @@ class BookingFlow(Dialog):
     def _name_and_kana(self) -> tuple[str, str]:
         if self.draft.kana:
             return self.draft.kana, self.draft.kana
-        return prompt("unnamed_name"), prompt("unnamed_kana")
+        return self.prompt("unnamed_name"), self.prompt("unnamed_kana")
 
     def _ask_phone(self) -> list[Command]:
         own = normalize.phone(self.context.caller)
         if own and not self.draft.phone:
-            return self.confirm("phone_offer", prompt("phone_offer", number=speech.phone(own)),
+            return self.confirm("phone_offer", self.prompt("phone_offer", number=speech.phone(own)),
                                 lambda: self._phone_set(own), lambda: self._ask_phone_keys())
         return self._ask_phone_keys()
 
     def _ask_phone_keys(self) -> list[Command]:
         self.draft.phone = self.draft.phone or "-"  # asked once: not offered again
-        return self.ask(Ask("phone", prompt("phone"), self._phone_heard, self._phone_said,
+        return self.ask(Ask("phone", self.prompt("phone"), self._phone_heard, self._phone_said,
                             listen=Listen(timeout_s=ENTRY, max_digits=11, inter_digit_timeout_s=6),
-                            keys_prompt=prompt("phone"), zero_answers=True))
+                            keys_prompt=self.prompt("phone"), zero_answers=True))
 
     def _phone_heard(self, answer: Answered) -> object:
         if isinstance(answer, DigitsEntered):
@@ -347,7 +347,7 @@ class BookingFlow(Dialog):
         return UNCLEAR
 
     def _phone_said(self, number: str) -> list[Command]:
-        return self.confirm("phone_confirm", prompt("phone_confirm", number=speech.phone(number)),
+        return self.confirm("phone_confirm", self.prompt("phone_confirm", number=speech.phone(number)),
                             lambda: self._phone_set(number), self._ask_phone_keys)
 
     def _phone_set(self, number: str) -> list[Command]:
@@ -355,9 +355,9 @@ class BookingFlow(Dialog):
         return self._final() if self.draft.fixing else self._ask_birth()
 
     def _ask_birth(self, after=None) -> list[Command]:
-        return self.ask(Ask("birth", prompt("birth"), self._birth_heard, after or self._birth_said,
+        return self.ask(Ask("birth", self.prompt("birth"), self._birth_heard, after or self._birth_said,
                             listen=Listen(timeout_s=ENTRY, max_digits=8, inter_digit_timeout_s=6),
-                            keys_prompt=prompt("birth_keys"), zero_answers=True))
+                            keys_prompt=self.prompt("birth_keys"), zero_answers=True))
 
     def _birth_heard(self, answer: Answered) -> object:
         if isinstance(answer, DigitsEntered):
@@ -365,14 +365,14 @@ class BookingFlow(Dialog):
         return parse_birth_date(answer.hypotheses, self.today) or UNCLEAR
 
     def _birth_said(self, born: datetime.date) -> list[Command]:
-        return self.confirm("birth_confirm", prompt("birth_confirm", birth=speech.birth_date(born)),
+        return self.confirm("birth_confirm", self.prompt("birth_confirm", birth=speech.birth_date(born)),
                             lambda: self._birth_set(born), self._ask_birth)
 
     def _birth_set(self, born: datetime.date) -> list[Command]:
         self.draft.born = born
         if self.draft.fixing or not normalize.is_mobile(self.draft.phone):
             return self._final()
-        return self.confirm("sms", prompt("sms"), lambda: self._sms_set(True), lambda: self._sms_set(False))
+        return self.confirm("sms", self.prompt("sms"), lambda: self._sms_set(True), lambda: self._sms_set(False))
 
     def _sms_set(self, sms: bool) -> list[Command]:
         self.draft.sms = sms
@@ -383,13 +383,13 @@ class BookingFlow(Dialog):
     def _final(self) -> list[Command]:
         draft = self.draft
         self.draft.fixing = False
-        text = prompt("final", when=speech.when(draft.slot), venue=draft.slot.venue_name,
-                      name=f"{draft.kana}様" if draft.kana else prompt("unnamed_read_back"),
+        text = self.prompt("final", when=speech.when(draft.slot), venue=draft.slot.venue_name,
+                      name=f"{draft.kana}様" if draft.kana else self.prompt("unnamed_read_back"),
                       phone=speech.phone(draft.phone), birth=speech.birth_date(draft.born))
         return self.confirm("final", text, self._book, self._ask_fix, strict=True)
 
     def _ask_fix(self) -> list[Command]:
-        return self.ask(Ask("fix", prompt("fix"), self._fix_heard, self._fix))
+        return self.ask(Ask("fix", self.prompt("fix"), self._fix_heard, self._fix))
 
     def _fix_heard(self, answer: Answered) -> object:
         if isinstance(answer, DigitsEntered):
@@ -407,7 +407,7 @@ class BookingFlow(Dialog):
         draft = self.draft
         name, kana = self._name_and_kana()
         self.log.path.append("booking")
-        return [self.say(prompt("booking")),
+        return [self.say(self.prompt("booking")),
                 self.request(BookSlot, self._booked, slot_id=draft.slot.slot_id, kana=kana, name=name,
                              phone=draft.phone, birth_date=draft.born, sms=draft.sms,
                              key=f"{self.context.call_id}:book")]
@@ -416,24 +416,24 @@ class BookingFlow(Dialog):
         if isinstance(result, Booked):
             self.log.path.append("booked")
             number = speech.reservation_number(result.booking.number)
-            text = prompt("booked", number=number) + (prompt("booked_sms") if result.booking.sms else "")
-            return self.end(text + prompt("booked_end"), "booked")
+            text = self.prompt("booked", number=number) + (self.prompt("booked_sms") if result.booking.sms else "")
+            return self.end(text + self.prompt("booked_end"), "booked")
         if isinstance(result, Refused) and result.code == "slot_full":
             venue_id = self.draft.venue.id if self.draft.venue else None
-            return [self.request(FindSlots, lambda r: self._offered(r, prompt("slot_taken")), venue_id=venue_id,
+            return [self.request(FindSlots, lambda r: self._offered(r, self.prompt("slot_taken")), venue_id=venue_id,
                                  first_day=self.draft.slot.day, exclude_slot_id=self.draft.slot.slot_id, limit=OFFERS)]
         if isinstance(result, Refused) and result.code == "already_booked":
             self.outcome = "already_booked"
-            return self.ask(Ask("already_booked", prompt("already_booked"), self._intent, self._intended,
-                                keys_prompt=prompt("intent_keys")))
+            return self.ask(Ask("already_booked", self.prompt("already_booked"), self._intent, self._intended,
+                                keys_prompt=self.prompt("intent_keys")))
         return self._cannot(result)
 
     # --- looking up a booking: change, cancel -----------------------------------------------------------
 
     def _ask_number(self, intro: str = "") -> list[Command]:
-        return self.ask(Ask("number", prompt("number"), self._number_heard, self._number_given,
+        return self.ask(Ask("number", self.prompt("number"), self._number_heard, self._number_given,
                             listen=Listen(timeout_s=ENTRY, max_digits=8, inter_digit_timeout_s=6),
-                            keys_prompt=prompt("number"), zero_answers=True), intro=intro)
+                            keys_prompt=self.prompt("number"), zero_answers=True), intro=intro)
 
     def _number_heard(self, answer: Answered) -> object:
         if isinstance(answer, DigitsEntered):
@@ -454,7 +454,7 @@ class BookingFlow(Dialog):
 
     def _found(self, result: object) -> list[Command]:
         if isinstance(result, Refused) and result.code == "not_found":
-            return self._ask_number(intro=prompt("not_found"))
+            return self._ask_number(intro=self.prompt("not_found"))
         if not isinstance(result, BookingFound):
             return self._cannot(result)
         booking = result.booking
@@ -462,8 +462,8 @@ class BookingFlow(Dialog):
         self.draft.venue = VenueChoice(booking.slot.venue_id, booking.slot.venue_name, booking.slot.venue_kana)
         if booking.status != "confirmed":
             status = {"cancelled": "取り消し済み", "attended": "来庁済み", "no_show": "来庁なし"}.get(booking.status, "")
-            return self.end(prompt("found_done", status=status) + prompt("goodbye"), "looked_up")
-        text = prompt("found", when=speech.when(booking.slot), venue=booking.slot.venue_name)
+            return self.end(self.prompt("found_done", status=status) + self.prompt("goodbye"), "looked_up")
+        text = self.prompt("found", when=speech.when(booking.slot), venue=booking.slot.venue_name)
         return self.ask(Ask("found", text, self._manage_heard, self._manage))
 
     def _manage_heard(self, answer: Answered) -> object:
@@ -475,25 +475,25 @@ class BookingFlow(Dialog):
     def _manage(self, what: str) -> list[Command]:
         booking = self.draft.booking
         if what == "keep":
-            return self.end(prompt("kept") + prompt("goodbye"), "looked_up")
+            return self.end(self.prompt("kept") + self.prompt("goodbye"), "looked_up")
         if what == "change":
             self.log.path.append("change")
             return self._ask_date()
-        return self.confirm("cancel_confirm", prompt("cancel_confirm", when=speech.when(booking.slot),
+        return self.confirm("cancel_confirm", self.prompt("cancel_confirm", when=speech.when(booking.slot),
                                                      venue=booking.slot.venue_name),
                             lambda: [self.request(CancelBooking, self._cancelled, number=booking.number,
                                                   version=booking.version)],
-                            lambda: self.end(prompt("kept") + prompt("goodbye"), "looked_up"), strict=True)
+                            lambda: self.end(self.prompt("kept") + self.prompt("goodbye"), "looked_up"), strict=True)
 
     def _cancelled(self, result: object) -> list[Command]:
         if isinstance(result, Changed):
             self.log.path.append("cancelled")
-            return self.end(prompt("cancelled") + prompt("goodbye"), "cancelled")
+            return self.end(self.prompt("cancelled") + self.prompt("goodbye"), "cancelled")
         return self._cannot(result)
 
     def _confirm_move(self) -> list[Command]:
         slot, booking = self.draft.slot, self.draft.booking
-        return self.confirm("move_confirm", prompt("move_confirm", when=speech.when(slot), venue=slot.venue_name),
+        return self.confirm("move_confirm", self.prompt("move_confirm", when=speech.when(slot), venue=slot.venue_name),
                             lambda: [self.request(MoveBooking, self._moved, number=booking.number,
                                                   slot_id=slot.slot_id, version=booking.version)],
                             self._ask_date, strict=True)
@@ -502,10 +502,10 @@ class BookingFlow(Dialog):
         if isinstance(result, Changed):
             self.log.path.append("moved")
             slot = result.booking.slot
-            return self.end(prompt("moved", when=speech.when(slot), venue=slot.venue_name) + prompt("goodbye"),
+            return self.end(self.prompt("moved", when=speech.when(slot), venue=slot.venue_name) + self.prompt("goodbye"),
                             "changed")
         if isinstance(result, Refused) and result.code == "slot_full":
-            return self._ask_date(intro=prompt("slot_taken"))
+            return self._ask_date(intro=self.prompt("slot_taken"))
         return self._cannot(result)
 
     # --- what cannot be done -----------------------------------------------------------------------------
@@ -514,14 +514,14 @@ class BookingFlow(Dialog):
         code = result.code if isinstance(result, Refused) else "failed"
         self.log.path.append(f"refused_{code}")
         if code == "locked":
-            return self.end(prompt("locked") + prompt("help_line", help=self.help_line()) + prompt("goodbye"), code)
+            return self.end(self.prompt("locked") + self.prompt("help_line", help=self.help_line()) + self.prompt("goodbye"), code)
         if code == "stale":
-            return self.end(prompt("stale") + prompt("goodbye"), code)
+            return self.end(self.prompt("stale") + self.prompt("goodbye"), code)
         if code in ("not_open", "closed", "slot_closed"):
-            return self._ask_date(intro=prompt("closed", day=speech.day(self.draft.slot.day))
+            return self._ask_date(intro=self.prompt("closed", day=speech.day(self.draft.slot.day))
                                   if self.draft.slot else "")
-        text = prompt("busy") if code == "busy" else prompt("failed") + prompt("help_line", help=self.help_line())
-        return self.end(text + prompt("goodbye"), code)
+        text = self.prompt("busy") if code == "busy" else self.prompt("failed") + self.prompt("help_line", help=self.help_line())
+        return self.end(text + self.prompt("goodbye"), code)
 
 
 def _minutes(at: datetime.time | None) -> int:
