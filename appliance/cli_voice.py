@@ -133,6 +133,46 @@ def line_set(did, **options):
     click.echo(f"phone line {did}: {'changed' if existing else 'created'}")
 
 
+@voice.command("say")
+@click.argument("text", required=False)
+@click.option("--tts-engine", type=click.Choice(["openjtalk", "kokoro"]), default="openjtalk", show_default=True)
+@click.option("--tts-voice", default="", help="The engine's voice (Kokoro: jf_alpha, jm_kumo, ...).")
+@click.option("--tts-speed", type=click.FloatRange(0.5, 2.0), default=1.0, show_default=True)
+@click.option("--tts-volume", type=click.FloatRange(0.05, 1.0), default=0.7, show_default=True)
+@click.option("--output", "-o", default="-", show_default=True, help="WAV file to write; - for standard output.")
+def voice_say(text, tts_engine, tts_voice, tts_speed, tts_volume, output):
+    """Synthesise TEXT (or standard input) as a phone line would say it, into a 16 kHz WAV file: the
+    admin site's audio preview runs this (the sites may not load the synthesiser themselves)."""
+    import io
+    import wave
+
+    from voice.tts import RATE, Voice, kokoro, synthesize
+    settings = _cli()._settings()
+    text = sys.stdin.read() if text is None else text
+    voice = Voice(engine=tts_engine, speed=tts_speed, volume=tts_volume, name=tts_voice)
+    kokoro.use_models_dir(settings.models_dir)
+    try:
+        voice.validate()
+        samples = synthesize(text.strip(), voice)
+    except (ValueError, kokoro.ModelProblem) as exc:
+        raise click.ClickException(str(exc)) from None
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(samples.tobytes())
+    if output == "-":
+        sys.stdout.buffer.write(buffer.getvalue())
+        sys.stdout.buffer.flush()
+        return
+    target = Path(output)
+    tmp = target.with_name(f".{target.name}.part")
+    tmp.write_bytes(buffer.getvalue())
+    tmp.replace(target)
+    click.echo(f"wrote {output} ({len(samples) / RATE:.1f} s)", err=True)
+
+
 @voice.command("calls")
 def voice_calls():
     """The calls in progress now."""
@@ -172,7 +212,7 @@ def voice_recording(call_id, output):
     """Decrypt the recording of call CALL_ID (see `madoguchi voice log`) into the WAV file OUTPUT."""
     from db.audit import record
     from db.files import DecryptionError
-    from voice.recording import to_wav
+    from db.recordings import to_wav
     settings = _cli()._settings()
     _cli()._open()
     call = CallRecord.get_or_none(CallRecord.id == call_id)
@@ -187,3 +227,40 @@ def voice_recording(call_id, output):
                source="cli")
     Path(output).write_bytes(wav)
     click.echo(f"wrote {output} ({call.recording_seconds} s)")
+
+
+@voice.command("evaluate")
+@click.option("--limit", type=click.IntRange(1, 100000), help="Only the first LIMIT marked turns.")
+def voice_evaluate(limit):
+    """Recognise again, with the configured recogniser (asr_engine), every answer staff marked as
+    misrecognised on the staff site, and print per item what was expected and what is heard now, then
+    the count, the character error rate and the exact matches (the texts are personal data: audited)."""
+    from db.audit import record
+    from voice.asr.whisper import ModelProblem
+    from voice.evaluation import Report, evaluate, marked_turns, summary_line
+    from voice.recognition import load_engine
+    settings = _cli()._settings()
+    _cli()._open()
+    turns = marked_turns()[:limit] if limit else marked_turns()
+    if not turns:
+        click.echo(summary_line(Report()))
+        return
+    try:
+        recognizer = load_engine(settings)
+    except ModelProblem as exc:
+        raise click.ClickException(str(exc)) from None
+    with write_transaction():
+        record(_cli().cli_actor().name, "call.evaluate", "call_turn", f"{len(turns)} marked", clock.now(),
+               source="cli", engine=settings.asr_engine)
+    click.echo(f"{len(turns)} marked turn(s), recogniser {settings.asr_engine}")
+
+    def show(item):
+        mark = "=" if item.exact else "x"
+        click.echo(f"{mark} turn {item.turn_id} (call {item.call_id}, {item.step})\texpected: {item.expected}\t"
+                   f"heard: {item.heard_now or '(nothing)'}\tat the call: {item.heard_then or '(nothing)'}\t"
+                   f"{item.errors}/{item.length} wrong")
+
+    report = evaluate(recognizer, settings.recordings_dir, crypto.cipher(), turns=turns, on_item=show)
+    for turn_id, why in report.skipped:
+        click.echo(f"- turn {turn_id}: skipped ({'no recording' if why == 'no_recording' else 'recording unreadable'})")
+    click.echo(summary_line(report))

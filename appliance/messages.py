@@ -1,5 +1,5 @@
 """Message catalogues: texts citizens, callers and staff read or hear live in TOML files beside the code
-that uses them (web/public/messages.toml, voice/prompts.toml), never in Python."""
+that uses them (web/public/messages.toml; db/prompts.toml, the phone's, which staff edit), never in Python."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 
 import peewee
 
@@ -302,6 +303,46 @@ class CallRecord(BaseModel):
     transcript = peewee.TextField(default="")
 
 
+class CallTurn(BaseModel):
+    """One question of a spoken dialog and its answer (db/migrations/0008_call_turns.sql)."""
+
+    call = peewee.ForeignKeyField(CallRecord, backref="turns", on_delete="CASCADE")
+    seq = peewee.IntegerField()
+    step = peewee.TextField()
+    result = peewee.TextField()
+    offset_s = peewee.FloatField(null=True)
+    duration_s = peewee.FloatField(null=True)
+    confidence = peewee.FloatField(null=True)
+    prompt = EncryptedField(null=True)
+    heard = EncryptedField(null=True)
+    alternatives = EncryptedField(null=True)  # a JSON list
+    keys = EncryptedField(null=True)
+    understood = EncryptedField(null=True)
+    corrected = EncryptedField(null=True)
+    corrected_by = peewee.TextField(default="")
+    corrected_at = TimestampField(null=True)
+
+    class Meta:
+        indexes = ((("call", "seq"), True),)
+
+    @property
+    def alternative_list(self) -> list[str]:
+        try:
+            value = json.loads(self.alternatives or "[]")
+        except ValueError:
+            return []
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+
+class PromptText(BaseModel):
+    """A phone prompt as staff edited it (db/prompts.py, db/migrations/0009_prompt_text.sql)."""
+
+    key = peewee.TextField(unique=True)
+    text = peewee.TextField()
+    updated_at = TimestampField()
+    updated_by = peewee.TextField(default="")
+
+
 ALL_MODELS = (Venue, Slot, ReceptionWindow, Booking, EligibilityQuestion, StaffUser, RecoveryCode, AuditLog,
               AccessLog, Outbox, WebSession, RateLimit, SiteNotice, PhoneLine, CallRecord, MessageText,
-              Traffic, JobRun)
+              Traffic, JobRun, CallTurn, PromptText)

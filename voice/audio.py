@@ -6,6 +6,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
+from db.recordings import MU_BIAS, MU_CLIP, ulaw_decode
+
+__all__ = ["FRAME_MS", "alaw_decode", "alaw_encode", "frames", "over_the_phone", "phone_band", "resample", "ringback",
+           "ulaw_decode", "ulaw_encode"]
+
 FRAME_MS = 20
 
 
@@ -34,24 +39,17 @@ def ringback(seconds: float, rate: int, level: float = 0.25) -> np.ndarray:
     return np.round(tone * on * level * 32767).astype(np.int16)
 
 
-# G.711 (ITU-T), the segment/quantisation tables written out as arithmetic.
-_MU_BIAS, _MU_CLIP = 0x84, 32635
+# G.711 (ITU-T), the segment/quantisation tables written out as arithmetic. μ-law decoding (and its
+# constants) live in db/recordings.py, where the staff site reads recordings without the voice engine.
 
 
 def ulaw_encode(samples: np.ndarray) -> bytes:
     x = samples.astype(np.int32)
     sign = np.where(x < 0, 0x80, 0)
-    magnitude = np.minimum(np.abs(x), _MU_CLIP) + _MU_BIAS
+    magnitude = np.minimum(np.abs(x), MU_CLIP) + MU_BIAS
     exponent = np.floor(np.log2(magnitude)).astype(np.int32) - 7
     mantissa = (magnitude >> (exponent + 3)) & 0x0F
     return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes()
-
-
-def ulaw_decode(data: bytes) -> np.ndarray:
-    u = ~np.frombuffer(data, dtype=np.uint8).astype(np.int32) & 0xFF
-    sign, exponent, mantissa = u & 0x80, (u >> 4) & 0x07, u & 0x0F
-    magnitude = (((mantissa << 3) + _MU_BIAS) << exponent) - _MU_BIAS
-    return np.where(sign, -magnitude, magnitude).astype(np.int16)
 
 
 def alaw_encode(samples: np.ndarray) -> bytes:

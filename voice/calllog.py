@@ -12,10 +12,17 @@ import threading
 from appliance import clock
 from db import crypto
 from db.connection import write_transaction
-from db.models import CallRecord, PhoneLine
+from db.models import CallRecord, CallTurn, PhoneLine
 from voice.flows.base import Line
 
 log = logging.getLogger(__name__)
+
+# What a dialog's turn holds (voice/flows/booking/dialog.py Dialog._turn), as call_turn stores it.
+TURN_FIELDS = ("step", "result", "prompt", "heard", "alternatives", "confidence", "keys", "understood", "offset_s",
+               "duration_s")
+MAX_TURNS = 500  # a call that loops is cut off here, not the log
+MAX_TEXT = 2000
+SHORT_TEXT = {"step": 40, "result": 20, "keys": 40}
 
 
 def line_for(did: str) -> Line | None:
@@ -57,6 +64,33 @@ def call_ended(sip_call_id: str, at: datetime.datetime, *, outcome: str, end_rea
     record.recording, record.recording_seconds = recording, recording_seconds
     record.transcript = transcript
     record.save()
+    rows = [_turn_row(record.id, seq, turn) for seq, turn in enumerate(list(turns)[:MAX_TURNS], 1)]
+    if rows:
+        CallTurn.insert_many(rows).execute()
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _text(value, limit: int = MAX_TEXT) -> str:
+    return str(value if value is not None else "")[:limit]
+
+
+def _turn_row(call_id: int, seq: int, turn: dict) -> dict:
+    """A turn as call_turn stores it: the TURN_FIELDS only, texts bounded (and encrypted by the model),
+    numbers or NULL."""
+    row: dict = {"call": call_id, "seq": seq}
+    for name in TURN_FIELDS:
+        value = turn.get(name)
+        if name in ("offset_s", "duration_s", "confidence"):
+            row[name] = _number(value)
+        elif name == "alternatives":
+            row[name] = json.dumps([_text(a) for a in value or ()][:10], ensure_ascii=False)
+        else:
+            row[name] = _text(value, SHORT_TEXT.get(name, MAX_TEXT))
+    row["step"], row["result"] = row["step"] or "-", row["result"] or "-"
+    return row
 
 
 def close_stale(worker: int, at: datetime.datetime) -> int:

@@ -1,22 +1,23 @@
 """Call recordings: both directions mixed, kept as 8 kHz μ-law (phone quality, 8 KB/s) and encrypted
-at rest in AES-GCM chunks (db/files.py). Exported as an ordinary WAV file for listening."""
+at rest in AES-GCM chunks (db/files.py). Read back (a WAV file, a segment of one) by db/recordings.py."""
 
 from __future__ import annotations
 
-import io
 import json
-import wave
 from pathlib import Path
 
 import numpy as np
 from scipy import signal
 
 from db.files import EncryptedFileWriter, read_file
+from db.recordings import BYTES_PER_SECOND, to_wav
+from db.recordings import RATE as RATE_STORED
 from voice import audio
 
+__all__ = ["BYTES_PER_SECOND", "RATE_IN", "RATE_STORED", "SUFFIX", "TRANSCRIPT_SUFFIX", "CallRecorder", "Downsampler",
+           "load_transcript", "save_transcript", "to_wav"]
+
 RATE_IN = 16000
-RATE_STORED = 8000
-BYTES_PER_SECOND = RATE_STORED  # one μ-law byte per sample
 SUFFIX = ".ulaw.enc"
 TRANSCRIPT_SUFFIX = ".heard.enc"
 
@@ -63,18 +64,6 @@ class CallRecorder:
 
     def abandon(self) -> None:
         self.writer.__exit__(RuntimeError, RuntimeError("abandoned"), None)
-
-
-def to_wav(path: Path, cipher) -> bytes:
-    """The decrypted recording as a 16-bit 8 kHz WAV file (refuses tampered or truncated files)."""
-    samples = audio.ulaw_decode(read_file(Path(path), cipher))
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE_STORED)
-        w.writeframes(samples.astype(np.int16).tobytes())
-    return buffer.getvalue()
 
 
 def save_transcript(path: Path, items: list[dict], cipher) -> None:

@@ -10,7 +10,7 @@ import json
 
 from db import crypto
 from db.connection import database
-from db.models import CallRecord, PhoneLine
+from db.models import CallRecord, CallTurn, PhoneLine
 from tests.conftest import NOW
 from voice import calllog
 from voice.flows.base import Line
@@ -150,3 +150,78 @@ def test_line_for_finds_only_active_lines(db):
     assert calllog.line_for("0300000101") == Line("0300000101", "echo", label="テスト", tts_speed=0.85, record=False)
     assert calllog.line_for("0300000102") is None
     assert calllog.line_for("0300000199") is None
+
+
+def test_call_ended_stores_the_dialogs_turns_in_order(db):
+    """Every turn the dialog passed to call_ended is a call_turn row, numbered in order, with what was
+    asked, heard (alternatives, confidence), pressed and understood, and where it is on the recording;
+    a turn without speech keeps NULL numbers."""
+    cid = call_id()
+    calllog.call_started(cid, "0586000001", CALLER, worker=1, at=NOW, kind="ai")
+    calllog.call_answered(cid, at(1))
+    turns = [
+        {"step": "intent", "prompt": "ご用件をどうぞ", "result": "understood", "heard": "予約したいです",
+         "alternatives": ["予約したいんです", "よやくしたいです"], "confidence": 0.91, "keys": "",
+         "understood": "book", "offset_s": 4.2, "duration_s": 1.3},
+        {"step": "name", "prompt": "お名前をどうぞ", "result": "noinput", "heard": "", "alternatives": [],
+         "confidence": None, "keys": "", "understood": "", "offset_s": None, "duration_s": None},
+        {"step": "phone", "prompt": "電話番号を押してください", "result": "understood", "heard": "", "alternatives": [],
+         "confidence": None, "keys": "09012345678", "understood": "09012345678", "offset_s": 20.5, "duration_s": None},
+    ]
+    calllog.call_ended(cid, at(40), outcome="caller_hangup", end_reason="caller_hangup",
+                       path=["intent", "book", "name", "name_noinput", "phone"], turns=turns)
+    rows = list(CallTurn.select().where(CallTurn.call == record(cid)).order_by(CallTurn.seq))
+    assert [(r.seq, r.step, r.result) for r in rows] == [(1, "intent", "understood"), (2, "name", "noinput"),
+                                                         (3, "phone", "understood")]
+    first = rows[0]
+    assert (first.prompt, first.heard, first.understood) == ("ご用件をどうぞ", "予約したいです", "book")
+    assert first.alternative_list == ["予約したいんです", "よやくしたいです"]
+    assert (first.confidence, first.offset_s, first.duration_s) == (0.91, 4.2, 1.3)
+    assert (rows[1].offset_s, rows[1].duration_s, rows[1].confidence) == (None, None, None)
+    assert rows[2].keys == "09012345678" and rows[2].offset_s == 20.5
+    assert all(r.corrected is None and r.corrected_at is None for r in rows)
+
+
+def test_turns_are_encrypted_at_rest(db):
+    """What callers said and pressed (names, numbers) is not in the call_turn table as written: every text
+    column is an envelope; the step and result codes stay readable for counting."""
+    cid = call_id()
+    calllog.call_started(cid, "0586000001", CALLER, worker=1, at=NOW, kind="ai")
+    calllog.call_ended(cid, at(30), outcome="caller_hangup", end_reason="caller_hangup", path=["name"], turns=[
+        {"step": "name", "prompt": "お名前をフルネームでどうぞ", "result": "understood", "heard": "山田花子です",
+         "alternatives": ["山田華子です"], "confidence": 0.7, "keys": "4321", "understood": "ヤマダハナコ",
+         "offset_s": 2.0, "duration_s": 1.0}])
+    raw = database.execute_sql(
+        "SELECT step, result, prompt, heard, alternatives, keys, understood FROM call_turn WHERE call_id = ?",
+        (record(cid).id,)).fetchone()
+    assert raw[:2] == ("name", "understood")
+    blob = b"".join(bytes(v) for v in raw[2:])
+    for plain in ("お名前", "山田", "花子", "華子", "ヤマダ", "4321"):
+        assert plain.encode() not in blob, plain
+
+
+def test_a_second_end_stores_no_second_set_of_turns(db):
+    """The first end keeps its turns; a late second end adds none."""
+    cid = call_id()
+    calllog.call_started(cid, "0586000001", CALLER, worker=1, at=NOW, kind="ai")
+    one = [{"step": "intent", "result": "nomatch", "prompt": "", "heard": "あ", "alternatives": [], "confidence": 0.1,
+            "keys": "", "understood": "", "offset_s": 1.0, "duration_s": 0.4}]
+    calllog.call_ended(cid, at(10), outcome="", end_reason="caller_hangup", path=["intent"], turns=one)
+    calllog.call_ended(cid, at(20), outcome="", end_reason="engine_shutdown", path=["intent"], turns=one * 3)
+    assert CallTurn.select().where(CallTurn.call == record(cid)).count() == 1
+
+
+def test_turns_are_stored_bounded_whatever_a_flow_passes(db):
+    """Over-long texts are cut, numbers that are not numbers are NULL, missing fields are empty and keys
+    a turn should not have are not stored: a buggy flow never loses the call's log."""
+    cid = call_id()
+    calllog.call_started(cid, "0586000001", CALLER, worker=1, at=NOW, kind="ai")
+    calllog.call_ended(cid, at(9), outcome="", end_reason="caller_hangup", path=[], turns=[
+        {"step": "x" * 100, "result": "understood", "heard": "あ" * 5000, "confidence": "high", "offset_s": True,
+         "duration_s": 2, "alternatives": ["い" * 3000] * 30, "caller": CALLER},
+        {}])
+    first, second = CallTurn.select().where(CallTurn.call == record(cid)).order_by(CallTurn.seq)
+    assert len(first.step) == 40 and len(first.heard) == calllog.MAX_TEXT
+    assert (first.confidence, first.offset_s, first.duration_s) == (None, None, 2.0)
+    assert len(first.alternative_list) == 10 and all(len(a) == calllog.MAX_TEXT for a in first.alternative_list)
+    assert (second.step, second.result, second.heard, second.keys, second.alternative_list) == ("-", "-", "", "", [])

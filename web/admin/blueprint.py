@@ -1,7 +1,7 @@
 """URL rules of the staff admin site, each with the least role that may use it, all in one place.
 
 Role None: the sign-in pages. "viewer" reads; "staff" runs the counter (bookings, slots, lists);
-"admin" also edits venues, texts, settings and staff accounts, reads the logs and books over capacity. GET pages that
+"admin" also edits venues, texts, phone prompts and lines, settings and staff accounts, reads the logs and books over capacity. GET pages that
 change nothing are open to viewers; every POST needs staff or more (the account pages aside).
 SENSITIVE rules ask for the password and code again when the last sign-in is older than
 admin_reauth_minutes.
@@ -15,7 +15,9 @@ from web.admin import (
     access,
     views_account,
     views_bookings,
+    views_calls,
     views_notify,
+    views_prompts,
     views_reports,
     views_slots,
     views_users,
@@ -82,6 +84,26 @@ RULES = [
     ("/usage/statement.csv", "usage_csv", views_notify.usage_csv, GET, "admin", False),
     ("/texts", "texts", views_reports.texts_index, GET, "admin", False),
     ("/texts/<event>/<channel>", "text_edit", views_reports.text_edit, BOTH, "admin", False),
+
+    # the phone: the call log and its statistics for every reader; a call's turns, its recording and their
+    # corrections are personal data (callers say names, numbers, birth dates): staff and up
+    ("/calls", "calls", views_calls.call_list, GET, "viewer", False),
+    ("/calls/export.csv", "calls_csv", views_calls.call_list_csv, GET, "staff", False),
+    ("/calls/statistics", "call_statistics", views_calls.statistics_page, GET, "viewer", False),
+    ("/calls/statistics.csv", "call_statistics_csv", views_calls.statistics_csv, GET, "viewer", False),
+    ("/calls/corrections", "call_corrections", views_calls.corrections, GET, "staff", False),
+    ("/calls/<int:call_id>", "call", views_calls.call_detail, GET, "staff", False),
+    ("/calls/<int:call_id>/recording.wav", "call_recording", views_calls.call_recording, GET, "staff", False),
+    ("/calls/<int:call_id>/turns/<int:turn_id>.wav", "call_turn_audio", views_calls.call_turn_audio, GET, "staff",
+     False),
+    ("/calls/<int:call_id>/turns/<int:turn_id>/correct", "call_turn_correct", views_calls.call_turn_correct, POST,
+     "staff", False),
+
+    ("/prompts", "prompts", views_prompts.prompts_index, GET, "admin", False),
+    ("/prompts/<key>", "prompt_edit", views_prompts.prompt_edit, BOTH, "admin", False),
+    ("/prompts/<key>/audio.wav", "prompt_audio", views_prompts.prompt_audio, GET, "admin", False),
+    ("/lines", "lines", views_prompts.lines_index, GET, "admin", False),
+    ("/lines/<int:line_id>", "line_edit", views_prompts.line_edit, BOTH, "admin", False),
 ]
 
 ROLES = {endpoint: role for _, endpoint, _, _, role, _ in RULES}
