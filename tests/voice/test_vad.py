@@ -64,3 +64,32 @@ def test_long_silence_skips_the_model_and_resets_it(speech):
     before = counting.calls
     decide(vad, speech)
     assert counting.calls > before
+
+
+@pytest.mark.parametrize("text,speed,half_tone", [("はい", 1.0, 0.0), ("はい", 1.0, -6.0), ("ええ", 1.2, 0.0),
+                                                  ("ええ", 1.2, 3.0), ("いいえ", 1.2, 3.0)])
+def test_a_quick_answer_after_silence_is_speech(text, speed, half_tone):
+    """A 0.3 s 「はい」 straight after digital silence (the model skipped and reset) is found: the model
+    hears the quiet before it first. Without that, its cold state missed the whole word."""
+    import pyopenjtalk
+
+    from voice import tts
+
+    samples, rate = pyopenjtalk.tts(text, speed=speed, half_tone=half_tone)
+    answer = audio.over_the_phone(tts.finish(samples, rate, 0.7), 16000)
+    silence = np.zeros(16000, np.int16)
+    decisions = decide(SileroVad(), np.concatenate([silence, answer, silence]))
+    assert sum(decisions) * 20 >= 140, "".join("s" if d else "." for d in decisions)  # the endpointer's minimum
+
+
+def test_priming_runs_the_model_only_when_sound_returns(speech):
+    """After a long pause the skipped frames are kept (at most PRIME_FRAMES) and fed once, when sound
+    comes back; silence alone still costs nothing."""
+    from voice.vad import PRIME_FRAMES
+
+    vad = SileroVad()
+    vad.model = counting = Counting(vad.model)
+    decide(vad, np.zeros(16000 * 3, np.int16))
+    assert counting.calls == 0 and len(vad._quiet) == PRIME_FRAMES
+    decide(vad, speech)
+    assert counting.calls > 0 and len(vad._quiet) == 0

@@ -12,7 +12,8 @@ HALLUCINATIONS = (
     "高評価", "字幕", "おやすみなさい", "ありがとうございました。ありがとうございました",
     "thank you for watching", "thanks for watching", "subtitles by",
 )
-FILLERS = re.compile(r"^(?:えー*と?|えっと|あー+|あの+|うー*ん|んー+|まあ|その)$")  # not ええ: on the phone it often means "yes"
+# not ええ nor うん: on the phone they mean "yes" (うーん, with its long vowel, is thinking)
+FILLERS = re.compile(r"^(?:えー*と?|えっと|あー+|あの+|うー+ん|んー+|まあ|その)$")
 _PUNCT = re.compile(r"[\s、。,.!?！？・…「」『』（）()\[\]]+")
 
 

@@ -126,7 +126,9 @@ class WhisperRecognizer:
         if result.no_speech_prob > NO_SPEECH_THRESHOLD and logprob < LOGPROB_THRESHOLD:
             return (), 0.0  # silence
         texts = [clean(self.tokenizer.decode(ids)) for ids in result.sequences_ids]
+        # a short answer often comes back as a decoder loop first (「はいはいはいはいはい」, refused by the
+        # filters) with the answer itself among the others: the best hypothesis the filters keep leads
         hypotheses = tuple(dict.fromkeys(text for text in texts if text))
-        if not texts[0]:
+        if not hypotheses:
             return (), 0.0
         return hypotheses, math.exp(logprob) * (1.0 - result.no_speech_prob)

@@ -21,10 +21,13 @@ class Utterance:
 @dataclass
 class Endpointer:
     frame_ms: int = 20
-    start_ms: int = 100  # this much speech in a row starts an utterance (clicks and pops do not)
+    start_ms: int = 100  # this much speech in a row starts an utterance and barges in (clicks and pops do not)
     end_silence_ms: int = 600  # this much silence ends it (a turn's latency starts with it)
     pre_roll_ms: int = 500  # audio kept from before the start, so the first syllable is not lost
-    min_utterance_ms: int = 250  # shorter bursts (a cough, line noise) are dropped
+    # a quick 「はい」 is 0.25-0.35 s, of which the VAD calls 0.15-0.3 s speech: 250 ms dropped it
+    # (bench/bench_short_answers.py: 140 ms finds as many answers as 120 ms; starting sooner than
+    # 100 ms found no more)
+    min_utterance_ms: int = 140  # shorter bursts (a cough, line noise) are dropped
     max_utterance_ms: int = 30_000  # recognisers take at most 30 s segments
 
     def __post_init__(self):

@@ -13,11 +13,9 @@ import time
 from voice import services
 from voice.asr import Transcript
 from voice.recognition import RecognitionClient, RecognitionFailed
-from voice.tts import PromptCache, Voice, split_sentences
+from voice.tts import PromptCache, Voice, sentence_pause, split_sentences
 
 log = logging.getLogger(__name__)
-
-SENTENCE_PAUSE_S = 0.3  # between the sentences of a prompt synthesised one at a time
 
 
 class HelperThreads:
@@ -71,7 +69,8 @@ class Helpers:
 
     def _synthesize(self, serial: int, name: str, prompt_id: int, text: str, voice: Voice) -> None:
         """Sentence by sentence: the caller hears the first while the rest is made (and a fixed sentence
-        after a variable one comes from the cache)."""
+        after a variable one comes from the cache). Each piece is trimmed of the synthesiser's silence and
+        all but the last carry the pause to the next (voice.tts.SENTENCE_GAP_S in all)."""
         sentences = split_sentences(text)
         for number, sentence in enumerate(sentences, 1):
             final = number == len(sentences)
@@ -84,7 +83,7 @@ class Helpers:
                 log.exception("call %s: synthesis failed", name)
                 pcm, final = b"", True
             if not final:
-                pcm += bytes(int(SENTENCE_PAUSE_S * 16000) * 2)
+                pcm += sentence_pause().tobytes()
             self.results.put((serial, "prompt", prompt_id, pcm, final))
             if final:
                 return

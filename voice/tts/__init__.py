@@ -1,5 +1,11 @@
 """Speech synthesis for the phone: engines behind one function, output band-limited to the phone at
-16 kHz (the media bridge's rate), and every prompt cached on disk so a repeated prompt costs nothing."""
+16 kHz (the media bridge's rate), and every prompt cached on disk so a repeated prompt costs nothing.
+
+Each sentence is made on its own and its leading and trailing silence trimmed (by energy, keeping a
+few tens of ms so no consonant is clipped): the engines pad every utterance with 0.2-0.6 s of their
+own, which put about 1 s between the sentences of a prompt and invited callers to answer mid-prompt.
+Sentences are then SENTENCE_GAP_S apart, a natural pause, whether joined here or played one by one
+(voice/sip/helpers.py appends sentence_pause() to every piece but the last)."""
 
 from __future__ import annotations
 
@@ -18,6 +24,10 @@ from voice import audio
 from voice.tts import kokoro
 
 RATE = 16000
+SENTENCE_GAP_S = 0.3  # silence between two sentences of a prompt, from the end of one to the start of the next
+KEEP_LEAD_S, KEEP_TAIL_S = 0.04, 0.08  # silence kept before and after the speech (a weak onset, a fading end)
+TRIM_DB = -40.0  # quieter than this, below the loudest 10 ms of the piece, is silence
+FADE_S = 0.005  # the kept margins' outer ends are faded, so a cut never clicks
 
 
 def split_sentences(text: str) -> list[str]:
@@ -62,15 +72,64 @@ DEFAULT_NAMES = {"openjtalk": "", "kokoro": kokoro.DEFAULT_VOICE}  # what "" sta
 
 
 def synthesize(text: str, voice: Voice = Voice()) -> np.ndarray:
-    """int16 samples at 16 kHz, phone band, peak at voice.volume."""
+    """int16 samples at 16 kHz, phone band, peak at voice.volume; sentence by sentence, each trimmed of
+    the engine's silence, SENTENCE_GAP_S apart, with no silence before the first or after the last."""
     voice.validate()
     if not text.strip():
         raise ValueError("nothing to say")
-    samples, rate = ENGINES[voice.engine](text, voice)
+    pieces: list[np.ndarray] = []
+    for sentence in split_sentences(text):
+        samples, rate = ENGINES[voice.engine](sentence, voice)
+        piece = finish(samples, rate, voice.volume)
+        if len(piece):
+            pieces += [piece, sentence_pause()]
+    if not pieces:  # nothing audible (only punctuation): what the engine made, untrimmed
+        samples, rate = ENGINES[voice.engine](text, voice)
+        return finish(samples, rate, voice.volume, trim=False)
+    return np.concatenate(pieces[:-1])
+
+
+def finish(samples: np.ndarray, rate: int, volume: float, trim: bool = True) -> np.ndarray:
+    """An engine's output made ready for the phone: peak at volume, 16 kHz, phone band, trimmed."""
     samples = np.asarray(samples, dtype=np.float64)
-    peak = float(np.max(np.abs(samples))) or 1.0
-    scaled = np.round(samples / peak * voice.volume * 32767).astype(np.int16)
-    return audio.phone_band(audio.resample(scaled, rate, RATE), RATE)
+    peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
+    scaled = np.round(samples / (peak or 1.0) * volume * 32767).astype(np.int16)
+    banded = audio.phone_band(audio.resample(scaled, rate, RATE), RATE)
+    return trim_silence(banded) if trim else banded
+
+
+def trim_silence(samples: np.ndarray, rate: int = RATE) -> np.ndarray:
+    """samples without their leading and trailing silence: everything from KEEP_LEAD_S before the first
+    sound louder than TRIM_DB (10 ms moving RMS, against the loudest) to KEEP_TAIL_S after the last.
+    Sample-exact, so trimming again changes nothing (prompts cached before trimming are trimmed when
+    read). Silence only: empty."""
+    x = np.asarray(samples, dtype=np.int16)
+    window = max(1, rate // 100)
+    if len(x) < window:
+        return x
+    energy = np.cumsum(np.concatenate([[0.0], x.astype(np.float64) ** 2]))
+    rms = np.sqrt((energy[window:] - energy[:-window]) / window)  # rms[i]: samples i .. i+window
+    peak = float(rms.max())
+    if peak <= 0:
+        return x[:0]
+    loud = np.flatnonzero(rms >= peak * 10 ** (TRIM_DB / 20))
+    start = max(0, int(loud[0]) - int(KEEP_LEAD_S * rate))
+    end = min(len(x), int(loud[-1]) + window + int(KEEP_TAIL_S * rate))
+    out = x[start:end].copy()
+    fade = min(int(FADE_S * rate), len(out) // 2)
+    if fade:
+        ramp = np.linspace(0.0, 1.0, fade, endpoint=False)
+        if start > 0:
+            out[:fade] = np.round(out[:fade] * ramp).astype(np.int16)
+        if end < len(x):
+            out[-fade:] = np.round(out[-fade:] * ramp[::-1]).astype(np.int16)
+    return out
+
+
+def sentence_pause() -> np.ndarray:
+    """The silence to put after a trimmed sentence that another follows: with the margins each keeps,
+    SENTENCE_GAP_S from the end of one sentence's sound to the start of the next one's."""
+    return np.zeros(int(round((SENTENCE_GAP_S - KEEP_LEAD_S - KEEP_TAIL_S) * RATE)), dtype=np.int16)
 
 
 class PromptCache:
@@ -89,8 +148,8 @@ class PromptCache:
     def get(self, text: str, voice: Voice = Voice()) -> np.ndarray:
         path = self.path(text, voice)
         if path.exists():
-            with wave.open(str(path), "rb") as w:
-                return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+            with wave.open(str(path), "rb") as w:  # made before trimming, perhaps: trimming again is free
+                return trim_silence(np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16))
         samples = synthesize(text, voice)
         path.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()

@@ -39,7 +39,7 @@ DEFAULT_VOICE = "jf_alpha"
 # ~3.3 s with 1; prompts are cached, so only a new prompt waits for it.
 THREADS = min(2, os.cpu_count() or 1)
 MAX_TOKENS = 500  # the model takes at most 510 phoneme tokens with its padding
-SENTENCE_PAUSE_S = 0.35
+SENTENCE_PAUSE_S = 0.3  # between the pieces of one text (voice.tts gives it one sentence at a time)
 
 _models_dir: Path | None = None
 _lock = threading.Lock()
@@ -173,7 +173,8 @@ class _Engine:
         return np.concatenate(out[:-1])
 
 
-def _trim(audio: np.ndarray, threshold: float = 0.01, pad: int = int(0.03 * RATE)) -> np.ndarray:
+def _trim(audio: np.ndarray, threshold: float = 0.01, pad: int = int(0.1 * RATE)) -> np.ndarray:
+    # generous: voice.tts.trim_silence makes the final cut, with the same margins for every engine
     loud = np.flatnonzero(np.abs(audio) > threshold)
     return audio[max(0, loud[0] - pad):loud[-1] + pad] if len(loud) else audio
 

@@ -16,20 +16,29 @@ def run(endpointer, pattern):
 
 def test_utterance_with_pre_roll_and_trailing_silence():
     e = Endpointer()
-    events = run(e, "." * 20 + "s" * 50 + "." * 35)
+    events = run(e, "." * 40 + "s" * 50 + "." * 35)
     assert isinstance(events[0], SpeechStarted)
     (utterance,) = [x for x in events if isinstance(x, Utterance)]
-    # pre-roll (pre_roll_ms, including the 5 frames that started it) + 45 more speech + end_silence_ms of silence
-    pre_roll, silence = e.pre_roll_ms // e.frame_ms, e.end_silence_ms // e.frame_ms
-    assert len(utterance.pcm) == (pre_roll + 45 + silence) * len(F) and not utterance.cut
+    # pre-roll (pre_roll_ms, including the frames that started it) + the rest of the speech + end_silence_ms
+    pre_roll, start, silence = e.pre_roll_ms // e.frame_ms, e.start_ms // e.frame_ms, e.end_silence_ms // e.frame_ms
+    assert len(utterance.pcm) == (pre_roll + 50 - start + silence) * len(F) and not utterance.cut
     assert not e.in_speech
 
 
 def test_clicks_and_short_blips_are_not_speech():
     e = Endpointer()
-    assert run(e, ("ss" + "." * 10) * 5) == []
+    assert run(e, ("ss" + "." * 10) * 5) == []  # 40 ms bursts never start an utterance
     events = run(e, "sssss" + "." * 40)  # starts (100 ms) but only 100 ms voiced: dropped at the end
     assert events == [SpeechStarted()]
+
+
+def test_a_quick_yes_is_an_utterance():
+    """「はい」 said quickly is about 0.3 s, of which the VAD calls 150-300 ms speech, sometimes with a
+    gap: it must reach the recogniser (the old 250 ms minimum dropped it)."""
+    for pattern in ("s" * 7, "sssss.ss", "s" * 6 + ".." + "ss"):
+        e = Endpointer()
+        events = run(e, "." * 10 + pattern + "." * 35)
+        assert [type(x) for x in events] == [SpeechStarted, Utterance], pattern
 
 
 def test_long_speech_is_cut_at_30_seconds():
