@@ -62,7 +62,8 @@ run: $(BIN)/madoguchi
 	@echo "  staff admin site:     http://127.0.0.1:8081/  (login admin: the one-time password printed by"
 	@echo "                        madoguchi init the first time; a new one: madoguchi user reset admin)"
 	@echo "  citizens' mail/SMS:   kept by the demo's mail catcher: madoguchi mailcatcher list / show N"
-	@echo "  demo phone line:      sip:0586000001@127.0.0.1:5060 (G.711; speak or press keys)"
+	@echo "  demo phone lines:     sip:0586000001@127.0.0.1:5060 books by voice or keys (G.711);"
+	@echo "                        sip:0586000009@127.0.0.1:5060 reads back what it heard"
 	@echo "  administer it:        MADOGUCHI_CONFIG=$(MADOGUCHI_CONFIG) $(BIN)/madoguchi --help"
 	@echo "  process logs:         $(VAR)/run/"
 	APPLIANCE_RUN_DIR=$(VAR)/run APPLIANCE_BIN=$(CURDIR)/$(BIN) $(BIN)/supervisord -c docker/supervisord.demo.conf

@@ -14,7 +14,7 @@ from appliance.clock import TOKYO
 from db import bookings, lookup
 from db.bookings import Actor, Applicant, BookingError, InvalidRequest, OutsideWindow
 from db.capacity import bookable_slots, window_for, window_rules
-from db.connection import Busy, write_transaction
+from db.connection import Busy, database, write_transaction
 from db.models import Booking, EligibilityQuestion, Slot, Venue
 from voice.call.requests import (
     Booked,
@@ -87,6 +87,13 @@ def load_choices(request: LoadChoices, actor: Actor, now: datetime.datetime) -> 
                  .order_by(EligibilityQuestion.sort_order, EligibilityQuestion.id))
     return Choices(tuple(VenueChoice(v.id, v.name, v.kana) for v in venues),
                    tuple(Question(q.id, q.text, q.required, q.guidance) for q in questions))
+
+
+def connect() -> None:
+    """Open this thread's database connection now, so a call's first request does not wait for it (and
+    a worker holds the same descriptors from its start to its end)."""
+    database.connect(reuse_if_open=True)
+    Slot.select(Slot.id).limit(1).execute()
 
 
 def find_slots(request: FindSlots, actor: Actor, now: datetime.datetime) -> SlotsFound:

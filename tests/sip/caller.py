@@ -12,16 +12,28 @@ Script: {"uri": ..., "codec": "PCMU/8000/1", "steps": [...], "heard": "out.wav"}
   {"sleep": 1.5}
   {"hangup": true}
   {"wait_end": 20}            wait for the engine to hang up
+  {"converse": [rule, ...], "model": WHISPER_FOLDER, "turns": 40}
+                              answer what the engine asks, as a caller who listens: after each prompt
+                              (then 1 s of quiet) transcribe it, take the first rule one of whose "when"
+                              phrases its last 12 s hold (by text or by reading) and do its "say" (a WAV)
+                              or "hangup"; with "keys": true, once asked again (or when the rule has no
+                              "say") press its "keys" instead ("say" and "keys" may be lists: one entry
+                              per prompt, the last repeated); a rule with "expect" phrases answers "otherwise" (a WAV, or
+                              key 2) when the prompt holds none of them (a wrong read-back); a prompt
+                              no rule knows gets no answer. Until the engine hangs up,
+                              "turns" prompts, or 5 prompts in a row no rule knew. Reports each turn.
 """
 
 from __future__ import annotations
 
+import difflib
 import gc
 import json
 import sys
 import time
 import wave
 from collections import deque
+from pathlib import Path
 
 import numpy as np
 import pjsua2 as pj
@@ -92,6 +104,103 @@ def rms(frame: bytes) -> float:
     return float(np.sqrt(np.mean(samples ** 2))) if len(samples) else 0.0
 
 
+def prompt_heard(port: Port, poll, timeout_s: float, quiet_s: float = 1.0) -> bytes | None:
+    """The next prompt the engine says, from its first sound to quiet_s of silence after it."""
+    start, quiet = len(port.heard), int(quiet_s * 50)
+
+    def over():
+        frames = port.heard[start:]
+        spoke = [i for i, f in enumerate(frames) if rms(f) > SPEECH_LEVEL]
+        return bool(spoke) and len(frames) - spoke[-1] > quiet
+    if not poll(timeout_s, over):
+        return None
+    frames = port.heard[start:]
+    first = next(i for i, f in enumerate(frames) if rms(f) > SPEECH_LEVEL)
+    return b"".join(frames[first:])
+
+
+def sounds_in(phrase: str, text: str) -> bool:
+    """The phrase's reading is somewhere in the text's, all but about one sound in four alike (Whisper
+    base mishears the engine's prompts over G.711 as it does callers: 当てはまる as アテカマル)."""
+    if not phrase:
+        return False
+    size = len(phrase)
+    return any(difflib.SequenceMatcher(None, text[i:i + size], phrase, autojunk=False).ratio() >= 0.75
+               for i in range(max(1, len(text) - size + 1)))
+
+
+MISSED = ("聞き取れませんでした", "聞こえませんでした")  # how the engine's re-prompts begin
+
+
+def converse(step: dict, port: Port, call: Call, poll) -> list[dict]:
+    from voice.asr.whisper import WhisperRecognizer
+    from voice.nlu.readings import loose
+
+    recognizer = WhisperRecognizer(Path(step["model"]), threads=2, beam_size=1)
+    rules = [{**rule, "readings": [loose(w) for w in rule["when"]], "pressed": 0} for rule in step["converse"]]
+    missed = [loose(w) for w in MISSED]
+    turns: list[dict] = []
+    unknown = 0
+    while len(turns) < step.get("turns", 40) and call.state != "disconnected" and unknown < 5:
+        answered_at = len(port.heard)
+        pcm = prompt_heard(port, poll, step.get("prompt_timeout", 40))
+        if pcm is None:
+            turns.append({"prompt": None})
+            break
+        turn = {}
+        if turns and turns[-1].get("said"):  # the turn's latency: end of our speech (0.2 s of silence sent
+            # after it) to the first sound of the reply
+            turn["reply_after_s"] = round(0.2 + (len(port.heard) - answered_at - len(pcm) // FRAME) * 0.02, 2)
+        # the question is at the end of a prompt: its last 12 s are enough, and quick to transcribe (a
+        # caller slower than the engine's no-input wait would be heard as silence)
+        text = recognizer.transcribe(np.frombuffer(pcm, dtype=np.int16)[-16000 * 12:]).text
+        said = loose(text)
+        rule = next((r for r in rules if any(w in text for w in r["when"])
+                     or any(sounds_in(k, said) for k in r["readings"])), None)
+        turns.append(turn | {"prompt": text, "rule": rule["when"][0] if rule else None})
+        unknown = 0 if rule else unknown + 1
+        if rule is None:
+            continue
+        if rule.get("hangup"):
+            call.hangup(pj.CallOpParam(True))
+            poll(2, lambda: call.state == "disconnected")
+            break
+        asked_again = any(sounds_in(w, said) for w in missed)
+        if rule.get("expect") and not any(sounds_in(loose(e), said) for e in rule["expect"]):
+            # a read-back of something else than the caller said: it says no (and presses 2)
+            rule = {**rule, "say": rule["otherwise"], "keys": "2"}
+            turn["denied"] = True
+        # a caller who may press keys does so once the engine did not understand it (or always, for
+        # what cannot be said well: a rule with only keys); a list of entries is pressed one per prompt
+        keys = rule.get("keys") if step.get("keys") and (asked_again or "say" not in rule) else None
+        if keys is not None:
+            entry = keys[min(rule["pressed"], len(keys) - 1)] if isinstance(keys, list) else keys
+            rule["pressed"] += 1
+            turn["pressed"] = entry
+            for digit in entry:
+                call.dialDtmf(digit)
+                poll(0.25)
+        elif "say" in rule:
+            turn["said"] = True
+            speech = rule["say"]
+            if isinstance(speech, list):
+                speech = speech[min(rule["pressed"], len(speech) - 1)]
+                rule["pressed"] += 1
+            send_speech(port, poll, speech)
+    return turns
+
+
+def send_speech(port: Port, poll, wav_path: str) -> None:
+    """A 16 kHz WAV in real time, then 0.2 s of silence."""
+    with wave.open(wav_path, "rb") as w:
+        pcm = w.readframes(w.getnframes())
+    pcm += bytes(-len(pcm) % FRAME)
+    port.outbox.extend(pcm[i:i + FRAME] for i in range(0, len(pcm), FRAME))
+    port.outbox.append(None)
+    port.outbox.extend(bytes(FRAME) for _ in range(10))
+    poll(len(pcm) / 32000 + 0.3, lambda: not port.outbox)
+
+
 def main(script_path: str) -> None:
     with open(script_path, encoding="utf-8") as f:
         script = json.load(f)
@@ -159,13 +268,7 @@ def main(script_path: str) -> None:
             report["steps"].append({"wait_speech": poll(
                 step["wait_speech"], lambda start=start: any(rms(f) > SPEECH_LEVEL for f in port.heard[start:]))})
         elif "say" in step:
-            with wave.open(step["say"], "rb") as w:
-                pcm = w.readframes(w.getnframes())
-            pcm += bytes(-len(pcm) % FRAME)
-            port.outbox.extend(pcm[i:i + FRAME] for i in range(0, len(pcm), FRAME))
-            port.outbox.append(None)
-            port.outbox.extend(bytes(FRAME) for _ in range(10))
-            poll(len(pcm) / 32000 + 0.3, lambda: not port.outbox)
+            send_speech(port, poll, step["say"])
             report["steps"].append({"said": step["say"]})
         elif "dtmf" in step:
             for digit in step["dtmf"]:  # one key at a time, as a hand presses them
@@ -183,6 +286,8 @@ def main(script_path: str) -> None:
         elif "hangup" in step:
             call.hangup(pj.CallOpParam(True))
             poll(2, lambda: call.state == "disconnected")
+        elif "converse" in step:
+            report["steps"].append({"converse": converse(step, port, call, poll)})
         elif "wait_end" in step:
             report["steps"].append({"ended_by_engine": poll(step["wait_end"], lambda: call.state == "disconnected")})
     if call.state != "disconnected":

@@ -271,10 +271,10 @@ def speech_wav(path: Path, text: str) -> Path:
 
 
 def call(engine: Engine, tmp_path: Path, steps: list[dict], *, codec: str = "PCMU/8000/1",
-         uri: str | None = None, timeout_s: float = 150) -> dict:
+         uri: str | None = None, caller: str = "0901234567", timeout_s: float = 150) -> dict:
     """Place a call with the pjsua2 test caller (its own process) and return its report."""
     script = tmp_path / "script.json"
-    script.write_text(json.dumps({"uri": uri or engine.uri, "codec": codec, "steps": steps,
+    script.write_text(json.dumps({"uri": uri or engine.uri, "codec": codec, "steps": steps, "from": caller,
                                   "heard": str(tmp_path / "heard.wav")}), encoding="utf-8")
     result = subprocess.run([sys.executable, "-m", "tests.sip.caller", str(script)], capture_output=True,
                             text=True, timeout=timeout_s, cwd=REPO)

@@ -45,6 +45,7 @@ class SpeechRecognized:
     # where on the recording (seconds since the answer) and how long: for staff review, not what was said
     offset_s: float = field(default=0.0, compare=False)
     duration_s: float = field(default=0.0, compare=False)
+    failed: bool = False  # the recogniser could not be asked: the caller may have said anything
 
     @property
     def hypotheses(self) -> tuple[str, ...]:

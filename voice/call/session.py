@@ -191,7 +191,8 @@ class CallSession:
         self.recognizing = None
         self.listening = None
         offset, length = self.spoken
-        event = SpeechRecognized(transcript.text, transcript.confidence, transcript.alternatives, offset, length)
+        event = SpeechRecognized(transcript.text, transcript.confidence, transcript.alternatives, offset, length,
+                                 transcript.failed)
         return self._deliver(event, now)
 
     def replied(self, request_id: int, result: object, now: float) -> list[Effect]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from voice.nlu.readings import closest
+from voice.nlu.numbers import runs, value
+from voice.nlu.readings import canonical, closest
 
 YES_NO = {
     "yes": ("はい", "はい、そうです", "はい、お願いします", "そうです", "ええ、そうです", "お願いします", "それでいいです",
             "それでお願いします", "大丈夫です", "合っています", "あっています", "間違いありません", "よろしいです",
-            "はいはい", "うん", "オーケー", "いいです", "結構です、お願いします"),
+            "はいはい", "うん", "オーケー", "いいです", "結構です、お願いします", "ええ、はい"),
     "no": ("いいえ", "いいえ、違います", "違います", "ちがいます", "違う", "いや", "いや、違います", "だめです", "ダメ",
            "間違っています", "いいね", "いえ", "いいえ違います", "いえ、違います", "いいね、違います", "違いますね"),
 }
@@ -63,3 +64,26 @@ def command(heard: tuple[str, ...]) -> str:
     """"repeat", "slow" or "person" when that is what the caller said at any question, else ""."""
     key, similarity = closest(heard, COMMANDS)
     return key if similarity >= 0.85 else ""
+
+
+POLITE_TAILS = ("オネガイシマス", "オネガイ", "デス", "デ", "ネ", "ヲ", "ガ")
+
+
+def choice(hypotheses: tuple[str, ...], count: int) -> int | None:
+    """A numbered option said (1..count): 「1番」「にばんめ」, or a number said alone (「さん」「3です」),
+    from the first hypothesis that holds one; a number inside other words (シ in シショ) is none."""
+    for text in hypotheses:
+        said = canonical(text)
+        for numerals, counter in runs(said):
+            number = value(numerals)
+            if counter is not None and counter.text in ("バン", "メ") and number and 1 <= number <= count:
+                return number
+        core = said
+        while (shorter := next((core.removesuffix(t) for t in POLITE_TAILS if core.endswith(t)), core)) != core:
+            core = shorter
+        alone = runs(core)
+        if len(alone) == 1 and "".join(t.text for t in alone[0][0]) == core:
+            number = value(alone[0][0])
+            if number and 1 <= number <= count:
+                return number
+    return None

@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 class HelperThreads:
     """A fixed number of threads taking jobs from a queue (a worker's thread count never changes)."""
 
-    def __init__(self, name: str, count: int, register):
+    def __init__(self, name: str, count: int, register, setup=None):
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.setup = setup  # run by each thread before its first job
         self.threads = [threading.Thread(target=self._run, args=(register,), name=f"{name}-{i}", daemon=True)
                         for i in range(count)]
         for thread in self.threads:
@@ -39,6 +40,11 @@ class HelperThreads:
 
     def _run(self, register) -> None:
         register(threading.current_thread().name)
+        if self.setup is not None:
+            try:
+                self.setup()
+            except Exception:
+                log.exception("helper thread %s: setup failed", threading.current_thread().name)
         while (item := self.jobs.get()) is not None:
             job, args = item
             try:
@@ -52,7 +58,7 @@ class Helpers:
         self.prompts, self.asr = prompts, asr
         self.results: queue.SimpleQueue = queue.SimpleQueue()  # (serial, kind, ...) for the polling thread
         self.pools = (HelperThreads("tts", 1, register), HelperThreads("asr", calls, register),
-                      HelperThreads("svc", 2, register))
+                      HelperThreads("svc", 2, register, setup=services.connect))
 
     def synthesize(self, serial: int, name: str, prompt_id: int, text: str, voice: Voice) -> None:
         self.pools[0].submit(self._synthesize, serial, name, prompt_id, text, voice)
@@ -93,7 +99,7 @@ class Helpers:
             transcript = self.asr.transcribe(pcm)
         except RecognitionFailed as exc:
             log.warning("call %s: %s", name, exc)
-            transcript = Transcript("", 0.0)
+            transcript = Transcript("", 0.0, failed=True)
         self.results.put((serial, "transcript", request_id, transcript))
 
     def _perform(self, serial: int, call_id: str, request) -> None:

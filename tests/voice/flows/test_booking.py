@@ -19,7 +19,16 @@ from tests.voice.playbook import (
     silence,
     started,
 )
-from voice.call.events import Answer, CallEnded, HangUp, Listen, SpeakSlower, Transfer, TransferFailed
+from voice.call.events import (
+    Answer,
+    CallEnded,
+    HangUp,
+    Listen,
+    SpeakSlower,
+    SpeechRecognized,
+    Transfer,
+    TransferFailed,
+)
 from voice.call.requests import (
     Booked,
     BookingFound,
@@ -79,7 +88,7 @@ def test_a_booking_by_keys_alone():
     two silences (asked at the counter), the caller's own number, YYYYMMDD, SMS, the final 1."""
     booking = flow()
     assert (up_to_the_venue(Playbook(booking))
-            << keys("9") >> said("会場をボタンで選びます", "デモ市役所 本庁舎 市民課は1", "北支所は2") >> Listen
+            << keys("9") >> said("会場を番号で選びます", "1番、デモ市役所 本庁舎 市民課、2番、北支所") >> Listen
             << keys("1") >> said("ご希望の日にち") >> Listen
             << keys("1203") >> asked(FindSlots, venue_id=1, first_day=DAY, last_day=DAY)
             << reply(SlotsFound(DAY_SLOTS)) >> said("12月3日、木曜日は、9時から11時30分までの間") >> Listen
@@ -211,8 +220,8 @@ def test_misses_lead_to_keys_then_a_person_then_the_city_number():
     booking = flow(help_phone="0586-28-8100")
     assert (up_to_the_venue(Playbook(booking))
             << heard("スタッフのアイス") >> said("聞き取れませんでした", "ご希望の会場") >> Listen
-            << silence() >> said("お声が聞こえませんでした", "会場をボタンで選びます") >> Listen
-            << heard("えーと") >> said("0を押してください", "会場をボタンで選びます") >> Listen
+            << silence() >> said("お声が聞こえませんでした", "会場を番号で選びます") >> Listen
+            << heard("えーと") >> said("0を押してください", "会場を番号で選びます") >> Listen
             << silence() >> said("担当者におつなぎします") >> Transfer("staff")
             << TransferFailed("staff", "unknown_target") >> said("0、5、8、6の、2、8の、8、1、0、0")
             << finished() >> HangUp("not_understood"))
@@ -290,3 +299,37 @@ def test_the_database_busy_is_an_apology_not_silence():
             << keys("1") >> asked(LoadChoices)
             << reply(Refused("busy")) >> said("混み合っています", "失礼いたします")
             << finished() >> HangUp("busy"))
+
+
+def test_a_venue_from_the_menu_by_its_number_said():
+    """A caller who cannot make the recogniser hear a venue's name says its number in the menu: the
+    venue is confirmed before it is taken (a number is short and may be misheard)."""
+    booking = flow()
+    assert (up_to_the_venue(Playbook(booking))
+            << heard("ほげほげ") >> said("聞き取れませんでした") >> Listen
+            << heard("ふがふが") >> said("会場を番号で選びます") >> Listen
+            << heard("2番です") >> said("北支所ですね") >> Listen
+            << heard("はい") >> said("ご希望の日にち") >> Listen)
+    assert booking.draft.venue == KITA
+
+
+def test_the_venue_menu_pages_on_by_saying_next():
+    """A caller who cannot press keys hears the next page of the venue menu by saying 「次」."""
+    booking = flow()
+    assert (up_to_the_venue(Playbook(booking))
+            << keys("9") >> said("1番、デモ市役所 本庁舎 市民課") >> Listen
+            << heard("次") >> said("1番、北部公民館") >> Listen
+            << heard("一番") >> said("北部公民館ですね") >> Listen)
+
+
+def test_recognition_down_apologises_once_and_goes_on_by_keys():
+    """The recogniser could not be asked: not the caller's miss. The line apologises once and from then
+    on asks every question for keys (a name can then be skipped at once with 1)."""
+    booking = flow()
+    down = SpeechRecognized("", 0.0, failed=True)
+    assert (up_to_the_venue(Playbook(booking))
+            << down >> said("音声の聞き取りができないため", "会場を番号で選びます") >> Listen
+            << keys("1") >> said("日にちを、月と日の4けたで押してください") >> Listen
+            << down >> said("日にちを、月と日の4けたで") >> Listen)
+    assert "音声の聞き取りができない" not in booking.last_said[0].text
+    assert booking.asking.misses == 0 and booking.log.path.count("recognition_unavailable") == 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from voice.call.requests import VenueChoice
-from voice.nlu.answers import INTENTS, MANAGE, YES_NO, command, decide
+from voice.nlu.answers import INTENTS, MANAGE, YES_NO, choice, command, decide
 from voice.nlu.names import name_reading
 from voice.nlu.readings import canonical, closest
 from voice.nlu.venues import phrases
@@ -79,3 +79,13 @@ def test_words_that_work_at_any_question():
     assert command(("ゆっくり話してください",)) == "slow"
     assert command(("オペレーター",)) == "person"
     assert command(("はい",)) == "" and command(("十二月三日",)) == ""
+
+
+@pytest.mark.parametrize(("heard", "number"), [
+    ("1番", 1), ("一番", 1), ("いちばん", 1), ("2番でお願いします", 2), ("にばんめ", 2), ("3です", 3), ("さん", 3),
+    ("4番", 4), ("よんばん", 4), ("１番", 1),
+    ("5番", None),  # only 4 options
+    ("北支所", None), ("本庁舎でお願いします", None), ("はい", None), ("", None),  # no number: シ, ホ are not 4
+])
+def test_a_numbered_option_said(heard, number):
+    assert choice((heard,), 4) == number

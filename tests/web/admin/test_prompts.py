@@ -94,8 +94,8 @@ def test_the_preview_is_the_edited_text_in_the_lines_voice_and_speed(admin, book
     """試聴 of an unsaved edit: the page shows it filled with the samples and an audio player whose
     source is a real 16 kHz WAV of it; nothing is saved. The same text at a line speaking at 0.6 lasts
     clearly longer than at 1.4."""
-    admin.get("/prompts/booking.date_confirm")
-    page = admin.post("/prompts/booking.date_confirm",
+    admin.get("/prompts/booking.closed")
+    page = admin.post("/prompts/booking.closed",
                       data={"text": "{day}でよろしいですか。", "line": str(booking_line.id), "action": "preview"})
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and "12月10日、木曜日でよろしいですか。" in text
@@ -115,10 +115,10 @@ def test_the_preview_is_the_edited_text_in_the_lines_voice_and_speed(admin, book
 def test_a_preview_of_a_bad_text_or_a_voice_that_cannot_speak_is_refused(admin, booking_line):
     """A text with problems gets 422 (nothing is synthesised); a line on Kokoro, whose model is not
     installed here, gets 503 (the synthesiser's refusal, not a hang or a 500)."""
-    assert admin.get("/prompts/booking.date_confirm/audio.wav?text=%7Bdays%7D").status_code == 422
-    assert admin.get("/prompts/booking.date_confirm/audio.wav?speed=9").status_code == 422
-    assert admin.get("/prompts/booking.date_confirm/audio.wav?voice=espeak:x").status_code == 422
-    assert admin.get("/prompts/booking.date_confirm/audio.wav?line=99999").status_code == 404
+    assert admin.get("/prompts/booking.closed/audio.wav?text=%7Bdays%7D").status_code == 422
+    assert admin.get("/prompts/booking.closed/audio.wav?speed=9").status_code == 422
+    assert admin.get("/prompts/booking.closed/audio.wav?voice=espeak:x").status_code == 422
+    assert admin.get("/prompts/booking.closed/audio.wav?line=99999").status_code == 404
     booking_line.tts_engine, booking_line.tts_voice = "kokoro", "jm_kumo"
     booking_line.save()
     assert admin.get(f"/prompts/booking.goodbye/audio.wav?line={booking_line.id}").status_code == 503

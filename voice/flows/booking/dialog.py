@@ -79,6 +79,7 @@ class Dialog:
         self.last_said: list[Command] = []
         self.ending = False  # hang up once the prompt now playing has finished
         self.outcome = ""
+        self.keys_only = False  # the recogniser failed: every question from now on is asked for keys
 
     # --- what a step returns ----------------------------------------------------------------------
 
@@ -88,7 +89,7 @@ class Dialog:
     def ask(self, ask: Ask, intro: str = "") -> list[Command]:
         self.asking = ask
         self.log.path.append(ask.name)
-        self.last_said = [self.say(intro + ask.prompt), ask.listen]
+        self.last_said = [self.say(intro + self._question(ask)), ask.listen]
         return list(self.last_said)
 
     def confirm(self, name: str, text: str, yes: Callable[[], list[Command]], no: Callable[[], list[Command]],
@@ -150,7 +151,18 @@ class Dialog:
             return []
         return self._answer(ask, event)
 
+    def _question(self, ask: Ask) -> str:
+        return (ask.keys_prompt or ask.prompt) if self.keys_only else ask.prompt
+
     def _answer(self, ask: Ask, event: Answered) -> list[Command]:
+        if isinstance(event, SpeechRecognized) and event.failed:
+            # not the caller's miss: apologise once, and go on by keys for the rest of the call
+            self._turn(ask, event, "unavailable")
+            self.log.path.append("recognition_unavailable")
+            intro = "" if self.keys_only else self.prompt("recognition_unavailable")
+            self.keys_only = True
+            self.last_said = [self.say(intro + self._question(ask)), ask.listen]
+            return list(self.last_said)
         if isinstance(event, SpeechRecognized):
             wanted = command(event.hypotheses)
         else:
@@ -162,7 +174,7 @@ class Dialog:
         if wanted == "repeat":
             return list(self.last_said)
         if wanted == "slow":
-            self.last_said = [self.say(self.prompt("slower") + ask.prompt), ask.listen]
+            self.last_said = [self.say(self.prompt("slower") + self._question(ask)), ask.listen]
             return [SpeakSlower(), *self.last_said]
         if wanted == "person":
             return self.transfer()
@@ -195,7 +207,7 @@ class Dialog:
         if ask.misses >= MISSES_BEFORE_HANDOVER:
             self.outcome = "not_understood"
             return self.transfer()
-        text = ask.keys_prompt or ask.prompt if ask.misses >= MISSES_BEFORE_KEYS else ask.prompt
+        text = ask.keys_prompt or ask.prompt if ask.misses >= MISSES_BEFORE_KEYS else self._question(ask)
         if ask.misses >= MISSES_BEFORE_PERSON:
             text = self.prompt("offer_person") + text
         self.last_said = [self.say(sorry + text), ask.listen]

@@ -40,7 +40,7 @@ from voice.call.requests import (
 )
 from voice.flows.booking import speech
 from voice.flows.booking.dialog import UNCLEAR, Answered, Ask, Dialog
-from voice.nlu.answers import INTENTS, MANAGE, decide
+from voice.nlu.answers import INTENTS, MANAGE, choice, decide
 from voice.nlu.dates import (
     DateWish,
     birth_date_from_keys,
@@ -98,7 +98,9 @@ class BookingFlow(Dialog):
         if isinstance(answer, DigitsEntered):
             return {"1": "book", "2": "manage"}.get(answer.digits, UNCLEAR)
         decision = decide(answer.hypotheses, answer.confidence, INTENTS)
-        return decision.key if decision.action != "retry" else UNCLEAR
+        if decision.action != "retry":
+            return decision.key
+        return {1: "book", 2: "manage"}.get(choice(answer.hypotheses, 2), UNCLEAR)
 
     def _intended(self, intent: str) -> list[Command]:
         if intent == "person":
@@ -152,9 +154,14 @@ class BookingFlow(Dialog):
             page = self._venue_page()
             index = int(answer.digits) - 1 if answer.digits.isdigit() and answer.digits != "0" else -1
             return ("keys", page[index]) if 0 <= index < len(page) else UNCLEAR
+        menu_read = self.asking.name == "venue_menu" or self.asking.misses >= 2
+        if menu_read and any(canonical(text).startswith("ツギ") for text in answer.hypotheses):
+            return "page"
         key, score = closest(answer.hypotheses, phrases(venues))
         if score < 0.6:
-            return UNCLEAR
+            # the menu's numbers are easier to hear than names: confirmed, as any unsure venue is
+            number = choice(answer.hypotheses, len(self._venue_page()))
+            return ("unsure", self._venue_page()[number - 1]) if number else UNCLEAR
         chosen = None if key == "anywhere" else next(v for v in venues if str(v.id) == key)
         return ("sure" if score >= 0.8 else "unsure", chosen)
 
@@ -164,7 +171,7 @@ class BookingFlow(Dialog):
 
     def _venue_menu_text(self) -> str:
         page = self._venue_page()
-        options = "、".join(f"{venue.name}は{number}" for number, venue in enumerate(page, 1))
+        options = "、".join(f"{number}番、{venue.name}" for number, venue in enumerate(page, 1))
         return self.prompt("venue_keys", options=options)
 
     def _venue_chosen(self, value) -> list[Command]:
@@ -246,11 +253,9 @@ class BookingFlow(Dialog):
                 return "another_day"
             index = int(answer.digits) - 1 if answer.digits.isdigit() and answer.digits != "0" else -1
             return offers[index] if 0 <= index < len(offers) else UNCLEAR
-        for text in answer.hypotheses:
-            said = canonical(text)
-            for number, slot in enumerate(offers, 1):
-                if said.startswith(canonical(f"{number}番")) or said.startswith(canonical(f"{number}つめ")):
-                    return slot
+        number = choice(answer.hypotheses, len(offers))
+        if number:
+            return offers[number - 1]
         wish = parse_time(answer.hypotheses)
         return next((slot for slot in offers if wish and wish.at and slot.start == wish.at), UNCLEAR)
 
@@ -306,7 +311,7 @@ class BookingFlow(Dialog):
     def _name_heard(self, answer: Answered) -> object:
         if isinstance(answer, DigitsEntered):
             # a name cannot be keyed: a caller who cannot say it books without, after hearing how
-            return "" if answer.digits == "1" and self.asking.misses >= 2 else UNCLEAR
+            return "" if answer.digits == "1" and (self.asking.misses >= 2 or self.keys_only) else UNCLEAR
         return name_reading(answer.hypotheses) or UNCLEAR
 
     def _name_said(self, kana: str) -> list[Command]:
@@ -396,7 +401,9 @@ class BookingFlow(Dialog):
             return {"1": "slot", "2": "name", "3": "phone", "4": "birth"}.get(answer.digits, UNCLEAR)
         key, score = closest(answer.hypotheses, {"slot": ("日にち", "時間", "日時", "会場"), "name": ("名前", "お名前"),
                                                   "phone": ("電話番号", "電話"), "birth": ("生年月日", "誕生日")})
-        return key if score >= 0.8 else UNCLEAR
+        if score >= 0.8:
+            return key
+        return {1: "slot", 2: "name", 3: "phone", 4: "birth"}.get(choice(answer.hypotheses, 4), UNCLEAR)
 
     def _fix(self, part: str) -> list[Command]:
         self.draft.fixing = True
@@ -470,7 +477,9 @@ class BookingFlow(Dialog):
         if isinstance(answer, DigitsEntered):
             return {"1": "change", "2": "cancel", "3": "keep"}.get(answer.digits, UNCLEAR)
         decision = decide(answer.hypotheses, answer.confidence, MANAGE)
-        return decision.key if decision.action != "retry" else UNCLEAR
+        if decision.action != "retry":
+            return decision.key
+        return {1: "change", 2: "cancel", 3: "keep"}.get(choice(answer.hypotheses, 3), UNCLEAR)
 
     def _manage(self, what: str) -> list[Command]:
         booking = self.draft.booking

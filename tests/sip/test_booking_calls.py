@@ -1,0 +1,274 @@
+"""Booking by phone end to end: the pjsua2 test caller calls the demo's booking line (0586000001) over
+8 kHz G.711 and books by keys alone and by speech alone (synthesised utterances, some with noise, through
+the real Whisper model); each booking is in the database with the venue, day, time, reading and phone
+the caller gave, and its SMS reaches the gateway (the demo's mail catcher). A caller who hangs up before
+the final yes books nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import socket
+import subprocess
+import sys
+import time
+import wave
+
+import numpy as np
+import pytest
+
+from appliance import clock, runtime
+from db.connection import open_database
+from tests.conftest import process_globals_kept
+from tests.sip.conftest import BOOKING_DID, REPO, call, speech_wav
+
+CALLER = "09011112222"
+BORN = datetime.date(1950, 3, 4)
+KANJI_DIGITS = "〇一二三四五六七八九"
+
+
+def kanji_number(value: int) -> str:
+    """12 → 十二, 3 → 三: how a date is written for the synthesiser to read it as a person says it."""
+    tens, ones = divmod(value, 10)
+    return ("" if tens == 0 else ("十" if tens == 1 else KANJI_DIGITS[tens] + "十")) + (KANJI_DIGITS[ones] if ones else "")
+
+
+def first_free_slot(engine, venue_slug: str) -> tuple[int, datetime.date, datetime.time]:
+    """The earliest slot the phone may book at the venue, as the engine's own rules see it now."""
+    from db.capacity import bookable_slots
+    from db.models import Venue
+    with process_globals_kept():
+        runtime.configure(engine.settings)
+        db = open_database(engine.settings)
+        try:
+            venue = Venue.get(Venue.slug == venue_slug)
+            offer = next(bookable_slots("phone", clock.now(), release_days=engine.settings.reserved_seats_release_days,
+                                        venue_id=venue.id))
+            return offer.slot_id, offer.date, offer.start
+        finally:
+            db.close()
+
+
+def booking_of(engine, since: datetime.datetime) -> list[dict]:
+    from db.models import Booking, Slot, Venue
+    with process_globals_kept():
+        runtime.configure(engine.settings)
+        db = open_database(engine.settings)
+        try:
+            rows = (Booking.select(Booking, Slot, Venue).join(Slot).join(Venue)
+                    .where(Booking.created_at >= since).order_by(Booking.id))
+            return [{"number": b.number, "channel": b.channel, "status": b.status, "venue": b.slot.venue.slug,
+                     "date": b.slot.date, "start": b.slot.start, "kana": b.kana, "phone": b.phone,
+                     "birth_date": b.birth_date, "notify": b.notify, "slot_id": b.slot_id} for b in rows]
+        finally:
+            db.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def sms_gateway(engine):
+    """The demo's mail catcher as the SMS gateway (http-json), for the engine's database and keys."""
+    smtp_port, sms_port = _free_port(), _free_port()
+    env = {**os.environ, "MADOGUCHI_CONFIG": str(engine.config)}
+    catcher = subprocess.Popen([sys.executable, "-m", "appliance", "mailcatcher", "serve", "--bind",
+                                f"127.0.0.1:{smtp_port}", "--sms-port", str(sms_port)], env=env, cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", sms_port), timeout=1):
+            break
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{sms_port}/sms"
+    catcher.terminate()
+    catcher.wait(timeout=20)
+
+
+def deliver_sms(engine, url: str) -> list:
+    """Hand what the outbox holds to the gateway, as the notify worker does; the SMS the catcher kept."""
+    from appliance.notify import mailcatcher, sms
+    from appliance.notify.worker import Senders, run_once
+    from db.models import Outbox
+    with process_globals_kept():
+        runtime.configure(engine.settings)
+        db = open_database(engine.settings)
+        try:
+            senders = Senders(None, sms.SmsConfig("http-json", url))
+            for _ in range(50):
+                run_once(senders, clock.now())
+                if not Outbox.select().where(Outbox.status.in_(("pending", "sending"))).exists():
+                    break
+                time.sleep(0.2)
+            return [m for m in mailcatcher.messages(engine.settings) if m["Subject"] == "SMS"]
+        finally:
+            db.close()
+
+
+def keys(digits: str) -> list[dict]:
+    """Press when the engine starts speaking (cutting the prompt short), as a caller who knows the line."""
+    return [{"wait_speech": 40}, {"sleep": 0.4}, {"dtmf": digits}]
+
+
+def answer(path, text: str, noise_db: float | None = None) -> list[dict]:
+    """Say it once the engine has started the question (barge-in), as many callers do."""
+    wav = speech_wav(path, text)
+    if noise_db is not None:
+        with_noise(wav, noise_db)
+    return [{"wait_speech": 40}, {"sleep": 1.0}, {"say": str(wav)}]
+
+
+def with_noise(path, snr_db: float) -> None:
+    """White noise under the speech at snr_db (and before and after it: a line is never silent)."""
+    with wave.open(str(path), "rb") as w:
+        speech = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64)
+    level = np.sqrt(np.mean(speech[np.abs(speech) > 200] ** 2))
+    rng = np.random.default_rng(7)
+    padded = np.concatenate([np.zeros(4000), speech, np.zeros(4000)])
+    noisy = padded + rng.normal(0, level / 10 ** (snr_db / 20), len(padded))
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(np.clip(noisy, -32768, 32767).astype(np.int16).tobytes())
+
+
+def test_a_caller_books_by_keys_alone_and_gets_the_sms(clean_engine, sms_gateway, tmp_path):
+    """Every answer pressed (RFC 4733): the venue from the key menu, the day as MMDD, the first free time,
+    no name (a silence, a wrong key, then 1 as the line offers), the caller's own number, the birth
+    date as YYYYMMDD, SMS yes, the final 1. The booking is the slot chosen, on the phone channel, with
+    the caller's number; the engine reads the number and hangs up; the SMS reaches the gateway."""
+    engine = clean_engine
+    since = clock.now().replace(microsecond=0)
+    slot_id, day, start = first_free_slot(engine, "honcho")
+    before = engine.last_call_id()
+    report = call(engine, tmp_path, [
+        {"wait_prompt": 60, "quiet": 2.5}, {"dtmf": "1"},  # book
+        *keys("1"), *keys("1"), *keys("1"), *keys("1"),  # the four eligibility questions
+        *keys("9"), *keys("1"),  # the venue menu, 本庁舎
+        *keys(f"{day:%m%d}"), *keys("1"), *keys("1"),  # the day, the first free time, that slot
+        {"wait_prompt": 40}, {"sleep": 7.5},  # the name: silence
+        *keys("5"), *keys("1"),  # not a name; then 1: without a name
+        *keys("1"),  # this phone's number
+        *keys("19500304"), *keys("1"),  # born, confirmed
+        *keys("1"), *keys("1"),  # SMS, the final yes
+        {"wait_end": 90}], uri=engine.uri_for(BOOKING_DID), caller=CALLER, timeout_s=300)
+    engine.wait_idle()
+    [row] = engine.calls(before)
+    assert report["answered"] and report["steps"][-1] == {"ended_by_engine": True}, (report, row["path"])
+    assert row["outcome"] == "booked", row["path"]
+    [booking] = booking_of(engine, since)
+    assert booking == booking | {"channel": "phone", "status": "confirmed", "venue": "honcho", "date": day,
+                                 "start": start, "slot_id": slot_id, "kana": "ミカクニン", "phone": CALLER,
+                                 "birth_date": BORN.isoformat()}
+    heard = transcribe(engine, tmp_path / "heard.wav")
+    assert spoken_digits_of(booking["number"]) in digits_in(heard), heard
+    [message] = deliver_sms(engine, sms_gateway)
+    assert message["To"] == CALLER and booking["number"][:4] in message.get_content()
+
+
+def speech_rules(folder, day: datetime.date, *, noisy: tuple[str, ...] = ()) -> list[dict]:
+    """What a caller who wants 本庁舎 on `day` at its first free time says to each question of the booking line,
+    by the words each prompt holds; the answers in `noisy` come with white noise at 15 dB SNR."""
+    answers = [  # first match wins: the final read-back holds the words of the other questions
+        (["この内容で予約して", "直す場合は"], "はい、お願いします"),
+        (["ご用件", "新しく予約する場合", "担当者とお話になる", "担当者は0"], "予約をお願いします"),
+        (["当てはまる"], "はい、そうです"),
+        (["番号で選びます", "次の会場は"], "一番"),
+        (["ご希望の会場", "どこでも", "会場の一覧"], "本庁舎でお願いします"),
+        (["ご希望の時間", "までの間で空き"], "一番早い時間でお願いします"),  # before the day: 「一番早い時間」 sounds like 「一番早い日」
+        (["ご希望の日にち", "月と日"], f"{kanji_number(day.month)}月{kanji_number(day.day)}日"),
+        (["フルネーム", "お名前を"], "ヤマダハナコです"),
+        (["おかけいただいている", "別の番号にする"], "はい"),
+        (["生年月日", "西暦の8けた", "1950年3月4日なら"], "昭和二十五年三月四日"),
+        (["ショートメッセージでお送りします", "いらない場合"], "はい"),
+        (["ですね", "違う場合", "はいかいいえでお答えください"], "はい"),
+    ]
+    rules = []
+    for number, (when, text) in enumerate(answers):
+        wav = speech_wav(folder / f"answer{number}.wav", text)
+        if text in noisy:
+            with_noise(wav, 15)
+        rules.append({"when": when, "say": str(wav)})
+    return rules
+
+
+def test_a_caller_books_by_speech_alone(clean_engine, sms_gateway, tmp_path):
+    """Every answer said, some with noise, through 8 kHz μ-law and Whisper base, by a caller who listens
+    to each question and answers it (asked again, it says its answer again): what it wants, yes to each
+    eligibility question, the venue by name (or its number in the menu), the day as 「十二月三日」,
+    「一番早い時間」, the name, yes to its own number, the birth date with its era, yes to SMS, the final
+    「はい、お願いします」. The booking holds the venue, day, time, the name's reading and the phone the caller
+    gave, and its SMS reaches the gateway."""
+    from voice.asr.whisper import FOLDER_NAME
+    engine = clean_engine
+    since = clock.now().replace(microsecond=0)
+    slot_id, day, start = first_free_slot(engine, "honcho")
+    before = engine.last_call_id()
+    rules = speech_rules(tmp_path, day, noisy=("はい", "本庁舎でお願いします"))
+    report = call(engine, tmp_path, [
+        {"converse": rules, "model": str(engine.settings.models_dir / FOLDER_NAME), "turns": 40,
+         "prompt_timeout": 70},
+        {"wait_end": 30}], uri=engine.uri_for(BOOKING_DID), caller=CALLER, timeout_s=600)
+    engine.wait_idle()
+    [row] = engine.calls(before)
+    assert report["answered"] and row["outcome"] == "booked", "\n".join(
+        [" ".join(row["path"]), " / ".join(heard_in(engine, row)),
+         *(f"{turn.get('rule')} <- {turn.get('prompt')}" for turn in report["steps"][0]["converse"])])
+    [booking] = booking_of(engine, since)
+    assert booking == booking | {"channel": "phone", "venue": "honcho", "date": day, "start": start,
+                                 "slot_id": slot_id, "kana": "ヤマダハナコ", "phone": CALLER,
+                                 "birth_date": BORN.isoformat()}
+    [message] = deliver_sms(engine, sms_gateway)
+    assert message["To"] == CALLER
+
+
+def test_a_caller_who_hangs_up_before_the_final_yes_books_nothing(clean_engine, tmp_path):
+    """Everything given up to the final read-back, then the caller hangs up: no booking, the call is
+    logged as hung up at the final question."""
+    engine = clean_engine
+    since = clock.now().replace(microsecond=0)
+    _, day, _ = first_free_slot(engine, "honcho")
+    before = engine.last_call_id()
+    report = call(engine, tmp_path, [
+        {"wait_prompt": 60, "quiet": 2.5}, {"dtmf": "1"}, *keys("1"), *keys("1"), *keys("1"), *keys("1"),
+        *keys("9"), *keys("1"), *keys(f"{day:%m%d}"), *keys("1"), *keys("1"),
+        {"wait_speech": 40}, {"sleep": 0.5}, {"dtmf": "5"}, *keys("5"), *keys("1"),
+        *keys("1"), *keys("19500304"), *keys("1"), *keys("2"),
+        {"wait_speech": 40}, {"sleep": 2.0}, {"hangup": True}],
+        uri=engine.uri_for(BOOKING_DID), caller=CALLER, timeout_s=300)
+    engine.wait_idle()
+    [row] = engine.calls(before)
+    assert report["answered"] and row["end_reason"] == "caller_hangup", row
+    assert row["path"][-1] == "final" and row["outcome"] != "booked", row["path"]
+    assert booking_of(engine, since) == []
+
+
+def heard_in(engine, row) -> list[dict]:
+    """What the engine heard and was pressed in the call (its transcript file), to explain a failure."""
+    from tests.sip.test_calls import transcript_of
+    return [item.get("text", item.get("key")) for item in transcript_of(engine, row)] if row["transcript"] else []
+
+
+def transcribe(engine, path) -> str:
+    from voice.asr.whisper import FOLDER_NAME, WhisperRecognizer
+    with wave.open(str(path), "rb") as w:
+        samples = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+    recognizer = WhisperRecognizer(engine.settings.models_dir / FOLDER_NAME)
+    tail = samples[-16000 * 40:]  # the reservation number and goodbye are at the end
+    return "".join(recognizer.transcribe(tail[i:i + 16000 * 20]).text for i in range(0, len(tail), 16000 * 20))
+
+
+def digits_in(text: str) -> str:
+    from voice.nlu.dates import spoken_digits
+    from voice.nlu.readings import canonical
+    return "".join(ch for ch in (spoken_digits(canonical(text)) or "") if ch.isdigit()) + "".join(
+        ch for ch in text if ch.isdigit())
+
+
+def spoken_digits_of(number: str) -> str:
+    return number[:4]
+
