@@ -276,7 +276,7 @@ def test_utterance_while_listening_is_recognised_and_delivered():
 
 
 def test_short_noise_while_listening_is_not_recognised():
-    """A burst too short to be an utterance (under 250 ms voiced) asks for no recognition."""
+    """A burst too short to be an utterance (under 140 ms voiced) asks for no recognition."""
     s = session(asking())
     now = listening(s)
     effects, now = feed(s, 6, now, speech=True)
