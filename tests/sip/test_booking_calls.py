@@ -155,7 +155,7 @@ def test_a_caller_books_by_keys_alone_and_gets_the_sms(clean_engine, sms_gateway
         *keys("1"),  # this phone's number
         *keys("19500304"), *keys("1"),  # born, confirmed
         *keys("1"), *keys("1"),  # SMS, the final yes
-        {"wait_end": 90}], uri=engine.uri_for(BOOKING_DID), caller=CALLER, timeout_s=300)
+        {"wait_end": 90}], uri=engine.uri_for(BOOKING_DID), caller=CALLER, timeout_s=600)
     engine.wait_idle()
     [row] = engine.calls(before)
     assert report["answered"] and report["steps"][-1] == {"ended_by_engine": True}, (report, row["path"])
@@ -212,7 +212,7 @@ def test_a_caller_books_by_speech_alone(clean_engine, sms_gateway, tmp_path):
     report = call(engine, tmp_path, [
         {"converse": rules, "model": str(engine.settings.models_dir / FOLDER_NAME), "turns": 40,
          "prompt_timeout": 70},
-        {"wait_end": 30}], uri=engine.uri_for(BOOKING_DID), caller=CALLER, timeout_s=600)
+        {"wait_end": 30}], uri=engine.uri_for(BOOKING_DID), caller=CALLER, timeout_s=1500)  # a listening caller: 9 min on an idle 2-core machine
     engine.wait_idle()
     [row] = engine.calls(before)
     assert report["answered"] and row["outcome"] == "booked", "\n".join(
@@ -239,7 +239,7 @@ def test_a_caller_who_hangs_up_before_the_final_yes_books_nothing(clean_engine, 
         {"wait_speech": 40}, {"sleep": 0.5}, {"dtmf": "5"}, *keys("5"), *keys("1"),
         *keys("1"), *keys("19500304"), *keys("1"), *keys("2"),
         {"wait_speech": 40}, {"sleep": 2.0}, {"hangup": True}],
-        uri=engine.uri_for(BOOKING_DID), caller=CALLER, timeout_s=300)
+        uri=engine.uri_for(BOOKING_DID), caller=CALLER, timeout_s=600)
     engine.wait_idle()
     [row] = engine.calls(before)
     assert report["answered"] and row["end_reason"] == "caller_hangup", row
