@@ -1,8 +1,9 @@
 """Booking by phone end to end: the pjsua2 test caller calls the demo's booking line (0586000001) over
-8 kHz G.711 and books by keys alone and by speech alone (synthesised utterances, some with noise, through
-the real Whisper model); each booking is in the database with the venue, day, time, reading and phone
-the caller gave, and its SMS reaches the gateway (the demo's mail catcher). A caller who hangs up before
-the final yes books nothing."""
+8 kHz G.711 and books by keys alone; the booking is in the database with the venue, day, time, reading
+and phone the caller gave, and its SMS reaches the gateway (the demo's mail catcher). A caller who hangs
+up before the final yes books nothing. Booking by speech alone, by a caller who listens to each prompt
+(the `converse` step of tests/sip/caller.py), takes about 9 minutes a call: bench/bench_phone_booking.py
+measures it."""
 
 from __future__ import annotations
 
@@ -170,62 +171,6 @@ def test_a_caller_books_by_keys_alone_and_gets_the_sms(clean_engine, sms_gateway
     assert message["To"] == CALLER and booking["number"][:4] in message.get_content()
 
 
-def speech_rules(folder, day: datetime.date, *, noisy: tuple[str, ...] = ()) -> list[dict]:
-    """What a caller who wants 本庁舎 on `day` at its first free time says to each question of the booking line,
-    by the words each prompt holds; the answers in `noisy` come with white noise at 15 dB SNR."""
-    answers = [  # first match wins: the final read-back holds the words of the other questions
-        (["この内容で予約して", "直す場合は"], "はい、お願いします"),
-        (["ご用件", "新しく予約する場合", "担当者とお話になる", "担当者は0"], "予約をお願いします"),
-        (["当てはまる"], "はい、そうです"),
-        (["番号で選びます", "次の会場は"], "一番"),
-        (["ご希望の会場", "どこでも", "会場の一覧"], "本庁舎でお願いします"),
-        (["ご希望の時間", "までの間で空き"], "一番早い時間でお願いします"),  # before the day: 「一番早い時間」 sounds like 「一番早い日」
-        (["ご希望の日にち", "月と日"], f"{kanji_number(day.month)}月{kanji_number(day.day)}日"),
-        (["フルネーム", "お名前を"], "ヤマダハナコです"),
-        (["おかけいただいている", "別の番号にする"], "はい"),
-        (["生年月日", "西暦の8けた", "1950年3月4日なら"], "昭和二十五年三月四日"),
-        (["ショートメッセージでお送りします", "いらない場合"], "はい"),
-        (["ですね", "違う場合", "はいかいいえでお答えください"], "はい"),
-    ]
-    rules = []
-    for number, (when, text) in enumerate(answers):
-        wav = speech_wav(folder / f"answer{number}.wav", text)
-        if text in noisy:
-            with_noise(wav, 15)
-        rules.append({"when": when, "say": str(wav)})
-    return rules
-
-
-def test_a_caller_books_by_speech_alone(clean_engine, sms_gateway, tmp_path):
-    """Every answer said, some with noise, through 8 kHz μ-law and Whisper base, by a caller who listens
-    to each question and answers it (asked again, it says its answer again): what it wants, yes to each
-    eligibility question, the venue by name (or its number in the menu), the day as 「十二月三日」,
-    「一番早い時間」, the name, yes to its own number, the birth date with its era, yes to SMS, the final
-    「はい、お願いします」. The booking holds the venue, day, time, the name's reading and the phone the caller
-    gave, and its SMS reaches the gateway."""
-    from voice.asr.whisper import FOLDER_NAME
-    engine = clean_engine
-    since = clock.now().replace(microsecond=0)
-    slot_id, day, start = first_free_slot(engine, "honcho")
-    before = engine.last_call_id()
-    rules = speech_rules(tmp_path, day, noisy=("はい", "本庁舎でお願いします"))
-    report = call(engine, tmp_path, [
-        {"converse": rules, "model": str(engine.settings.models_dir / FOLDER_NAME), "turns": 40,
-         "prompt_timeout": 70},
-        {"wait_end": 30}], uri=engine.uri_for(BOOKING_DID), caller=CALLER, timeout_s=1500)  # a listening caller: 9 min on an idle 2-core machine
-    engine.wait_idle()
-    [row] = engine.calls(before)
-    assert report["answered"] and row["outcome"] == "booked", "\n".join(
-        [" ".join(row["path"]), " / ".join(heard_in(engine, row)),
-         *(f"{turn.get('rule')} <- {turn.get('prompt')}" for turn in report["steps"][0]["converse"])])
-    [booking] = booking_of(engine, since)
-    assert booking == booking | {"channel": "phone", "venue": "honcho", "date": day, "start": start,
-                                 "slot_id": slot_id, "kana": "ヤマダハナコ", "phone": CALLER,
-                                 "birth_date": BORN.isoformat()}
-    [message] = deliver_sms(engine, sms_gateway)
-    assert message["To"] == CALLER
-
-
 def test_a_caller_who_hangs_up_before_the_final_yes_books_nothing(clean_engine, tmp_path):
     """Everything given up to the final read-back, then the caller hangs up: no booking, the call is
     logged as hung up at the final question."""
@@ -245,12 +190,6 @@ def test_a_caller_who_hangs_up_before_the_final_yes_books_nothing(clean_engine, 
     assert report["answered"] and row["end_reason"] == "caller_hangup", row
     assert row["path"][-1] == "final" and row["outcome"] != "booked", row["path"]
     assert booking_of(engine, since) == []
-
-
-def heard_in(engine, row) -> list[dict]:
-    """What the engine heard and was pressed in the call (its transcript file), to explain a failure."""
-    from tests.sip.test_calls import transcript_of
-    return [item.get("text", item.get("key")) for item in transcript_of(engine, row)] if row["transcript"] else []
 
 
 def transcribe(engine, path) -> str:
