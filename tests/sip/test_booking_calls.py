@@ -1,7 +1,7 @@
 """Booking by phone end to end: the pjsua2 test caller calls the demo's booking line (0586000001) over
 8 kHz G.711 and books by keys alone; the booking is in the database with the venue, day, time, reading
 and phone the caller gave, and its SMS reaches the gateway (the demo's mail catcher). A caller who hangs
-up before the final yes books nothing. Booking by speech alone, by a caller who listens to each prompt
+up before the final yes books nothing. A booking made on the web is looked up, cancelled and moved. Booking by speech alone, by a caller who listens to each prompt
 (the `converse` step of tests/sip/caller.py), takes about 9 minutes a call: bench/bench_phone_booking.py
 measures it."""
 
@@ -37,6 +37,10 @@ def kanji_number(value: int) -> str:
 
 def first_free_slot(engine, venue_slug: str) -> tuple[int, datetime.date, datetime.time]:
     """The earliest slot the phone may book at the venue, as the engine's own rules see it now."""
+    return free_slots(engine, venue_slug)[0]
+
+
+def free_slots(engine, venue_slug: str, count: int = 1) -> list[tuple[int, datetime.date, datetime.time]]:
     from db.capacity import bookable_slots
     from db.models import Venue
     with process_globals_kept():
@@ -44,9 +48,35 @@ def first_free_slot(engine, venue_slug: str) -> tuple[int, datetime.date, dateti
         db = open_database(engine.settings)
         try:
             venue = Venue.get(Venue.slug == venue_slug)
-            offer = next(bookable_slots("phone", clock.now(), release_days=engine.settings.reserved_seats_release_days,
-                                        venue_id=venue.id))
-            return offer.slot_id, offer.date, offer.start
+            offers = bookable_slots("phone", clock.now(), release_days=engine.settings.reserved_seats_release_days,
+                                    venue_id=venue.id)
+            return [(offer.slot_id, offer.date, offer.start) for offer, _ in zip(offers, range(count))]
+        finally:
+            db.close()
+
+
+def booked_on_the_web(engine, slot_id: int, phone: str) -> str:
+    """A booking the caller made on the public site before calling; its reservation number."""
+    from db.bookings import Applicant, book
+    from db.connection import write_transaction
+    with process_globals_kept():
+        runtime.configure(engine.settings)
+        db = open_database(engine.settings)
+        try:
+            with write_transaction():
+                return book(slot_id, Applicant("一宮 花子", "イチノミヤ ハナコ", phone, BORN), "web", clock.now()).number
+        finally:
+            db.close()
+
+
+def booking_numbered(engine, number: str) -> dict:
+    from db.models import Booking
+    with process_globals_kept():
+        runtime.configure(engine.settings)
+        db = open_database(engine.settings)
+        try:
+            booking = Booking.get(Booking.number == number)
+            return {"status": booking.status, "slot_id": booking.slot_id}
         finally:
             db.close()
 
@@ -190,6 +220,51 @@ def test_a_caller_who_hangs_up_before_the_final_yes_books_nothing(clean_engine, 
     assert report["answered"] and row["end_reason"] == "caller_hangup", row
     assert row["path"][-1] == "final" and row["outcome"] != "booked", row["path"]
     assert booking_of(engine, since) == []
+
+
+def test_a_caller_looks_up_a_booking_by_keys_and_cancels_it(clean_engine, tmp_path):
+    """The reservation number and birth date pressed: the engine reads the booking back, 2 cancels, 1
+    confirms; the booking is cancelled and the call ends as such."""
+    engine = clean_engine
+    [(slot_id, _, _)] = free_slots(engine, "honcho")
+    number = booked_on_the_web(engine, slot_id, "09055556666")
+    before = engine.last_call_id()
+    report = call(engine, tmp_path, [
+        {"wait_prompt": 60, "quiet": 2.5}, {"dtmf": "2"},  # check, change or cancel
+        *keys(number), *keys("19500304"),  # the booking found: read back
+        *keys("2"), *keys("1"),  # cancel it, yes
+        {"wait_end": 60}], uri=engine.uri_for(BOOKING_DID), caller="09055556666", timeout_s=300)
+    engine.wait_idle()
+    [row] = engine.calls(before)
+    assert report["steps"][-1] == {"ended_by_engine": True} and row["outcome"] == "cancelled", row["path"]
+    assert booking_numbered(engine, number)["status"] == "cancelled"
+
+
+def test_a_caller_moves_a_booking_by_keys_and_a_wrong_number_changes_nothing(clean_engine, tmp_path):
+    """First a number that is not a booking (the engine says so and asks again), then the right one: 1
+    changes, the new day as MMDD, the first free time, the slot read back, the move confirmed; the booking
+    now holds the new slot, the same number."""
+    engine = clean_engine
+    slots = free_slots(engine, "honcho", 40)
+    first_id, first_day, _ = slots[0]
+    later_id = next(slot_id for slot_id, day, _ in slots if day > first_day)
+    number = booked_on_the_web(engine, later_id, "09077778888")
+    from db.normalize import check_digit
+    other = str((int(number[:7]) + 1) % 10 ** 7).zfill(7)
+    wrong = other + check_digit(other)  # a well-formed number that is no booking
+    before = engine.last_call_id()
+    report = call(engine, tmp_path, [
+        {"wait_prompt": 60, "quiet": 2.5}, {"dtmf": "2"},
+        *keys(wrong), *keys("19500304"),  # not found: asked for the number again
+        *keys(number), *keys("19500304"),
+        *keys("1"), *keys(f"{first_day:%m%d}"), *keys("1"), *keys("1"),  # change: the day, the first time, yes
+        *keys("1"),  # move it there
+        {"wait_end": 60}], uri=engine.uri_for(BOOKING_DID), caller="09077778888", timeout_s=300)
+    engine.wait_idle()
+    [row] = engine.calls(before)
+    assert report["steps"][-1] == {"ended_by_engine": True} and row["outcome"] == "changed", row["path"]
+    assert booking_numbered(engine, number) == {"status": "confirmed", "slot_id": first_id}
+    assert row["path"].count("number") == 2
 
 
 def transcribe(engine, path) -> str:
