@@ -23,9 +23,13 @@ from hypothesis import strategies as st
 from db.models import (
     AuditLog,
     Booking,
+    CallRecord,
+    CallTurn,
     EligibilityQuestion,
     MessageText,
     Outbox,
+    PhoneLine,
+    PromptText,
     ReceptionWindow,
     RecoveryCode,
     SiteNotice,
@@ -46,17 +50,19 @@ HOSTILE = ["", " ", "\x00", "a\x00b", "\x1b[31m", "0", "-1", "+1", "1.5", "1e3",
            "' OR 1=1 --", "%00", "\u202e", "\ufeff", "𠮷", "😀", "\ud800", "\udfff", "a@b", "@",
            "=1+1", "\r\nSet-Cookie: x=1"]
 FIELDS = ["action", "active", "actor", "address", "back", "birth_date", "birth_day", "birth_month", "birth_year", "body",
-          "capacity", "change", "closes_days_before", "closes_time", "code", "current", "date", "display_name",
-          "email", "expires", "first", "from_time", "guidance", "hours", "kana", "last", "login", "name", "new",
-          "nonce", "notify", "number", "opens_days_before", "opens_time", "override_reason", "party_size",
-          "password", "phone", "phone_last4", "phone_seats", "reason", "repeat", "required_check", "role", "set_to",
-          "slot_id", "slug", "sort_order", "staff_seats", "status", "subject", "text", "to_time", "venue",
-          "version", "weekdays", "q1", "q2", "q3"]  # q<id>: the eligibility questions
+          "booked", "capacity", "change", "closes_days_before", "closes_time", "code", "current", "date", "did",
+          "display_name", "email", "expires", "first", "flow", "from_time", "guidance", "hours", "kana", "kind",
+          "label", "last", "line", "login", "name", "new", "nonce", "notify", "number", "opens_days_before",
+          "opens_time", "outcome", "override_reason", "party_size", "password", "phone", "phone_last4",
+          "phone_seats", "reason", "record", "repeat", "required_check", "role", "sample", "set_to", "slot_id",
+          "slug", "sort_order", "speed", "staff_seats", "status", "subject", "text", "to_time", "venue",
+          "version", "voice", "volume", "weekdays", "q1", "q2", "q3"]  # q<id>: the eligibility questions
 PARAMS = ["month", "venue", "date", "start", "slot", "page", "encoding", "next", "changed", "number", "kana",
-          "phone", "status", "first", "last", "actor", "action"]
+          "phone", "status", "first", "last", "actor", "action", "did", "outcome", "booked", "kind", "line",
+          "text", "voice", "speed", "volume"]
 SKIPPED = {"admin.logout"}  # signing out would leave the rest of the run at the sign-in page
 WATCHED = (Venue, Slot, ReceptionWindow, Booking, EligibilityQuestion, StaffUser, RecoveryCode, Outbox, SiteNotice,
-           MessageText)
+           MessageText, PhoneLine, PromptText, CallRecord, CallTurn)
 RECORDED_REFUSALS = ("login.", "lookup.locked")  # refused attempts are audited on purpose
 
 
@@ -131,9 +137,10 @@ def fuzz_site(client: Citizen, app, draw, realistic: list[str], after=None) -> N
         after(response)
 
 
-def realistic_values(slot, booking) -> list[str]:
-    """Values that get a request past the first checks, so the hostile one next to it goes deeper."""
-    return [str(slot.id), str(slot.venue_id), slot.venue.slug, booking.number, booking.number[-4:], "2026-12-10",
+def realistic_values(slot, booking, *phone) -> list[str]:
+    """Values that get a request past the first checks, so the hostile one next to it goes deeper (phone:
+    what the phone pages need, ids of calls and turns, lines, prompt keys, voices)."""
+    return [*phone, str(slot.id), str(slot.venue_id), slot.venue.slug, booking.number, booking.number[-4:], "2026-12-10",
             "2026-12", "10:00", "09:00-12:00", "utf-8", "shift_jis", "y", "1", "2", "sms", "email", "none", "1950",
             "3", "4", "admin", "staff", "preview", "save", "reset", "reopen", "disable", "attended", "no_show",
             "confirmed", "booking", "sms", "シヤク タロウ", "市役 太郎", "090-1234-5678", "taro@example.jp"]
