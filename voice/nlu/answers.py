@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from voice.nlu.numbers import runs, value
-from voice.nlu.readings import canonical, closest
+from voice.nlu.readings import canonical, closest, similarity
 
 YES_NO = {
     "yes": ("はい", "はい、そうです", "はい、お願いします", "そうです", "ええ、そうです", "お願いします", "それでいいです",
@@ -87,3 +87,18 @@ def choice(hypotheses: tuple[str, ...], count: int) -> int | None:
             if number and 1 <= number <= count:
                 return number
     return None
+
+
+NEXT = ("ツギ", "ツギノ", "ツギオネガイシマス", "ツギヘ")
+
+
+def asks_next(hypotheses: tuple[str, ...]) -> bool:
+    """「次」 said at a menu: a short answer that sounds like it (Whisper hears the lone word as 「月」
+    or 「すぎ」), never a numbered option."""
+    for text in hypotheses:
+        said = canonical(text)
+        if said.startswith("ツギ"):
+            return True
+        if 0 < len(said) <= 3 and choice((text,), 9) is None and similarity(said, "ツギ") >= 0.5:
+            return True
+    return False

@@ -8,7 +8,7 @@ import datetime
 from dataclasses import dataclass
 
 from voice.nlu.numbers import runs, value
-from voice.nlu.readings import canonical
+from voice.nlu.readings import canonical, closest
 
 ANY = ("イツデモ", "ナンジデモ", "ドノジカンデモ", "ジカンワイイ", "ジカンハイイ")
 EARLIEST = ("イチバンハヤイ", "ハヤイジカン", "ハヤイホ", "イチバンハヤク")
@@ -81,3 +81,19 @@ def spoken_time(at: datetime.time) -> str:
     """How the phone says a slot's start: 「十時」「十時三十分」「午後二時」 (digits: the synthesiser reads them)."""
     text = f"午後{at.hour - 12}時" if at.hour >= 13 else f"{at.hour}時"
     return text + (f"{at.minute}分" if at.minute else "")
+
+
+def closest_time(heard: tuple[str, ...], times: list[datetime.time]) -> tuple[datetime.time | None, float]:
+    """The one of `times` (a day's free starts: a closed set) that sounds most like what was heard, and
+    how alike (0..1): for a time Whisper base did not hear as one (「九時」 as 「くじん」)."""
+    phrases = {at.isoformat(): _said_as(at) for at in times}
+    key, score = closest(heard, phrases)
+    return (datetime.time.fromisoformat(key) if key else None), score
+
+
+def _said_as(at: datetime.time) -> tuple[str, ...]:
+    hours = [f"{at.hour}時"] + ([f"午前{at.hour}時"] if at.hour < 12 else []) + (
+        [f"午後{at.hour - 12}時", f"{at.hour - 12}時"] if at.hour > 12 else [])
+    if at.minute == 30:
+        return tuple(h + tail for h in hours for tail in ("半", "30分"))
+    return tuple(h + (f"{at.minute}分" if at.minute else "") for h in hours)

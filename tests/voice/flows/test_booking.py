@@ -322,6 +322,26 @@ def test_the_venue_menu_pages_on_by_saying_next():
             << heard("一番") >> said("北部公民館ですね") >> Listen)
 
 
+def test_next_misheard_as_a_word_like_it_still_pages_on():
+    """Whisper base hears a lone 「次」 as 「月」: at a menu that is the next page, not a miss."""
+    booking = flow()
+    assert (up_to_the_venue(Playbook(booking))
+            << keys("9") >> said("1番、デモ市役所 本庁舎 市民課") >> Listen
+            << heard("月") >> said("1番、北部公民館") >> Listen)
+
+
+def test_a_time_not_heard_as_one_is_the_free_time_it_sounds_like_and_read_back():
+    """「しゅうじはん」 is no time the parser knows, but of the day's free times it sounds like 10:30,
+    which is read back for a yes; what sounds like none of them is asked again."""
+    booking = flow()
+    assert (up_to_the_venue(Playbook(booking))
+            << heard("本庁舎でお願いします") >> said("ご希望の日にち") >> Listen
+            << heard("十二月三日") >> asked(FindSlots, first_day=DAY)
+            << reply(SlotsFound(DAY_SLOTS)) >> said("ご希望の時間") >> Listen
+            << heard("ありがとう") >> said("聞き取れませんでした") >> Listen
+            << heard("しゅうじはん") >> said("10時30分から", "本庁舎 市民課ですね") >> Listen)
+
+
 def test_recognition_down_apologises_once_and_goes_on_by_keys():
     """The recogniser could not be asked: not the caller's miss. The line apologises once and from then
     on asks every question for keys (a name can then be skipped at once with 1)."""

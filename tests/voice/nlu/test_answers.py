@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from voice.call.requests import VenueChoice
-from voice.nlu.answers import INTENTS, MANAGE, YES_NO, choice, command, decide
+from voice.nlu.answers import INTENTS, MANAGE, YES_NO, asks_next, choice, command, decide
 from voice.nlu.names import name_reading
 from voice.nlu.readings import canonical, closest
 from voice.nlu.venues import phrases
@@ -89,3 +89,12 @@ def test_words_that_work_at_any_question():
 ])
 def test_a_numbered_option_said(heard, number):
     assert choice((heard,), 4) == number
+
+
+@pytest.mark.parametrize(("heard", "next_page"), [
+    ("次", True), ("つぎ", True), ("次の会場", True), ("次でお願いします", True),
+    ("月", True), ("すぎ", True), ("ツキ", True),  # how Whisper base hears the lone word
+    ("1番", False), ("に", False), ("北支所", False), ("はい", False), ("いいえ", False), ("", False),
+])
+def test_next_page_said_at_a_menu(heard, next_page):
+    assert asks_next((heard,)) is next_page

@@ -8,7 +8,7 @@ import datetime
 import pytest
 
 from voice.nlu.dates import DateWish, birth_date_from_keys, date_from_keys, parse_birth_date, parse_date
-from voice.nlu.times import TimeWish, parse_time, spoken_time
+from voice.nlu.times import TimeWish, closest_time, parse_time, spoken_time
 
 TODAY = datetime.date(2026, 12, 1)
 D = datetime.date
@@ -114,3 +114,20 @@ def test_a_wish_allows_the_slots_it_names_and_the_phone_says_times_plainly():
     assert not TimeWish(earliest=T(9), latest=T(11, 59)).allows(T(13, 0))
     assert TimeWish(at=T(10, 30)).allows(T(10, 30)) and not TimeWish(at=T(10, 30)).allows(T(10, 0))
     assert [spoken_time(t) for t in (T(9), T(10, 30), T(14))] == ["9時", "10時30分", "午後2時"]
+
+
+FREE = [T(9), T(9, 30), T(10), T(10, 30), T(13, 30), T(15), T(16)]
+
+
+@pytest.mark.parametrize(("heard", "at"), [
+    ("九時", T(9)), ("九時三十分", T(9, 30)), ("しゅうじはん", T(10, 30)), ("三時", T(15)), ("午後四時", T(16)),
+    ("十五時", T(15)),
+])
+def test_the_closest_free_time_to_what_was_heard(heard, at):
+    found, likeness = closest_time((heard,), FREE)
+    assert found == at and likeness >= 0.75
+
+
+@pytest.mark.parametrize("heard", ["ごちん", "はい", "いいえ", "北支所", "予約をお願いします", ""])
+def test_what_is_no_time_is_not_close_to_one(heard):
+    assert closest_time((heard,), FREE)[1] < 0.75

@@ -40,7 +40,7 @@ from voice.call.requests import (
 )
 from voice.flows.booking import speech
 from voice.flows.booking.dialog import UNCLEAR, Answered, Ask, Dialog
-from voice.nlu.answers import INTENTS, MANAGE, choice, decide
+from voice.nlu.answers import INTENTS, MANAGE, asks_next, choice, decide
 from voice.nlu.dates import (
     DateWish,
     birth_date_from_keys,
@@ -51,12 +51,13 @@ from voice.nlu.dates import (
 )
 from voice.nlu.names import name_reading
 from voice.nlu.readings import canonical, closest
-from voice.nlu.times import TimeWish, parse_time, spoken_time
+from voice.nlu.times import TimeWish, closest_time, parse_time, spoken_time
 from voice.nlu.venues import phrases
 
 DAY_SLOTS = 20  # the most slots one day has (09:00-17:00 in half hours)
 OFFERS = 3  # alternatives offered when a wish is full
 VENUE_PAGE = 4  # venues read per page of the key menu (1-4, 9 for the next page)
+TIME_LIKENESS = 0.75  # a free time this alike to what was heard is read back for a yes (「ごちん」 is not 九時)
 ENTRY = 30.0  # seconds to press an entry of several keys
 
 
@@ -155,7 +156,7 @@ class BookingFlow(Dialog):
             index = int(answer.digits) - 1 if answer.digits.isdigit() and answer.digits != "0" else -1
             return ("keys", page[index]) if 0 <= index < len(page) else UNCLEAR
         menu_read = self.asking.name == "venue_menu" or self.asking.misses >= 2
-        if menu_read and any(canonical(text).startswith("ツギ") for text in answer.hypotheses):
+        if menu_read and asks_next(answer.hypotheses):
             return "page"
         key, score = closest(answer.hypotheses, phrases(venues))
         if score < 0.6:
@@ -281,7 +282,12 @@ class BookingFlow(Dialog):
             if len(digits) in (3, 4) and hour is not None and minute is not None:
                 return TimeWish(at=datetime.time(hour, minute))
             return UNCLEAR
-        return parse_time(answer.hypotheses) or UNCLEAR
+        wish = parse_time(answer.hypotheses)
+        if wish is not None:
+            return wish
+        # not heard as a time: the closest of the day's free times, which the slot's read-back confirms
+        at, score = closest_time(answer.hypotheses, [slot.start for slot in self.draft.day_slots])
+        return TimeWish(at=at) if score >= TIME_LIKENESS else UNCLEAR
 
     def _time_chosen(self, wish: TimeWish) -> list[Command]:
         slots = self.draft.day_slots
