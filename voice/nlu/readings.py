@@ -47,18 +47,24 @@ def loose(text: str) -> str:
     return canonical(text).translate(_SMALL)
 
 
-def similarity(heard: str, expected: str) -> float:
+def similarity(heard: str, expected: str, partial: bool = False) -> float:
     """0..1: how alike two texts sound. An expected answer said inside a longer sentence
-    (「はい、そうです」 for 「はい」) counts fully."""
+    (「はい、そうです」 for 「はい」) counts fully; partial: also one misheard inside a longer sentence
+    (「動物市民センターでお願いします」 for 東部市民センター), compared with the stretch of the same length."""
     a, b = loose(heard), loose(expected)
     if not a or not b:
         return 0.0
     if b in a:
         return 1.0
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+    whole = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+    if not partial or len(a) <= len(b):
+        return whole
+    size = len(b)
+    return max(whole, *(difflib.SequenceMatcher(None, a[i:i + size], b, autojunk=False).ratio()
+                        for i in range(len(a) - size + 1)))
 
 
-def closest(heard: tuple[str, ...], phrases: dict[str, tuple[str, ...]]) -> tuple[str, float]:
+def closest(heard: tuple[str, ...], phrases: dict[str, tuple[str, ...]], partial: bool = False) -> tuple[str, float]:
     """The key whose phrases sound most like any of the heard texts (the recogniser's best and its
     other hypotheses, best first: later ones count a little less), with that score; ("", 0.0) when
     nothing was heard. Equal scores go to the longer phrase."""
@@ -67,7 +73,7 @@ def closest(heard: tuple[str, ...], phrases: dict[str, tuple[str, ...]]) -> tupl
         weight = 1.0 - 0.05 * rank
         for key, options in phrases.items():
             for phrase in options:
-                value = similarity(text, phrase) * weight
+                value = similarity(text, phrase, partial) * weight
                 # on a tie the longer phrase wins: 「予約の確認」 is about checking, not about 「予約」
                 if value > 0 and (value, len(phrase)) > (score, length):
                     best, score, length = key, value, len(phrase)

@@ -322,6 +322,18 @@ def test_the_venue_menu_pages_on_by_saying_next():
             << heard("一番") >> said("北部公民館ですね") >> Listen)
 
 
+def test_the_menu_read_after_two_misses_pages_on_from_its_first_page():
+    """Two misses read the menu's first page as the question's keys prompt: 「次の会場」 then reads the
+    second page (not the first again), and a name said there is one of that page's venues."""
+    booking = flow()
+    assert (up_to_the_venue(Playbook(booking))
+            << heard("ほげほげ") >> said("聞き取れませんでした") >> Listen
+            << heard("ふがふが") >> said("1番、デモ市役所 本庁舎 市民課") >> Listen
+            << heard("次の会場") >> said("1番、北部公民館") >> Listen
+            << heard("北部公民館でお願いします") >> said("ご希望の日にち") >> Listen)
+    assert booking.draft.venue.name == "北部公民館"
+
+
 def test_next_misheard_as_a_word_like_it_still_pages_on():
     """Whisper base hears a lone 「次」 as 「月」: at a menu that is the next page, not a miss."""
     booking = flow()

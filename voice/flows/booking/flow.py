@@ -144,21 +144,25 @@ class BookingFlow(Dialog):
     # --- venue ----------------------------------------------------------------------------------------
 
     def _ask_venue(self, intro: str = "") -> list[Command]:
+        self.draft.venue_page = -1  # asked anew: a menu starts from its first page
         return self.ask(Ask("venue", self.prompt("venue"), self._venue_heard, self._venue_chosen,
                             keys_prompt=self._venue_menu_text()), intro=intro)
 
     def _venue_heard(self, answer: Answered) -> object:
         venues = self.draft.choices.venues
+        menu_read = self.asking.name == "venue_menu" or self.asking.misses >= 2
+        if menu_read and self.draft.venue_page < 0:
+            self.draft.venue_page = 0  # its first page was read as the question's keys prompt
         if isinstance(answer, DigitsEntered):
             if answer.digits == "9":
                 return "page"
             page = self._venue_page()
             index = int(answer.digits) - 1 if answer.digits.isdigit() and answer.digits != "0" else -1
             return ("keys", page[index]) if 0 <= index < len(page) else UNCLEAR
-        menu_read = self.asking.name == "venue_menu" or self.asking.misses >= 2
         if menu_read and asks_next(answer.hypotheses):
             return "page"
-        key, score = closest(answer.hypotheses, phrases(venues))
+        # after the menu was read, a name is one of its page's four: a smaller closed set, heard better
+        key, score = closest(answer.hypotheses, phrases(self._venue_page() if menu_read else venues), partial=True)
         if score < 0.6:
             # the menu's numbers are easier to hear than names: confirmed, as any unsure venue is
             number = choice(answer.hypotheses, len(self._venue_page()))
