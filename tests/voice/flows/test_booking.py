@@ -334,6 +334,45 @@ def test_the_menu_read_after_two_misses_pages_on_from_its_first_page():
     assert booking.draft.venue.name == "北部公民館"
 
 
+def test_a_name_read_back_wrong_twice_is_asked_at_the_counter_instead():
+    """Whisper base may never hear a name right: after two wrong read-backs the line says the name
+    will be asked at the counter and goes on, rather than asking forever."""
+    booking = flow()
+    assert (up_to_the_venue(Playbook(booking))
+            << heard("本庁舎でお願いします") >> said("ご希望の日にち") >> Listen
+            << heard("十二月三日") >> asked(FindSlots, first_day=DAY)
+            << reply(SlotsFound(DAY_SLOTS)) >> said("ご希望の時間") >> Listen
+            << heard("十時半") >> said("10時30分から") >> Listen
+            << heard("はい") >> said("お名前を") >> Listen
+            << heard("小柄しげるです") >> said("様ですね") >> Listen
+            << heard("いいえ") >> said("もう一度、お名前を") >> Listen
+            << heard("ほがらしげるです") >> said("様ですね") >> Listen
+            << heard("いいえ、違います") >> said("お名前は、当日、窓口でお伺いします", "おかけいただいているお電話") >> Listen)
+    assert booking.draft.kana == ""
+
+
+def test_a_slot_read_back_wrong_offers_the_nearest_free_times_that_day():
+    """「十一時半」 heard as 11:00 and denied: the three free times nearest it are offered, and the time
+    said again (or its number) picks one; 「ほかの日」 goes back to the day."""
+    booking = flow()
+    playbook = (up_to_the_venue(Playbook(booking))
+                << heard("本庁舎でお願いします") >> said("ご希望の日にち") >> Listen
+                << heard("十二月三日") >> asked(FindSlots, first_day=DAY)
+                << reply(SlotsFound(DAY_SLOTS)) >> said("ご希望の時間") >> Listen
+                << heard("十一時") >> said("11時から") >> Listen
+                << heard("いいえ") >> said("失礼しました", "1番、12月3日、木曜日、10時から", "3番、12月3日、木曜日、11時30分から",
+                                          "ほかの日") >> Listen)
+    assert playbook << heard("十一時三十分") >> said("11時30分から", "ですね") >> Listen
+    again = flow()
+    assert (up_to_the_venue(Playbook(again))
+            << heard("本庁舎でお願いします") >> said("ご希望の日にち") >> Listen
+            << heard("十二月三日") >> asked(FindSlots, first_day=DAY)
+            << reply(SlotsFound(DAY_SLOTS)) >> said("ご希望の時間") >> Listen
+            << heard("十一時") >> said("11時から") >> Listen
+            << heard("いいえ") >> said("失礼しました") >> Listen
+            << heard("ほかの日でお願いします") >> said("ご希望の日にち") >> Listen)
+
+
 def test_next_misheard_as_a_word_like_it_still_pages_on():
     """Whisper base hears a lone 「次」 as 「月」: at a menu that is the next page, not a miss."""
     booking = flow()

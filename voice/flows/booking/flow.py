@@ -57,6 +57,8 @@ from voice.nlu.venues import phrases
 DAY_SLOTS = 20  # the most slots one day has (09:00-17:00 in half hours)
 OFFERS = 3  # alternatives offered when a wish is full
 VENUE_PAGE = 4  # venues read per page of the key menu (1-4, 9 for the next page)
+ANOTHER_DAY = ("ほかの日", "他の日", "違う日", "別の日", "ほかの日にち")
+NAMES_DENIED_BEFORE_COUNTER = 2  # a name read back wrong twice is asked at the counter instead
 TIME_LIKENESS = 0.75  # a free time this alike to what was heard is read back for a yes (「ごちん」 is not 九時)
 ENTRY = 30.0  # seconds to press an entry of several keys
 
@@ -80,6 +82,7 @@ class Draft:
     booking: BookingInfo | None = None  # looked up (change, cancel)
     number: str = ""
     fixing: bool = False  # back from the final read-back to mend one part
+    names_denied: int = 0  # read-backs of the name the caller said were wrong
 
 
 class BookingFlow(Dialog):
@@ -258,6 +261,8 @@ class BookingFlow(Dialog):
                 return "another_day"
             index = int(answer.digits) - 1 if answer.digits.isdigit() and answer.digits != "0" else -1
             return offers[index] if 0 <= index < len(offers) else UNCLEAR
+        if closest(answer.hypotheses, {"another_day": ANOTHER_DAY})[1] >= 0.8:
+            return "another_day"
         number = choice(answer.hypotheses, len(offers))
         if number:
             return offers[number - 1]
@@ -304,7 +309,16 @@ class BookingFlow(Dialog):
 
     def _confirm_slot(self, slot: SlotOffer) -> list[Command]:
         return self.confirm("slot_confirm", self.prompt("slot_confirm", when=speech.when(slot), venue=slot.venue_name),
-                            lambda: self._slot_set(slot), lambda: self._ask_date())
+                            lambda: self._slot_set(slot), lambda: self._slot_denied(slot))
+
+    def _slot_denied(self, slot: SlotOffer) -> list[Command]:
+        """Not that slot: most often the time was misheard, so the free times nearest it that day are
+        offered by number (and 「ほかの日」 or 9 for another day)."""
+        others = [s for s in self.draft.day_slots or () if s.day == slot.day and s.slot_id != slot.slot_id]
+        if not others:
+            return self._ask_date()
+        near = sorted(others, key=lambda s: abs(_minutes(s.start) - _minutes(slot.start)))[:OFFERS]
+        return self._offered(SlotsFound(tuple(sorted(near, key=lambda s: s.start))), self.prompt("slot_denied"))
 
     def _slot_set(self, slot: SlotOffer) -> list[Command]:
         self.draft.slot = slot
@@ -328,29 +342,35 @@ class BookingFlow(Dialog):
         if not kana:
             return self._name_set("")
         return self.confirm("name_confirm", self.prompt("name_confirm", name=kana), lambda: self._name_set(kana),
-                            lambda: self._ask_name(intro=self.prompt("name_again")))
+                            self._name_denied)
 
-    def _name_set(self, kana: str) -> list[Command]:
+    def _name_denied(self) -> list[Command]:
+        self.draft.names_denied += 1
+        if self.draft.names_denied >= NAMES_DENIED_BEFORE_COUNTER:
+            return self._name_set("", intro=self.prompt("name_skipped"))
+        return self._ask_name(intro=self.prompt("name_again"))
+
+    def _name_set(self, kana: str, intro: str = "") -> list[Command]:
         self.draft.kana = kana
-        return self._final() if self.draft.fixing else self._ask_phone()
+        return self._final() if self.draft.fixing else self._ask_phone(intro)
 
     def _name_and_kana(self) -> tuple[str, str]:
         if self.draft.kana:
             return self.draft.kana, self.draft.kana
         return self.prompt("unnamed_name"), self.prompt("unnamed_kana")
 
-    def _ask_phone(self) -> list[Command]:
+    def _ask_phone(self, intro: str = "") -> list[Command]:
         own = normalize.phone(self.context.caller)
         if own and not self.draft.phone:
-            return self.confirm("phone_offer", self.prompt("phone_offer", number=speech.phone(own)),
+            return self.confirm("phone_offer", intro + self.prompt("phone_offer", number=speech.phone(own)),
                                 lambda: self._phone_set(own), lambda: self._ask_phone_keys())
-        return self._ask_phone_keys()
+        return self._ask_phone_keys(intro)
 
-    def _ask_phone_keys(self) -> list[Command]:
+    def _ask_phone_keys(self, intro: str = "") -> list[Command]:
         self.draft.phone = self.draft.phone or "-"  # asked once: not offered again
         return self.ask(Ask("phone", self.prompt("phone"), self._phone_heard, self._phone_said,
                             listen=Listen(timeout_s=ENTRY, max_digits=11, inter_digit_timeout_s=6),
-                            keys_prompt=self.prompt("phone"), zero_answers=True))
+                            keys_prompt=self.prompt("phone"), zero_answers=True), intro=intro)
 
     def _phone_heard(self, answer: Answered) -> object:
         if isinstance(answer, DigitsEntered):
