@@ -183,8 +183,8 @@ def test_a_full_day_offers_three_alternatives_and_a_slot_taken_meanwhile_too():
             << heard("本庁舎") >> said() >> Listen
             << keys("1203") >> asked(FindSlots, first_day=DAY, last_day=DAY)
             << reply(SlotsFound(())) >> asked(FindSlots, first_day=DAY, limit=3)
-            << reply(SlotsFound(later)) >> said("予約できる時間がありません", "1番、12月4日、金曜日、9時から",
-                                                 "3番、12月4日、金曜日、9時から、北支所") >> Listen
+            << reply(SlotsFound(later)) >> said("予約できる時間がありません", "12月4日、金曜日の、1番、9時から",
+                                                 "3番、9時から、北支所") >> Listen
             << heard("3番でお願いします") >> said("北支所ですね") >> Listen
             << keys("1") >> said("お名前") >> Listen
             << heard("山田花子") >> said() >> Listen << keys("1") >> said() >> Listen
@@ -360,8 +360,8 @@ def test_a_slot_read_back_wrong_offers_the_nearest_free_times_that_day():
                 << heard("十二月三日") >> asked(FindSlots, first_day=DAY)
                 << reply(SlotsFound(DAY_SLOTS)) >> said("ご希望の時間") >> Listen
                 << heard("十一時") >> said("11時から") >> Listen
-                << heard("いいえ") >> said("失礼しました", "1番、12月3日、木曜日、10時から", "3番、12月3日、木曜日、11時30分から",
-                                          "ほかの日") >> Listen)
+                << heard("いいえ") >> said("失礼しました", "12月3日、木曜日、デモ市役所 本庁舎 市民課の、1番、10時から",
+                                          "3番、11時30分から", "ほかの日") >> Listen)
     assert playbook << heard("十一時三十分") >> said("11時30分から", "ですね") >> Listen
     again = flow()
     assert (up_to_the_venue(Playbook(again))

@@ -249,9 +249,15 @@ class BookingFlow(Dialog):
             return self._cannot(result)
         if not result.slots:
             return self._ask_venue(intro=intro + self.prompt("none_found", venue=self._venue_words()))
-        self.draft.offers = result.slots
-        options = "、".join(f"{n}番、{speech.when(s)}、{s.venue_name}" for n, s in enumerate(result.slots, 1))
-        text = self.prompt("offers", options=options)
+        self.draft.offers = offers = result.slots
+        # what all the options share is said once, so the numbers and times stand out
+        one_day, one_venue = len({s.day for s in offers}) == 1, len({s.venue_id for s in offers}) == 1
+        options = "、".join(f"{n}番、" + "、".join(filter(None, (
+            "" if one_day else speech.day(s.day), f"{spoken_time(s.start)}から", "" if one_venue else s.venue_name)))
+            for n, s in enumerate(offers, 1))
+        shared = "、".join(filter(None, (speech.day(offers[0].day) if one_day else "",
+                                         offers[0].venue_name if one_venue else "")))
+        text = self.prompt("offers", options=(f"{shared}の、" if shared else "") + options)
         return self.ask(Ask("offers", text, self._offer_heard, self._slot_picked, keys_prompt=text), intro=intro)
 
     def _offer_heard(self, answer: Answered) -> object:
