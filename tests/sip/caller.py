@@ -15,13 +15,21 @@ Script: {"uri": ..., "codec": "PCMU/8000/1", "steps": [...], "heard": "out.wav"}
   {"converse": [rule, ...], "model": WHISPER_FOLDER, "turns": 40}
                               answer what the engine asks, as a caller who listens: after each prompt
                               (then 1 s of quiet) transcribe it, take the first rule one of whose "when"
-                              phrases its last 12 s hold (by text or by reading) and do its "say" (a WAV)
+                              phrases its last 25 s hold (by text or by reading) and do its "say" (a WAV)
                               or "hangup"; with "keys": true, once asked again (or when the rule has no
-                              "say") press its "keys" instead ("say" and "keys" may be lists: one entry
-                              per prompt, the last repeated); a rule with "expect" phrases answers "otherwise" (a WAV, or
-                              key 2) when the prompt holds none of them (a wrong read-back); a prompt
-                              no rule knows gets no answer. Until the engine hangs up,
-                              "turns" prompts, or 5 prompts in a row no rule knew. Reports each turn.
+                              "say") press its "keys" instead. A rule with "expect" answers "otherwise"
+                              (a WAV, or key 2) when the prompt does not hold what it expects (a wrong
+                              read-back: [{"any": [...], "among": [...]}, ...], see holds()); one with
+                              "expect_next" asks that of the next prompt a rule with "confirms" answers
+                              (the read-back of this answer). A rule with "menu_page" N is a menu read
+                              a page at a time: the caller counts the pages (a miss re-reads one) and
+                              answers "next_say"/"next_keys" until page N; one with "pick" (an
+                              expectation) presses the number of the option that holds it, or answers
+                              "none_say"/"none_keys". A prompt no rule knows gets no answer. With "barge_in": true it also transcribes at each pause within
+                              a prompt and answers as soon as a rule matches, unless a "listen_to_end"
+                              phrase was heard (a read-back or a menu, whose question comes last).
+                              Until the engine hangs up, "turns" prompts, or 5 prompts in a row no rule
+                              knew. Reports each turn.
 """
 
 from __future__ import annotations
@@ -29,8 +37,10 @@ from __future__ import annotations
 import difflib
 import gc
 import json
+import re
 import sys
 import time
+import unicodedata
 import wave
 from collections import deque
 from pathlib import Path
@@ -104,29 +114,83 @@ def rms(frame: bytes) -> float:
     return float(np.sqrt(np.mean(samples ** 2))) if len(samples) else 0.0
 
 
-def prompt_heard(port: Port, poll, timeout_s: float, quiet_s: float = 1.0) -> bytes | None:
-    """The next prompt the engine says, from its first sound to quiet_s of silence after it."""
-    start, quiet = len(port.heard), int(quiet_s * 50)
+def prompt_heard(port: Port, poll, timeout_s: float, quiet_s: float = 1.0,
+                 understood=lambda pcm: False) -> tuple[bytes, int] | None:
+    """The next prompt the engine says, from its first sound to quiet_s of silence after it, and how many
+    frames after the call's start of listening its first sound came. At each pause within it (a
+    sentence's end) understood(pcm so far) may say the question is clear: then it returns at once, as a
+    caller who knows the answer speaks while the rest of the prompt plays."""
+    start, quiet, pause = len(port.heard), int(quiet_s * 50), 12
+    checked = 0  # frames of the prompt already shown to understood()
 
     def over():
+        nonlocal checked
         frames = port.heard[start:]
         spoke = [i for i, f in enumerate(frames) if rms(f) > SPEECH_LEVEL]
-        return bool(spoke) and len(frames) - spoke[-1] > quiet
+        if not spoke:
+            return False
+        silent = len(frames) - spoke[-1]
+        if silent > quiet:
+            return True
+        if silent >= pause and spoke[-1] - checked >= 40:  # a pause after at least 0.8 s of new speech
+            checked = spoke[-1]
+            return understood(b"".join(frames[spoke[0]:]))
+        return False
     if not poll(timeout_s, over):
         return None
     frames = port.heard[start:]
     first = next(i for i, f in enumerate(frames) if rms(f) > SPEECH_LEVEL)
-    return b"".join(frames[first:])
+    return b"".join(frames[first:]), first
+
+
+def likeness(phrase: str, text: str) -> float:
+    """How alike the phrase's reading is to the stretch of the text's that is most like it (0..1)."""
+    if not phrase:
+        return 0.0
+    size = len(phrase)
+    return max(difflib.SequenceMatcher(None, text[i:i + size], phrase, autojunk=False).ratio()
+               for i in range(max(1, len(text) - size + 1)))
 
 
 def sounds_in(phrase: str, text: str) -> bool:
     """The phrase's reading is somewhere in the text's, all but about one sound in four alike (Whisper
     base mishears the engine's prompts over G.711 as it does callers: 当てはまる as アテカマル)."""
-    if not phrase:
-        return False
-    size = len(phrase)
-    return any(difflib.SequenceMatcher(None, text[i:i + size], phrase, autojunk=False).ratio() >= 0.75
-               for i in range(max(1, len(text) - size + 1)))
+    return likeness(phrase, text) >= 0.75
+
+
+def holds(expectations: list[dict], text: str) -> bool:
+    """The prompt read back what the caller meant: for each expectation, one of its "any" phrases
+    sounds in it, or (with "among": what could have been read back there, as a caller knows the
+    venues) the one of "among" it sounds most like is one of "any"; or one of its "exactly" phrases
+    is written or read in it (a name); or, for a time, one of its
+    "digits" forms is written in it (「3時」; Whisper writes a time read back in digits) and none of
+    its "unless" ones (「3時30」 is not 3時)."""
+    from voice.nlu.readings import loose
+    said = loose(text)
+
+    def met(expectation: dict) -> bool:
+        if "exactly" in expectation:  # a name: one sound more or less is another name
+            return any(e in text or loose(e) in said for e in expectation["exactly"])
+        if "digits" in expectation:
+            return any(d in text for d in expectation["digits"]) and not any(u in text for u in expectation["unless"])
+        if expectation.get("among"):
+            return max(expectation["among"], key=lambda phrase: likeness(loose(phrase), said)) in expectation["any"]
+        return any(sounds_in(loose(e), said) for e in expectation["any"])
+    return all(met(e) for e in expectations)
+
+
+OPTION = re.compile(r"([1-9１-９一二三四五六七八九])番")
+
+
+def picked(expectation: dict, text: str) -> int | None:
+    """Which numbered option (「1番、…、2番、…」) holds what the caller expects, as it heard them."""
+    marks = list(OPTION.finditer(text))
+    for mark, following in zip(marks, [*marks[1:], None], strict=True):
+        option = text[mark.end():following.start() if following else len(text)]
+        if holds([expectation], option):
+            digit = unicodedata.normalize("NFKC", mark.group(1))
+            return int(digit) if digit.isdigit() else "一二三四五六七八九".index(digit) + 1
+    return None
 
 
 MISSED = ("聞き取れませんでした", "聞こえませんでした")  # how the engine's re-prompts begin
@@ -137,27 +201,47 @@ def converse(step: dict, port: Port, call: Call, poll) -> list[dict]:
     from voice.nlu.readings import loose
 
     recognizer = WhisperRecognizer(Path(step["model"]), threads=2, beam_size=1)
-    rules = [{**rule, "readings": [loose(w) for w in rule["when"]], "pressed": 0} for rule in step["converse"]]
+    rules = [{**rule, "readings": [loose(w) for w in rule["when"]]} for rule in step["converse"]]
     missed = [loose(w) for w in MISSED]
     turns: list[dict] = []
     unknown = 0
-    while len(turns) < step.get("turns", 40) and call.state != "disconnected" and unknown < 5:
-        answered_at = len(port.heard)
-        pcm = prompt_heard(port, poll, step.get("prompt_timeout", 40))
-        if pcm is None:
-            turns.append({"prompt": None})
-            break
-        turn = {}
-        if turns and turns[-1].get("said"):  # the turn's latency: end of our speech (0.2 s of silence sent
-            # after it) to the first sound of the reply
-            turn["reply_after_s"] = round(0.2 + (len(port.heard) - answered_at - len(pcm) // FRAME) * 0.02, 2)
-        # the question is at the end of a prompt: its last 12 s are enough, and quick to transcribe (a
-        # caller slower than the engine's no-input wait would be heard as silence)
-        text = recognizer.transcribe(np.frombuffer(pcm, dtype=np.int16)[-16000 * 12:]).text
+    expect_next = None
+    menu = None  # (the menu's rule, the page the caller thinks is read, whether it asked for the next)
+    hold = [loose(w) for w in step.get("listen_to_end", ())]
+
+    def understand(pcm: bytes) -> tuple[str, dict | None]:
+        # the question is at the end of a prompt: its last 25 s are enough (a menu's options included),
+        # and quick to transcribe (a caller slower than the engine's no-input wait is heard as silence)
+        text = recognizer.transcribe(np.frombuffer(pcm, dtype=np.int16)[-16000 * 25:]).text
         said = loose(text)
         rule = next((r for r in rules if any(w in text for w in r["when"])
                      or any(sounds_in(k, said) for k in r["readings"])), None)
-        turns.append(turn | {"prompt": text, "rule": rule["when"][0] if rule else None})
+        return text, rule
+
+    early: list[tuple[str, dict]] = []  # what a pause within the prompt made clear
+
+    def understood(pcm: bytes) -> bool:
+        text, rule = understand(pcm)
+        if rule and not any(sounds_in(h, loose(text)) for h in hold):
+            early.append((text, rule))
+        return bool(early)
+
+    while len(turns) < step.get("turns", 40) and call.state != "disconnected" and unknown < 5:
+        early.clear()
+        heard = prompt_heard(port, poll, step.get("prompt_timeout", 40),
+                             understood=understood if step.get("barge_in") else lambda pcm: False)
+        if heard is None:
+            turns.append({"prompt": None})
+            break
+        pcm, first_sound = heard
+        turn = {}
+        if turns and turns[-1].get("said"):  # the turn's latency: end of our speech (0.2 s of silence sent
+            # after it) to the first sound of the reply
+            turn["reply_after_s"] = round(0.2 + first_sound * 0.02, 2)
+        text, rule = early[0] if early else understand(pcm)
+        said = loose(text)
+        turn |= {"prompt": text, "rule": rule["when"][0] if rule else None} | ({"barged_in": True} if early else {})
+        turns.append(turn)
         unknown = 0 if rule else unknown + 1
         if rule is None:
             continue
@@ -165,28 +249,43 @@ def converse(step: dict, port: Port, call: Call, poll) -> list[dict]:
             call.hangup(pj.CallOpParam(True))
             poll(2, lambda: call.state == "disconnected")
             break
-        asked_again = any(sounds_in(w, said) for w in missed)
-        if rule.get("expect") and not any(sounds_in(loose(e), said) for e in rule["expect"]):
+        # asked again: the line says it did not understand, or asks the same question the same way (a
+        # long prompt's apology may be before the 25 s transcribed)
+        previous = turns[-2] if len(turns) > 1 else {}
+        asked_again = any(sounds_in(w, said) for w in missed) or (
+            previous.get("rule") == turn["rule"] and (previous.get("said") or previous.get("pressed")) is not None
+            and difflib.SequenceMatcher(None, loose(previous["prompt"]), said, autojunk=False).ratio() >= 0.8)
+        expected = rule.get("expect") or (expect_next if rule.get("confirms") else None)
+        expect_next = rule.get("expect_next")  # what the read-back of this answer must hold
+        if "menu_page" in rule:  # which page is read: the first, the same again after a miss, else the next
+            page = 0 if menu is None or menu[0] is not rule else menu[1] + (0 if asked_again or not menu[2] else 1)
+            menu = (rule, page, page != rule["menu_page"])
+            turn["menu_page"] = page
+        else:
+            menu = None
+        if expected and not holds(expected, text):
             # a read-back of something else than the caller said: it says no (and presses 2)
             rule = {**rule, "say": rule["otherwise"], "keys": "2"}
             turn["denied"] = True
+        elif menu and menu[2]:  # a page without what the caller wants: the next one
+            rule = {k: v for k, v in {**rule, "say": rule.get("next_say"), "keys": rule.get("next_keys")}.items()
+                    if v is not None}
+        elif "pick" in rule:  # numbered options: the number of the one the caller wants, else none of them
+            number = picked(rule["pick"], text)
+            turn["picked"] = number
+            rule = ({**rule, "keys": str(number)} if number else
+                    {**rule, "say": rule["none_say"], "keys": rule["none_keys"]})
         # a caller who may press keys does so once the engine did not understand it (or always, for
-        # what cannot be said well: a rule with only keys); a list of entries is pressed one per prompt
+        # what cannot be said well: a rule with only keys)
         keys = rule.get("keys") if step.get("keys") and (asked_again or "say" not in rule) else None
         if keys is not None:
-            entry = keys[min(rule["pressed"], len(keys) - 1)] if isinstance(keys, list) else keys
-            rule["pressed"] += 1
-            turn["pressed"] = entry
-            for digit in entry:
+            turn["pressed"] = keys
+            for digit in keys:
                 call.dialDtmf(digit)
                 poll(0.25)
         elif "say" in rule:
             turn["said"] = True
-            speech = rule["say"]
-            if isinstance(speech, list):
-                speech = speech[min(rule["pressed"], len(speech) - 1)]
-                rule["pressed"] += 1
-            send_speech(port, poll, speech)
+            send_speech(port, poll, rule["say"])
     return turns
 
 
