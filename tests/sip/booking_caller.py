@@ -114,7 +114,8 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
     menu = ({"keys": str(menu_key + 1), "next_keys": "9"} if caller.keys else
             {"say": wav(f"{venue}でお願いします"), "next_say": wav("次の会場")})
     return [  # first match wins: the final read-back holds the words of the other questions
-        {"when": ["この内容で予約して", "直す場合は"], "say": wav("はい、お願いします"), "keys": "1",
+        {"when": ["この内容で予約して", "直す場合は", "ご予約の内容です"], "hear_all": True,
+         "say": wav("はい、お願いします"), "keys": "1",
          "expect": [{"exactly": [*its_name, "窓口でお伺い"]}, its_venue, its_time], "otherwise": no},
         {"when": ["ですね"], "say": yes, "keys": "1", "confirms": True, "otherwise": no},  # any other read-back
         {"when": ["ご用件をお話し", "新しく予約する場合は"], "say": wav("予約をお願いします"), "keys": "1"},
@@ -131,7 +132,7 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
         {"when": ["ご希望の日にち", "月と日"], "say": wav(f"{kanji_number(caller.day.month)}月"
                                                     f"{kanji_number(caller.day.day)}日"),
          "keys": f"{caller.day:%m%d}"},
-        {"when": ["フルネーム", "お名前を"], "say": wav(f"{caller.name}です"), "keys": "1",
+        {"when": ["フルネーム", "お名前を、ゆっくり", "もう一度、お名前"], "say": wav(f"{caller.name}です"), "keys": "1",
          "expect_next": [{"exactly": its_name}]},
         {"when": ["おかけいただいている", "別の番号にする"], "say": yes, "keys": "1"},
         {"when": ["生年月日をお話し", "西暦の8けた"], "say": wav(era_words(caller.born)), "keys": f"{caller.born:%Y%m%d}"},

@@ -27,7 +27,8 @@ Script: {"uri": ..., "codec": "PCMU/8000/1", "steps": [...], "heard": "out.wav"}
                               expectation) presses the number of the option that holds it, or answers
                               "none_say"/"none_keys". A prompt no rule knows gets no answer. With "barge_in": true it also transcribes at each pause within
                               a prompt and answers as soon as a rule matches, unless a "listen_to_end"
-                              phrase was heard (a read-back or a menu, whose question comes last).
+                              phrase was heard or the rule has "hear_all" (a read-back or a menu,
+                              whose question comes last).
                               Until the engine hangs up, "turns" prompts, or 5 prompts in a row no rule
                               knew. Reports each turn.
 """
@@ -222,7 +223,7 @@ def converse(step: dict, port: Port, call: Call, poll) -> list[dict]:
 
     def understood(pcm: bytes) -> bool:
         text, rule = understand(pcm)
-        if rule and not any(sounds_in(h, loose(text)) for h in hold):
+        if rule and not rule.get("hear_all") and not any(sounds_in(h, loose(text)) for h in hold):
             early.append((text, rule))
         return bool(early)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import logging
 from collections import deque
 from dataclasses import dataclass, replace
 
@@ -45,6 +46,9 @@ from voice.call.requests import Request
 
 RATE = 16000
 BYTES_PER_SECOND = RATE * 2
+log = logging.getLogger(__name__)
+
+BARGE_IN_AFTER_S = 0.3  # speech barges in once the prompt has been heard this long (before it: see asked_at)
 PLAYOUT_MARGIN_S = 0.06  # the frames queued in the bridge still play after the last one is handed over
 
 # --- effects: what the adapter must do --------------------------------------------------------------
@@ -135,6 +139,10 @@ class CallSession:
         self.recognizing: int | None = None  # request id awaited
         self.answered_at = 0.0  # monotonic: turns are placed on the recording from here
         self.spoken: tuple[float, float] = (0.0, 0.0)  # the utterance being recognised: its offset, length
+        # when the latest prompt was first heard (None: not yet): speech that began before it is the
+        # caller still answering the question before (「いいえ、……違います」), not an answer to this one
+        self.asked_at: float | None = 0.0
+        self.speech_began_at = 0.0
         self.transfer_failed_announcement = transfer_failed_announcement.strip()
         self.transferring: Transfer | None = None  # a transfer being placed: the flow waits
         self.failed_transfer: TransferFailed | None = None  # told to the flow after the announcement
@@ -153,7 +161,11 @@ class CallSession:
         effects: list[Effect] = []
         for item in self.endpointer.feed(frame, is_speech):
             if isinstance(item, SpeechStarted):
-                effects += self._barge_in(now)
+                self.speech_began_at = now
+                if self.asked_at is not None and now - self.asked_at >= BARGE_IN_AFTER_S:
+                    effects += self._barge_in(now)
+            elif isinstance(item, Utterance) and (self.asked_at is None or self.speech_began_at < self.asked_at):
+                log.info("call %s: speech that began before the question is not its answer", self.call_id)
             elif isinstance(item, Utterance) and self.listening and self.recognizing is None:
                 self.recognizing = next(self._requests)
                 length = len(item.pcm) / BYTES_PER_SECOND
@@ -180,6 +192,7 @@ class CallSession:
         self.prompt_complete = final
         seconds = len(pcm) / BYTES_PER_SECOND
         if self.playing_until is None:
+            self.asked_at = now if self.asked_at is None else self.asked_at
             self.playing_until = now + seconds + PLAYOUT_MARGIN_S
             return [Play(prompt_id, pcm)]
         self.playing_until = max(self.playing_until, now + PLAYOUT_MARGIN_S) + seconds
@@ -304,6 +317,7 @@ class CallSession:
                     pass  # answered already
                 case Say():
                     self.saying, self.playing_until, self.prompt_complete = command, None, False
+                    self.asked_at = None
                     upcoming = next((c for c in self.pending if isinstance(c, Listen)), None)
                     if upcoming is not None:
                         self._expect_keys(upcoming)  # keys may come during the prompt
@@ -320,6 +334,7 @@ class CallSession:
                         effects.append(Synthesize(following.prompt_id, following.text))
                 case Listen():
                     self.listening = command
+                    self.asked_at = now if self.asked_at is None else self.asked_at
                     self._expect_keys(command)
                     self.listen_deadline = now + command.timeout_s
                 case Transfer():

@@ -235,6 +235,35 @@ def test_key_barges_in():
     assert flow.of(PromptFinished) == [PromptFinished(1, interrupted=True)]
 
 
+def test_speech_begun_before_the_question_was_heard_neither_barges_in_nor_answers_it():
+    """「いいえ、……違います」: the second half starts while the next question is being made. It does not
+    cut that question short before the caller heard it, and it is not taken as the answer to it; speech
+    after the question was heard for a moment is."""
+    flow = ScriptedFlow([Answer(), Say("お名前をどうぞ", 1), Listen()], [], [])
+    s = session(flow)
+    s.start(0.0)
+    _, now = feed(s, 10, 0.2, speech=True)  # the caller still speaking, before the prompt plays
+    assert s.prompt_ready(1, pcm(0.3), now) == [Play(1, pcm(0.3))]
+    effects, now = feed(s, 10, now, speech=True)
+    assert StopPlayback() not in effects and flow.of(PromptFinished) == []
+    s.tick(now + 0.2)  # the prompt has played: the Listen is on
+    assert flow.of(PromptFinished) == [PromptFinished(1, False)]
+    effects, now = feed(s, 40, now + 0.2, speech=False)  # the end of that speech
+    assert not any(isinstance(e, Recognize) for e in effects)
+    _, now = feed(s, 20, now + 0.5, speech=True)
+    effects, _ = feed(s, 40, now, speech=False)
+    assert any(isinstance(e, Recognize) for e in effects)
+
+
+def test_speech_in_the_first_moment_of_a_prompt_does_not_cut_it():
+    flow = asking()
+    s = session(flow)
+    s.start(0.0)
+    s.prompt_ready(1, pcm(5.0), 0.0)
+    effects, _ = feed(s, 10, 0.0, speech=True)
+    assert StopPlayback() not in effects and flow.of(PromptFinished) == []
+
+
 def test_barge_in_speech_becomes_the_answer():
     """Speech that cut the question short is recognised as the answer to it, and the audio handed over
     includes the speech."""
@@ -592,7 +621,7 @@ def test_pieces_of_a_prompt_cut_short_are_dropped():
     s = session(flow)
     s.start(0.0)
     s.prompt_ready(1, pcm(2.0), 0.0, final=False)
-    _, now = feed(s, 10, 0.1, speech=True)  # barge-in
+    _, now = feed(s, 10, 0.5, speech=True)  # barge-in
     assert flow.of(PromptFinished) == [PromptFinished(1, True)]
     assert s.prompt_ready(1, pcm(1.0), now, final=True) == []
 
