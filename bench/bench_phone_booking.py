@@ -123,7 +123,7 @@ def place(engine, folder: Path, caller: Caller, venue_names: list[str], turns_fi
     steps = [conversation(engine, folder / f"caller{caller.number}", caller, venue_names), {"wait_end": 20}]
     try:
         report = call(engine, folder / f"caller{caller.number}", steps, uri=engine.uri_for(BOOKING_DID),
-                      caller=caller.phone, timeout_s=900)
+                      caller=caller.phone, timeout_s=1800)
     except Exception as exc:  # a caller that crashed is a failed call, not a failed benchmark
         report = {"error": str(exc)[-300:], "steps": []}
     turns = next((s["converse"] for s in report["steps"] if "converse" in s), [])

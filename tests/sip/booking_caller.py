@@ -105,7 +105,8 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
     hour = caller.start.hour - 12 if caller.start.hour > 12 else caller.start.hour
     hours = [f"{hour}時", f"{kanji_number(hour)}時"]
     others = [f"1{hour}時", f"十{kanji_number(hour)}時"]  # 11時 is not 1時
-    its_time = ({"digits": [f"{h}{m}" for h in hours for m in (f"{caller.start.minute}分", "半")], "unless": others}
+    minutes = (str(caller.start.minute), kanji_number(caller.start.minute) + "分", "半")  # 「11時30」: 分 is often lost
+    its_time = ({"digits": [f"{h}{m}" for h in hours for m in minutes], "unless": others}
                 if caller.start.minute else
                 {"digits": hours, "unless": others + [f"{h}{m}" for h in hours for m in ("半", "3", "1", "4", "2", "5")]})
     its_name = [f"{caller.kana}様", f"{caller.name}様"]
