@@ -211,9 +211,12 @@ def converse(step: dict, port: Port, call: Call, poll) -> list[dict]:
     hold = [loose(w) for w in step.get("listen_to_end", ())]
 
     def understand(pcm: bytes) -> tuple[str, dict | None]:
-        # the question is at the end of a prompt: its last 25 s are enough (a menu's options included),
-        # and quick to transcribe (a caller slower than the engine's no-input wait is heard as silence)
-        text = recognizer.transcribe(np.frombuffer(pcm, dtype=np.int16)[-16000 * 25:]).text
+        # the question is at the end of a prompt, its last 25 s quick to transcribe (a caller slower than
+        # the engine's no-input wait is heard as silence)
+        samples = np.frombuffer(pcm, dtype=np.int16)
+        text = recognizer.transcribe(samples[-16000 * 25:]).text
+        if len(samples) > 16000 * 25:  # a long read-back: its beginning too (a window holds 30 s at most)
+            text = recognizer.transcribe(samples[:16000 * 25]).text + text
         said = loose(text)
         rule = next((r for r in rules if any(w in text for w in r["when"])
                      or any(sounds_in(k, said) for k in r["readings"])), None)

@@ -1,16 +1,15 @@
 """Booking by phone end to end: the pjsua2 test caller calls the demo's booking line (0586000001) over
 8 kHz G.711 and books by keys alone; the booking is in the database with the venue, day, time, reading
 and phone the caller gave, and its SMS reaches the gateway (the demo's mail catcher). A caller who hangs
-up before the final yes books nothing. A caller who listens and answers by voice books too (keys only
-where it was misheard). A booking made on the web is looked up, cancelled and moved. Booking by voice
-alone, with noise, is measured by bench/bench_phone_booking.py."""
+up before the final yes books nothing. A booking made on the web is looked up, cancelled and moved.
+Booking by voice, by callers who listen to each prompt (tests/sip/booking_caller.py), is measured by
+bench/bench_phone_booking.py: such a call takes minutes and is not yet reliable enough for CI."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime
 import itertools
-import json
 import os
 import socket
 import subprocess
@@ -24,7 +23,7 @@ import pytest
 from appliance import clock, runtime
 from db.connection import open_database
 from tests.conftest import process_globals_kept
-from tests.sip.booking_caller import Caller, conversation, with_noise
+from tests.sip.booking_caller import with_noise
 from tests.sip.conftest import BOOKING_DID, REPO, call, speech_wav
 
 CALLER = "09011112222"
@@ -178,34 +177,6 @@ def test_a_caller_books_by_keys_alone_and_gets_the_sms(clean_engine, sms_gateway
     assert spoken_digits_of(booking["number"]) in digits_in(heard), heard
     [message] = deliver_sms(engine, sms_gateway)
     assert message["To"] == CALLER and booking["number"][:4] in message.get_content()
-
-
-def test_a_caller_books_by_voice_pressing_keys_only_where_misheard(clean_engine, tmp_path):
-    """A caller who listens to each prompt and answers by voice (Open JTalk over 8 kHz G.711), speaking
-    as soon as it knows the question, checking each read-back, and pressing keys only where the line
-    did not understand it: the booking is the slot it wanted, with its number and birth date, and
-    answers were taken from its speech (bench/bench_phone_booking.py measures voice alone, with noise)."""
-    engine = clean_engine
-    since = clock.now().replace(microsecond=0)
-    slots = free_slots(engine, "honcho", 6)
-    slot_id, day, start = slots[-1]
-    caller = Caller(0, "09022223333", "honcho", "デモ市役所 本庁舎 市民課", 0, slot_id, day, start, "山田花子",
-                    "ヤマダハナコ", datetime.date(1950, 3, 4), 1.0, 1.0, None, keys=True)
-    venues = ["デモ市役所 本庁舎 市民課", "北支所", "南支所", "東支所", "西支所"]
-    before = engine.last_call_id()
-    report = call(engine, tmp_path, [conversation(engine, tmp_path / "said", caller, venues), {"wait_end": 30}],
-                  uri=engine.uri_for(BOOKING_DID), caller=caller.phone, timeout_s=1200)
-    engine.wait_idle()
-    [row] = engine.calls(before)
-    turns = "\n".join(json.dumps(t, ensure_ascii=False) for s in report["steps"] for t in s.get("converse", []))
-    assert row["outcome"] == "booked", f"{row['path']}\n{turns}"
-    [booking] = booking_of(engine, since)
-    assert booking == booking | {"channel": "phone", "slot_id": slot_id, "phone": caller.phone,
-                                 "birth_date": "1950-03-04"}
-    assert booking["kana"] in ("ヤマダハナコ", "ミカクニン")
-    [[by_voice]] = engine.query("SELECT count(*) FROM call_turn WHERE call_id = ? AND result = 'understood' "
-                                "AND confidence IS NOT NULL", row["id"])
-    assert by_voice >= 5, row["path"]
 
 
 def test_a_caller_who_hangs_up_before_the_final_yes_books_nothing(clean_engine, tmp_path):
