@@ -83,6 +83,14 @@ def up_to_the_venue(playbook: Playbook) -> Playbook:
             << keys("1") >> said("ご希望の会場") >> Listen)
 
 
+def up_to_the_time(playbook: Playbook) -> Playbook:
+    """Booking by speech up to the time question: 本庁舎, 十二月三日, that day's free slots."""
+    return (up_to_the_venue(playbook)
+            << heard("本庁舎でお願いします") >> said("ご希望の日にち") >> Listen
+            << heard("十二月三日") >> asked(FindSlots, first_day=DAY)
+            << reply(SlotsFound(DAY_SLOTS)) >> said("ご希望の時間") >> Listen)
+
+
 def test_a_booking_by_keys_alone():
     """Every answer pressed: the venue from the menu, MMDD, the first free time, the name skipped after
     two silences (asked at the counter), the caller's own number, YYYYMMDD, SMS, the final 1."""
@@ -338,10 +346,7 @@ def test_a_name_read_back_wrong_twice_is_asked_at_the_counter_instead():
     """Whisper base may never hear a name right: after two wrong read-backs the line says the name
     will be asked at the counter and goes on, rather than asking forever."""
     booking = flow()
-    assert (up_to_the_venue(Playbook(booking))
-            << heard("本庁舎でお願いします") >> said("ご希望の日にち") >> Listen
-            << heard("十二月三日") >> asked(FindSlots, first_day=DAY)
-            << reply(SlotsFound(DAY_SLOTS)) >> said("ご希望の時間") >> Listen
+    assert (up_to_the_time(Playbook(booking))
             << heard("十時半") >> said("10時30分から") >> Listen
             << heard("はい") >> said("お名前を") >> Listen
             << heard("小柄しげるです") >> said("様ですね") >> Listen
@@ -355,19 +360,13 @@ def test_a_slot_read_back_wrong_offers_the_nearest_free_times_that_day():
     """「十一時半」 heard as 11:00 and denied: the three free times nearest it are offered, and the time
     said again (or its number) picks one; 「ほかの日」 goes back to the day."""
     booking = flow()
-    playbook = (up_to_the_venue(Playbook(booking))
-                << heard("本庁舎でお願いします") >> said("ご希望の日にち") >> Listen
-                << heard("十二月三日") >> asked(FindSlots, first_day=DAY)
-                << reply(SlotsFound(DAY_SLOTS)) >> said("ご希望の時間") >> Listen
+    playbook = (up_to_the_time(Playbook(booking))
                 << heard("十一時") >> said("11時から") >> Listen
                 << heard("いいえ") >> said("失礼しました", "12月3日、木曜日、デモ市役所 本庁舎 市民課の、1番、10時から",
                                           "3番、11時30分から", "ほかの日") >> Listen)
     assert playbook << heard("十一時三十分") >> said("11時30分から", "ですね") >> Listen
     again = flow()
-    assert (up_to_the_venue(Playbook(again))
-            << heard("本庁舎でお願いします") >> said("ご希望の日にち") >> Listen
-            << heard("十二月三日") >> asked(FindSlots, first_day=DAY)
-            << reply(SlotsFound(DAY_SLOTS)) >> said("ご希望の時間") >> Listen
+    assert (up_to_the_time(Playbook(again))
             << heard("十一時") >> said("11時から") >> Listen
             << heard("いいえ") >> said("失礼しました") >> Listen
             << heard("ほかの日でお願いします") >> said("ご希望の日にち") >> Listen)
@@ -385,10 +384,7 @@ def test_a_time_not_heard_as_one_is_the_free_time_it_sounds_like_and_read_back()
     """「しゅうじはん」 is no time the parser knows, but of the day's free times it sounds like 10:30,
     which is read back for a yes; what sounds like none of them is asked again."""
     booking = flow()
-    assert (up_to_the_venue(Playbook(booking))
-            << heard("本庁舎でお願いします") >> said("ご希望の日にち") >> Listen
-            << heard("十二月三日") >> asked(FindSlots, first_day=DAY)
-            << reply(SlotsFound(DAY_SLOTS)) >> said("ご希望の時間") >> Listen
+    assert (up_to_the_time(Playbook(booking))
             << heard("ありがとう") >> said("聞き取れませんでした") >> Listen
             << heard("しゅうじはん") >> said("10時30分から", "本庁舎 市民課ですね") >> Listen)
 
