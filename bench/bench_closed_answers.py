@@ -1,18 +1,27 @@
-"""The booking dialog's closed answers through the phone path, as the engine hears them: 「次」「次の会場」
-at a menu, a number said (「二番」), a time alone and in a sentence (「十一時半」「十一時半です」), and each
-of the demo city's 14 venues said as 「…でお願いします」, matched among all 14 and among its menu page's 4.
-Open JTalk at four speeds and pitches, clean and with white noise at 15 and 10 dB SNR, over 8 kHz
-μ-law, cut by the engine's VAD and endpointer, recognised by Whisper base (its 5 best) and understood
-by voice.nlu as the dialog does. Prints numbers; asserts nothing. About 4 minutes on 2 cores.
+"""The booking dialog's closed answers through the phone path, as the engine hears them, understood
+three ways: by the transcripts' readings alone (voice.nlu matching Whisper's 5 best), by the
+recogniser's scores of the expected answers alone (voice/nlu/scores.py), and by both as the dialog
+does (agree()). Answers: what the caller wants, yes and no, 「次の会場」 at a menu, a number said
+(「二番」), a time alone and in a sentence, each of the demo city's 14 venues said as 「…でお願いします」
+(among all 14 and among its menu page's 4), and answers to another question at the venue question
+(which should be asked again, or at most confirmed). Open JTalk at four speeds and pitches, clean and
+with white noise at 15 and 10 dB SNR, over 8 kHz μ-law, cut by the engine's VAD and endpointer.
+Prints numbers; asserts nothing. About 6 minutes on 2 cores.
+
+Per way: right (the answer the dialog takes or confirms is the one said), sure right (taken without
+asking), sure wrong (taken without asking, and wrong: the costly kind), and recognition time p50/p95
+with and without scoring.
 
     .venv/bin/python bench/bench_closed_answers.py
 """
 
 from __future__ import annotations
 
+import collections
 import datetime
 import sys
 import tempfile
+import time
 import tomllib
 from pathlib import Path
 
@@ -27,73 +36,156 @@ from bench_short_answers import endpoint, make_babble, scene, speak  # noqa: E40
 from voice.asr import whisper  # noqa: E402
 from voice.call.endpointer import Endpointer  # noqa: E402
 from voice.call.requests import VenueChoice  # noqa: E402
-from voice.nlu.answers import asks_next, choice  # noqa: E402
+from voice.nlu.answers import (  # noqa: E402
+    INTENTS,
+    INTENTS_SAID,
+    NEXT_SAID,
+    YES_NO,
+    YES_NO_SAID,
+    asks_next,
+    choice,
+    decide,
+)
 from voice.nlu.readings import closest  # noqa: E402
-from voice.nlu.times import closest_time, parse_time  # noqa: E402
-from voice.nlu.venues import phrases  # noqa: E402
+from voice.nlu.scores import Guess, agree, phrases_of, scored  # noqa: E402
+from voice.nlu.times import closest_time, parse_time, said_times  # noqa: E402
+from voice.nlu.venues import phrases, said  # noqa: E402
 from voice.vad import SileroVad  # noqa: E402
 
 VOICES = ((1.0, 0.0), (0.85, -3.0), (1.2, 3.0), (1.15, 1.5))  # (speed, half-tones)
 LINES = (("clean", None), ("white", 15), ("white", 10))
+WAYS = ("readings", "scores", "both")
 T = datetime.time
 FREE = [T(9), T(9, 30), T(10), T(10, 30), T(11), T(11, 30), T(13), T(13, 30), T(14), T(15)]
 TIMES = (("十一時半", T(11, 30)), ("十一時半です", T(11, 30)), ("十一時半でお願いします", T(11, 30)),
-         ("午後二時でお願いします", T(14)), ("十時です", T(10)))
+         ("午後二時でお願いします", T(14)), ("十時です", T(10)), ("九時でお願いします", T(9)))
+INTENT_ANSWERS = (("予約をお願いします", "book"), ("予約の変更をしたいです", "manage"), ("キャンセルしたいです", "manage"),
+                  ("オペレーターをお願いします", "person"))
+YES_NO_ANSWERS = (("はい", "yes"), ("いいえ", "no"), ("はい、そうです", "yes"), ("いいえ、違います", "no"))
+ELSEWHERE = ("もう一度お願いします", "えーと、わからないです", "予約をお願いします")  # said at the venue question
 
 
-def heard_as(recognizer, vad, endpointer, text: str, how, kind: str, snr, rng, babble) -> tuple[str, ...]:
-    pcm, _ = endpoint(scene(speak(text, how), kind, snr, 0.0, rng, babble), vad, endpointer)
-    if pcm is None:
-        return ()
-    transcript = recognizer.transcribe(np.frombuffer(pcm, dtype=np.int16))
-    return (transcript.text, *transcript.alternatives) if transcript.text else ()
+class Heard:
+    """Each answer as the engine hears it (its transcripts and its scores), with the times taken."""
+
+    def __init__(self, recognizer, rng):
+        self.recognizer, self.rng = recognizer, rng
+        self.vad, self.endpointer, self.babble = SileroVad(), Endpointer(), make_babble(rng)
+        self.seconds: dict[str, list[float]] = collections.defaultdict(list)
+
+    def each(self, text: str, expected: tuple[str, ...]):
+        """(hypotheses, confidence, scores) per voice and line; None when nothing was detected."""
+        for how in VOICES:
+            for kind, snr in LINES:
+                pcm, _ = endpoint(scene(speak(text, how), kind, snr, 0.0, self.rng, self.babble), self.vad,
+                                  self.endpointer)
+                if pcm is None:
+                    yield None
+                    continue
+                samples = np.frombuffer(pcm, dtype=np.int16)
+                started = time.perf_counter()
+                self.recognizer.transcribe(samples)
+                self.seconds["without scoring"].append(time.perf_counter() - started)
+                transcript = self.recognizer.transcribe(samples, expected)
+                self.seconds[f"scoring {len(expected)} answers"].append(transcript.seconds)
+                yield transcript.hypotheses, transcript.confidence, tuple(zip(expected, transcript.scores, strict=True))
 
 
-def time_understood(hypotheses: tuple[str, ...]) -> T | None:
+class Tally:
+    def __init__(self):
+        self.rows: dict[str, collections.Counter] = {}
+
+    def add(self, label: str, right, guesses: dict[str, Guess | None]) -> None:
+        for way, guess in guesses.items():
+            counts = self.rows.setdefault(f"{label}: {way}", collections.Counter())
+            counts["cases"] += 1
+            counts["right"] += guess is not None and guess.key == right
+            counts["sure right"] += guess is not None and guess.sure and guess.key == right
+            counts["sure wrong"] += guess is not None and guess.sure and guess.key != right
+            counts["asked again"] += guess is None
+
+    def print(self) -> None:
+        for label, c in self.rows.items():
+            print(f"{label:44} right {c['right']:3}/{c['cases']}, sure right {c['sure right']:3}, "
+                  f"sure wrong {c['sure wrong']:2}, asked again {c['asked again']:3}")
+
+
+def three_ways(matched: Guess | None, scores, table) -> dict[str, Guess | None]:
+    from_scores = scored(scores, table)
+    return {"readings": matched, "scores": from_scores, "both": agree(matched, from_scores)}
+
+
+def decided(hypotheses, confidence, answers, scores) -> dict[str, Guess | None]:
+    def guess(decision):
+        return None if decision.action == "retry" else Guess(decision.key, decision.action == "accept")
+    return {"readings": guess(decide(hypotheses, confidence, answers)), "scores": scored(scores, answers),
+            "both": guess(decide(hypotheses, confidence, answers, scores))}
+
+
+def time_matched(hypotheses) -> Guess | None:
     wish = parse_time(hypotheses)
-    if wish is not None:
-        return wish.at
-    at, likeness = closest_time(hypotheses, FREE)
-    return at if likeness >= 0.75 else None
+    if wish is None:
+        at, likeness = closest_time(hypotheses, FREE)
+        return Guess(at.isoformat(), False) if likeness >= 0.75 else None
+    return Guess(wish.at.isoformat(), False) if wish.at else None
+
+
+def venue_matched(hypotheses, pool) -> Guess | None:
+    key, likeness = closest(hypotheses, phrases(pool), partial=True)
+    return Guess(key, likeness >= 0.8) if likeness >= 0.6 else None
 
 
 def main() -> None:
     city = tomllib.loads((ROOT / "appliance" / "demo_city.toml").read_text(encoding="utf-8"))
     venues = tuple(VenueChoice(i, v["name"], v.get("kana", "")) for i, v in enumerate(city["venue"]))
-    rng = np.random.default_rng(20261202)
+    tally = Tally()
     with tempfile.TemporaryDirectory() as tmp:
-        recognizer = whisper.WhisperRecognizer(whisper.install(Path(tmp)))
-        vad, endpointer, babble = SileroVad(), Endpointer(), make_babble(rng)
-
-        def each(text: str):
-            for how in VOICES:
-                for kind, snr in LINES:
-                    yield heard_as(recognizer, vad, endpointer, text, how, kind, snr, rng, babble)
-
-        cases = len(VOICES) * len(LINES)
-        print(f"{cases} cases per answer: {len(VOICES)} voices x clean, white 15 dB, white 10 dB")
-        for text in ("次", "次の会場", "次の会場をお願いします"):
-            print(f"{text}: next page {sum(asks_next(h) for h in each(text))}/{cases}")
-        for text, number in (("一番", 1), ("二番", 2), ("四番", 4), ("二番でお願いします", 2)):
-            print(f"{text}: number {sum(choice(h, 4) == number for h in each(text))}/{cases}")
+        heard = Heard(whisper.WhisperRecognizer(whisper.install(Path(tmp))), np.random.default_rng(20261202))
+        print(f"{len(VOICES) * len(LINES)} cases per answer: {len(VOICES)} voices x clean, white 15 dB, white 10 dB")
+        for text, key in INTENT_ANSWERS:
+            for case in heard.each(text, INTENTS_SAID):
+                if case:
+                    tally.add("what the caller wants", key, decided(*case[:2], INTENTS, case[2]))
+        for text, key in YES_NO_ANSWERS:
+            for case in heard.each(text, YES_NO_SAID):
+                if case:
+                    tally.add("yes or no", key, decided(*case[:2], YES_NO, case[2]))
+        page = venues[:4]
+        menu = said(page, numbered=True) | {"page": NEXT_SAID}
+        for text, key in (("次の会場", "page"), ("次", "page"), ("二番", str(page[1].id)), ("四番でお願いします", str(page[3].id))):
+            for case in heard.each(text, phrases_of(menu)):
+                if case:
+                    hypotheses = case[0]
+                    number = choice(hypotheses, 4)
+                    matched = (Guess("page", True) if asks_next(hypotheses) else
+                               Guess(str(page[number - 1].id), False) if number else venue_matched(hypotheses, page))
+                    tally.add("the venue menu: next, a number", key, three_ways(matched, case[2], menu))
+        times = said_times(FREE)
         for text, at in TIMES:
-            print(f"{text}: time {sum(time_understood(h) == at for h in each(text))}/{cases}")
-        counts = {"all 14": [0, 0, 0, 0], "its page's 4": [0, 0, 0, 0]}  # best right, sure right, sure wrong, cases
+            for case in heard.each(text, phrases_of(times)):
+                if case:
+                    guesses = three_ways(time_matched(case[0]), case[2], times)
+                    guesses["both"] = guesses["both"] or guesses["readings"]  # as the dialog does for a time
+                    tally.add("a time among the day's 10 free", at.isoformat(), guesses)
+        every = said(venues)
         for index, venue in enumerate(venues):
-            page = venues[index // 4 * 4:index // 4 * 4 + 4]
-            short = venue.name.split()[-1]
-            for hypotheses in each(f"{short}でお願いします"):
-                for label, pool in (("all 14", venues), ("its page's 4", page)):
-                    key, likeness = closest(hypotheses, phrases(pool), partial=True)
-                    right = key == str(venue.id)
-                    tally = counts[label]
-                    tally[0] += right
-                    tally[1] += right and likeness >= 0.8
-                    tally[2] += not right and likeness >= 0.8
-                    tally[3] += 1
-        for label, (best, sure, wrong, total) in counts.items():
-            print(f"venue among {label}: best match right {best}/{total}, taken without asking (likeness ≥ 0.8) "
-                  f"{sure} right and {wrong} wrong")
+            short = venue.name.split()[1] if " " in venue.name else venue.name
+            pool = venues[index // 4 * 4:index // 4 * 4 + 4]
+            for case in heard.each(f"{short}でお願いします", phrases_of(every) + phrases_of(said(pool, numbered=True))):
+                if case:
+                    tally.add("a venue among all 14", str(venue.id),
+                              three_ways(venue_matched(case[0], venues), case[2], every))
+                    tally.add("a venue among its menu page's 4", str(venue.id),
+                              three_ways(venue_matched(case[0], pool), case[2], said(pool, numbered=True)))
+        for text in ELSEWHERE:
+            for case in heard.each(text, phrases_of(every)):
+                if case:
+                    tally.add("another answer at the venue question", None,
+                              three_ways(venue_matched(case[0], venues), case[2], every))
+    tally.print()
+    for label, values in heard.seconds.items():
+        print(f"recognition {label}: p50 {np.percentile(values, 50):.2f} s, p95 {np.percentile(values, 95):.2f} s "
+              f"({len(values)} utterances)")
 
 
 if __name__ == "__main__":

@@ -89,7 +89,9 @@ def said_time(at: datetime.time) -> list[str]:
 
 
 def short_name(venue_name: str) -> str:
-    return venue_name.split()[-1] if " " in venue_name else venue_name
+    """What a citizen calls a venue: 「本庁舎」 for デモ市役所 本庁舎 市民課, 「総合体育館」 for 総合体育館 会議室."""
+    parts = venue_name.split()
+    return parts[-2] if len(parts) > 1 else venue_name
 
 
 def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:

@@ -49,8 +49,10 @@ def started(call_id: str = "call-1", dialled: str = "0586000001", caller: str = 
     return CallStarted(call_id, dialled, caller, at)
 
 
-def heard(text: str, confidence: float = 0.9, alternatives: tuple[str, ...] = ()) -> SpeechRecognized:
-    return SpeechRecognized(text, confidence, alternatives)
+def heard(text: str, confidence: float = 0.9, alternatives: tuple[str, ...] = (), **scores: float) -> SpeechRecognized:
+    """What the recogniser made of an answer; scores: expected answers and how much the audio speaks
+    for each (heard("…", 本庁舎=9.0, 北支所=1.0))."""
+    return SpeechRecognized(text, confidence, alternatives, scores=tuple(scores.items()))
 
 
 def keys(digits: str, ended_by: str = "terminator") -> DigitsEntered:

@@ -92,3 +92,26 @@ def test_cli_transcribes_wav_files_of_any_rate(tmp_path, model_folder):
     assert out.returncode == 0 and "予約" in out.stdout, out.stderr
     bad = run("asr", "transcribe", str(tmp_path / "junk.wav"))
     assert bad.returncode != 0 and "not a readable WAV file" in bad.stderr
+
+
+def as_the_endpointer_cuts_it(text: str) -> np.ndarray:
+    """An answer over μ-law with the half second of silence before and after that an utterance has."""
+    speech = audio.over_the_phone(tts.synthesize(text), tts.RATE, "ulaw")
+    return np.concatenate([np.zeros(8000, np.int16), speech, np.zeros(8000, np.int16)])
+
+
+@pytest.mark.parametrize("venue", ["本庁舎", "南支所"])
+def test_expected_answers_are_scored_and_the_one_said_leads(recognizer, venue):
+    """Whisper writes 「本庁舎でお願いします」 as 「本教者で…」, but scoring each expected venue against the
+    audio puts the one said first, clearly ahead of names that sound alike (北支所, 南部公民館), one
+    score per answer in the order asked."""
+    expected = ("本庁舎", "北支所", "南支所", "東支所", "西支所", "南部公民館", "どこでも")
+    result = recognizer.transcribe(as_the_endpointer_cuts_it(f"{venue}でお願いします"), expected)
+    assert len(result.scores) == len(expected)
+    ranked = sorted(zip(result.scores, expected, strict=True), reverse=True)
+    assert ranked[0][1] == venue and ranked[0][0] - ranked[1][0] >= 3, ranked
+
+
+def test_nothing_is_scored_without_expected_answers_or_without_speech(recognizer):
+    assert recognizer.transcribe(as_the_endpointer_cuts_it("はい")).scores == ()
+    assert recognizer.transcribe(np.zeros(16000 * 2, dtype=np.int16), ("はい", "いいえ")).scores == ()

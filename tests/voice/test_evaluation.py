@@ -22,7 +22,7 @@ class ByPitch:
     def __init__(self):
         self.lengths = []
 
-    def transcribe(self, samples: np.ndarray) -> Transcript:
+    def transcribe(self, samples: np.ndarray, expected=()) -> Transcript:
         self.lengths.append(len(samples))
         spectrum = np.abs(np.fft.rfft(samples.astype(np.float64)))
         hz = np.fft.rfftfreq(len(samples), 1 / 16000)[spectrum.argmax()]

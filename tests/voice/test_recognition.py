@@ -28,16 +28,18 @@ class CountingEngine:
     inside transcribe() at once; an optional text and delay, or a wait (up to 5 s) until two requests
     are inside together."""
 
-    def __init__(self, text=None, delay_s=0.0, wait_for_company=False, alternatives=()):
+    def __init__(self, text=None, delay_s=0.0, wait_for_company=False, alternatives=(), scores=None):
         self.text, self.delay_s, self.wait_for_company = text, delay_s, wait_for_company
         self.alternatives = alternatives
+        self.scores = scores  # None: one score per expected answer, its length
+        self.expected: tuple[str, ...] = ()
         self.together = threading.Event()
         self.lock = threading.Lock()
         self.inside = 0
         self.most_inside = 0
         self.calls = 0
 
-    def transcribe(self, samples: np.ndarray) -> Transcript:
+    def transcribe(self, samples: np.ndarray, expected=()) -> Transcript:
         with self.lock:
             self.inside += 1
             self.calls += 1
@@ -52,7 +54,9 @@ class CountingEngine:
             if len(samples) and samples[0] == 1:
                 raise RuntimeError("model exploded")
             text = self.text if self.text is not None else f"{len(samples)}サンプル"
-            return Transcript(text, 0.75, self.alternatives, seconds=0.125)
+            self.expected = tuple(expected)
+            scores = self.scores if self.scores is not None else tuple(float(len(e)) for e in expected)
+            return Transcript(text, 0.75, self.alternatives, seconds=0.125, scores=scores)
         finally:
             with self.lock:
                 self.inside -= 1
@@ -121,6 +125,38 @@ def test_the_engines_other_hypotheses_come_along(serve):
     assert transcript.text == "日々を変更したい"
     assert transcript.alternatives == ("日にちを変更したい", "ひびを変更")
     assert transcript.hypotheses == ("日々を変更したい", "日にちを変更したい", "ひびを変更")
+
+
+def test_expected_answers_go_to_the_engine_and_their_scores_come_back(serve):
+    """A question's expected answers reach the engine in order; one score each comes back, in that order;
+    without expected answers nothing is scored."""
+    engine = CountingEngine(text="ほんちょうしゃ")
+    client, _ = serve(engine)
+    transcript = client.transcribe(pcm(800), ("本庁舎", "北支所", "どこでも"))
+    assert engine.expected == ("本庁舎", "北支所", "どこでも")
+    assert transcript.scores == (3.0, 3.0, 4.0)
+    assert client.transcribe(pcm(800)).scores == () and engine.expected == ()
+
+
+def test_scores_that_do_not_match_the_expected_answers_are_a_failure(serve):
+    """An engine that returns more or fewer scores than answers asked: the worker cannot tell which is
+    which, so it is told recognition failed (it goes on by keys) rather than given wrong scores."""
+    client, _ = serve(CountingEngine(scores=(1.0,)))
+    with pytest.raises(RecognitionFailed, match="1 scores for 2 expected"):
+        client.transcribe(pcm(800), ("はい", "いいえ"))
+
+
+@pytest.mark.parametrize("expected", [
+    "はい", [1, 2], [""], ["  "], ["あ" * 41], ["はい"] * 65, {"はい": 1},
+])
+def test_bad_expected_answers_are_refused_before_the_engine(serve, expected):
+    """Expected answers that are not a list of 1-40 character texts (at most 64) are a bad request."""
+    engine = CountingEngine()
+    client, path = serve(engine)
+    reply = raw_exchange(path, block(json.dumps({"expected": expected}).encode()) + block(pcm(320)))
+    assert reply["error"].startswith("bad request: ") and "expected" in reply["error"]
+    assert engine.calls == 0
+    assert client.transcribe(pcm(320), ("はい",)).scores == (2.0,)
 
 
 def test_engine_failure_is_reported_and_the_service_keeps_serving(serve):

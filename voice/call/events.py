@@ -46,6 +46,9 @@ class SpeechRecognized:
     offset_s: float = field(default=0.0, compare=False)
     duration_s: float = field(default=0.0, compare=False)
     failed: bool = False  # the recogniser could not be asked: the caller may have said anything
+    # the answers the question expected (Listen.expected) with how much the audio speaks for each
+    # (voice.asr.Transcript.scores); () when the recogniser cannot score
+    scores: tuple[tuple[str, float], ...] = ()
 
     @property
     def hypotheses(self) -> tuple[str, ...]:
@@ -117,12 +120,14 @@ class Say:
 class Listen:
     """Wait for speech or keys (both may come); NoInput after `timeout_s` of nothing. A key entry ends
     at `max_digits` keys, at `terminator` (none when empty) or after `inter_digit_timeout_s` without a
-    key: a menu choice is 1 key, a date 4, a phone number 10-11 and #."""
+    key: a menu choice is 1 key, a date 4, a phone number 10-11 and #. `expected`: the answers a closed
+    question expects, as callers say them; the recogniser scores each against what was said."""
 
     timeout_s: float = 6.0
     max_digits: int = 1
     terminator: str = "#"
     inter_digit_timeout_s: float = 3.0
+    expected: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,7 @@ class StopPlayback:
 class Recognize:
     request_id: int
     pcm: bytes  # 16 kHz 16-bit mono
+    expected: tuple[str, ...] = ()  # the answers to score (Listen.expected)
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ class CallSession:
                 self.recognizing = next(self._requests)
                 length = len(item.pcm) / BYTES_PER_SECOND
                 self.spoken = (round(max(0.0, now - self.answered_at - length), 2), round(length, 2))
-                effects.append(Recognize(self.recognizing, item.pcm))
+                effects.append(Recognize(self.recognizing, item.pcm, self.listening.expected))
         return effects
 
     def digit(self, digit: str, now: float) -> list[Effect]:
@@ -201,11 +202,13 @@ class CallSession:
     def recognized(self, request_id: int, transcript: Transcript, now: float) -> list[Effect]:
         if self.over or request_id != self.recognizing:
             return []  # a key press answered first: the late transcript is stale
+        expected = self.listening.expected if self.listening else ()
         self.recognizing = None
         self.listening = None
         offset, length = self.spoken
+        scores = tuple(zip(expected, transcript.scores, strict=True)) if transcript.scores else ()
         event = SpeechRecognized(transcript.text, transcript.confidence, transcript.alternatives, offset, length,
-                                 transcript.failed)
+                                 transcript.failed, scores)
         return self._deliver(event, now)
 
     def replied(self, request_id: int, result: object, now: float) -> list[Effect]:

@@ -3,7 +3,8 @@ words that work at any question (repeat, slower, a person). Each set lists what 
 what Whisper base is known to hear instead (「いいえ」 comes back as 「いいね」 or 「いえ」), matched by
 sound (voice/nlu/readings.py) over the recogniser's hypotheses.
 
-decide() turns a match into what the dialog does: accept it, confirm it, or ask again.
+decide() turns a match, and the recogniser's scores of what callers say (the *_SAID phrases, scored
+against the audio: voice/nlu/scores.py), into what the dialog does: accept it, confirm it, or ask again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from voice.nlu.numbers import runs, value
 from voice.nlu.readings import canonical, closest, similarity
+from voice.nlu.scores import Guess, agree, scored
 
 YES_NO = {
     "yes": ("はい", "はい、そうです", "はい、お願いします", "そうです", "ええ、そうです", "お願いします", "それでいいです",
@@ -32,6 +34,12 @@ MANAGE = {
     "cancel": ("キャンセル", "キャンセルしたい", "取り消し", "取り消したい", "取消", "やめたい"),
     "keep": ("確認だけ", "確認", "そのまま", "何もしない", "大丈夫です"),
 }
+# what callers say, scored against the audio (each phrase costs the recogniser about 8 ms; 「ええ」 is
+# left out: the end of 「いいえ」 speaks for it)
+YES_NO_SAID = ("はい", "そうです", "お願いします", "いいえ", "違います")
+INTENTS_SAID = ("予約", "予約したい", "新しく予約", "予約の確認", "予約の変更", "確認", "変更", "キャンセル", "取り消し",
+                "オペレーター", "担当者")
+MANAGE_SAID = ("変更", "日にちを変えたい", "キャンセル", "取り消し", "確認だけ", "そのまま")
 COMMANDS = {
     "repeat": ("もう一度", "もう一回", "もう一度お願いします", "繰り返して", "え、何ですか", "もう一度言ってください"),
     "slow": ("ゆっくり", "ゆっくりお願いします", "ゆっくり話して", "ゆっくり言ってください"),
@@ -48,16 +56,18 @@ class Decision:
     score: float
 
 
-def decide(heard: tuple[str, ...], confidence: float, answers: dict[str, tuple[str, ...]]) -> Decision:
+def decide(heard: tuple[str, ...], confidence: float, answers: dict[str, tuple[str, ...]],
+           scores: tuple[tuple[str, float], ...] = ()) -> Decision:
     """Match what was heard against a closed set and decide: a close match with a sure recogniser is
-    taken, a fair one is confirmed, the rest asked again."""
+    taken, a fair one is confirmed, the rest asked again; the recogniser's scores of the answers (when
+    it gave any) agree with that or not (voice/nlu/scores.py agree())."""
     key, similarity = closest(heard, answers)
     score = similarity * (0.6 + 0.4 * min(1.0, max(0.0, confidence)))
-    if key and score >= ACCEPT:
-        return Decision(key, "accept", score)
-    if key and score >= CONFIRM:
-        return Decision(key, "confirm", score)
-    return Decision("", "retry", score)
+    matched = Guess(key, score >= ACCEPT) if key and score >= CONFIRM else None
+    guess = agree(matched, scored(scores, answers))
+    if guess is None:
+        return Decision("", "retry", score)
+    return Decision(guess.key, "accept" if guess.sure else "confirm", score)
 
 
 def command(heard: tuple[str, ...]) -> str:
@@ -90,6 +100,7 @@ def choice(hypotheses: tuple[str, ...], count: int) -> int | None:
 
 
 NEXT = ("ツギ", "ツギノ", "ツギオネガイシマス", "ツギヘ")
+NEXT_SAID = ("次の会場", "次")  # scored against the audio
 
 
 def asks_next(hypotheses: tuple[str, ...]) -> bool:

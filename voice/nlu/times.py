@@ -91,6 +91,19 @@ def closest_time(heard: tuple[str, ...], times: list[datetime.time]) -> tuple[da
     return (datetime.time.fromisoformat(key) if key else None), score
 
 
+def said_times(times: list[datetime.time]) -> dict[str, tuple[str, ...]]:
+    """How Whisper writes each time said (「10時半」「午後2時」), for the recogniser to score against the
+    audio, by the time's ISO form."""
+    return {at.isoformat(): written(at) for at in times}
+
+
+def written(at: datetime.time) -> tuple[str, ...]:
+    """How Whisper writes a time said: 「10時半」, 「14時」 and 「午後2時」."""
+    hours = [f"{at.hour}時"] + ([f"午後{at.hour - 12}時"] if at.hour > 12 else [])
+    minutes = ("半",) if at.minute == 30 else ((f"{at.minute}分",) if at.minute else ("",))
+    return tuple(hour + minute for hour in hours for minute in minutes)
+
+
 def _said_as(at: datetime.time) -> tuple[str, ...]:
     hours = [f"{at.hour}時"] + ([f"午前{at.hour}時"] if at.hour < 12 else []) + (
         [f"午後{at.hour - 12}時", f"{at.hour - 12}時"] if at.hour > 12 else [])

@@ -20,3 +20,14 @@ def phrases(venues: tuple[VenueChoice, ...]) -> dict[str, tuple[str, ...]]:
         names = [venue.name, venue.kana, *(_PARTS.split(venue.name)), *(_PARTS.split(venue.kana))]
         table[str(venue.id)] = tuple(dict.fromkeys(n for n in names if len(n) >= 2))
     return table
+
+
+def said(venues: tuple[VenueChoice, ...], numbered: bool = False) -> dict[str, tuple[str, ...]]:
+    """What callers say for each venue, for the recogniser to score against the audio: its name, or
+    the parts of a name of several (「本庁舎」), as Whisper writes them (not the readings), and 「どこでも」;
+    numbered: a menu's 「1番」「2番」… too, for the venue read with that number."""
+    table: dict[str, tuple[str, ...]] = {"anywhere": (ANYWHERE[0], ANYWHERE[2])}
+    for number, venue in enumerate(venues, 1):
+        parts = [part for part in _PARTS.split(venue.name) if len(part) >= 2]
+        table[str(venue.id)] = (*(parts if len(parts) > 1 else [venue.name]), *([f"{number}番"] if numbered else []))
+    return table

@@ -63,8 +63,8 @@ class Helpers:
     def synthesize(self, serial: int, name: str, prompt_id: int, text: str, voice: Voice) -> None:
         self.pools[0].submit(self._synthesize, serial, name, prompt_id, text, voice)
 
-    def recognize(self, serial: int, name: str, request_id: int, pcm: bytes) -> None:
-        self.pools[1].submit(self._recognize, serial, name, request_id, pcm)
+    def recognize(self, serial: int, name: str, request_id: int, pcm: bytes, expected: tuple[str, ...]) -> None:
+        self.pools[1].submit(self._recognize, serial, name, request_id, pcm, expected)
 
     def perform(self, serial: int, call_id: str, request) -> None:
         self.pools[2].submit(self._perform, serial, call_id, request)
@@ -94,9 +94,9 @@ class Helpers:
             if final:
                 return
 
-    def _recognize(self, serial: int, name: str, request_id: int, pcm: bytes) -> None:
+    def _recognize(self, serial: int, name: str, request_id: int, pcm: bytes, expected: tuple[str, ...]) -> None:
         try:
-            transcript = self.asr.transcribe(pcm)
+            transcript = self.asr.transcribe(pcm, expected)
         except RecognitionFailed as exc:
             log.warning("call %s: %s", name, exc)
             transcript = Transcript("", 0.0, failed=True)

@@ -368,8 +368,8 @@ class VoiceWorker(TransferLegs):
                     self._play(active, pcm, append)
                 case session.StopPlayback():
                     active.slot.port.outbox.clear()
-                case session.Recognize(request_id=request_id, pcm=pcm):
-                    self.helpers.recognize(active.serial, active.name, request_id, pcm)
+                case session.Recognize(request_id=request_id, pcm=pcm, expected=expected):
+                    self.helpers.recognize(active.serial, active.name, request_id, pcm, expected)
                 case session.Perform(request=request):
                     self.helpers.perform(active.serial, active.sip_call_id, request)
                 case session.SlowDown():

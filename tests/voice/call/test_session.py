@@ -304,6 +304,20 @@ def test_utterance_while_listening_is_recognised_and_delivered():
     assert s.recognized(recognize.request_id, transcript, now + 2) == []  # delivered once only
 
 
+def test_a_questions_expected_answers_go_with_its_utterance_and_come_back_scored():
+    """The answers a Listen expects are sent to be scored with the utterance; their scores reach the
+    flow beside each answer, so the flow reads a score by the answer, not by position."""
+    flow = ScriptedFlow([Answer(), Say("本庁舎ですね", 1), Listen(expected=("はい", "いいえ"))], [], [])
+    s = session(flow)
+    now = listening(s)
+    _, now = feed(s, 15, now, speech=True)
+    (recognize,), now = feed(s, 35, now, speech=False)
+    assert recognize.expected == ("はい", "いいえ")
+    s.recognized(recognize.request_id, Transcript("いいね", 0.5, scores=(-1.5, 6.25)), now + 1)
+    (event,) = flow.of(SpeechRecognized)
+    assert event.scores == (("はい", -1.5), ("いいえ", 6.25))
+
+
 def test_short_noise_while_listening_is_not_recognised():
     """A burst too short to be an utterance (under 140 ms voiced) asks for no recognition."""
     s = session(asking())

@@ -400,3 +400,91 @@ def test_recognition_down_apologises_once_and_goes_on_by_keys():
             << down >> said("日にちを、月と日の4けたで") >> Listen)
     assert "音声の聞き取りができない" not in booking.last_said[0].text
     assert booking.asking.misses == 0 and booking.log.path.count("recognition_unavailable") == 2
+
+
+def expecting(*phrases: str):
+    """A Listen that sends these answers (among others) to be scored against the audio."""
+    def match(command) -> bool:
+        return isinstance(command, Listen) and all(p in command.expected for p in phrases)
+    match.description = f"Listen expecting {phrases}"
+    return match
+
+
+def test_a_closed_question_has_its_answers_scored_and_a_garbled_transcript_is_saved_by_them():
+    """Each closed question sends what callers say to it for scoring: the intents, yes and no, the
+    venues (with the first menu page's numbers and 「次の会場」), the day's free times. A transcript that
+    matches nothing is understood by the scores: 「ホントローカーで…」 with the audio speaking clearly
+    for 本庁舎; a time the transcript misses, by the scores for 10時半 among the free times."""
+    booking = flow()
+    assert (Playbook(booking)
+            << started() >> Answer() >> said("ご用件をお話しください") >> expecting("予約", "キャンセル", "オペレーター")
+            << heard("余地") >> said("聞き取れませんでした") >> Listen
+            << heard("用約をお願いします", 予約=8.0, 確認=1.0, キャンセル=-4.0) >> asked(LoadChoices)
+            << reply(CHOICES) >> said("電子証明書の更新の手続きです") >> expecting("はい", "いいえ", "違います")
+            << heard("はい") >> said("ご希望の会場") >> expecting("本庁舎", "北支所", "北部公民館", "どこでも")
+            << heard("ホントローカーでお願いいたします", 本庁舎=11.0, 市民課=0.5, 北支所=2.0, 北部公民館=-3.0)
+            >> said("ご希望の日にち") >> Listen
+            << heard("十二月三日") >> asked(FindSlots, first_day=DAY)
+            << reply(SlotsFound(DAY_SLOTS)) >> said("ご希望の時間") >> expecting("9時", "9時半", "10時半", "11時半")
+            << heard("許してお願いします", **{"10時": 2.0, "10時半": 7.5, "11時半": 1.0})
+            >> said("10時30分から", "本庁舎 市民課ですね") >> Listen)
+
+
+def test_scores_that_lean_only_a_little_make_the_line_confirm_the_venue():
+    """A venue the audio leans to by a small lead, with a transcript that matches nothing, is asked
+    about (「北支所でよろしいですか」) rather than taken; a caller's no asks for the venue again."""
+    booking = flow()
+    assert (up_to_the_venue(Playbook(booking))
+            << heard("ありがとう", 北支所=4.0, 本庁舎=2.0, 北部公民館=1.0) >> said("北支所") >> Listen
+            << heard("いいえ") >> said("ご希望の会場") >> Listen)
+    assert booking.log.path[-2:] == ["venue_confirm", "venue"]
+
+
+def test_keys_only_calls_send_nothing_to_be_scored():
+    """Once the recogniser is down every question is asked for keys, and no answers are sent with it."""
+    booking = flow()
+    assert (up_to_the_venue(Playbook(booking))
+            << SpeechRecognized("", 0.0, failed=True) >> said("会場を番号で選びます")
+            >> (lambda c: isinstance(c, Listen) and c.expected == ()))
+
+
+def test_a_venue_read_back_wrong_twice_is_chosen_from_the_menu_instead():
+    """Two wrong venue read-backs: the numbered menu is read from its first page (numbers are heard
+    better than names) rather than the question asked again and again."""
+    booking = flow()
+    assert (up_to_the_venue(Playbook(booking))
+            << heard("ありがとう", 北支所=4.0, 本庁舎=2.0) >> said("北支所ですね") >> Listen
+            << heard("いいえ") >> said("ご希望の会場") >> Listen
+            << heard("ありがとう", 北支所=4.0, 本庁舎=2.0) >> said("北支所ですね") >> Listen
+            << heard("いいえ、違います") >> said("会場を番号で選びます", "1番、デモ市役所 本庁舎 市民課") >> Listen
+            << keys("1") >> said("ご希望の日にち") >> Listen)
+
+
+def test_a_read_back_denied_three_times_hands_the_caller_over():
+    """A birth date heard wrong three times over: the line stops asking and hands the caller to a
+    person (with nobody to take the call: the city's number), rather than looping for ever."""
+    booking = flow()
+    playbook = (up_to_the_time(Playbook(booking))
+                << heard("十時半") >> said("10時30分から") >> Listen
+                << heard("はい") >> said("お名前を") >> Listen
+                << heard("山田花子です") >> said("ヤマダハナコ様ですね") >> Listen
+                << heard("はい") >> said("0、9、0の") >> Listen
+                << heard("はい") >> said("生年月日") >> Listen)
+    for _ in range(2):
+        playbook = (playbook << heard("昭和二十五年三月四日") >> said("昭和25年3月4日") >> Listen
+                    << heard("いいえ") >> said("生年月日") >> Listen)
+    assert (playbook << heard("昭和二十五年三月四日") >> said("昭和25年3月4日") >> Listen
+            << heard("いいえ") >> said("担当者におつなぎします") >> Transfer("staff")
+            << TransferFailed("staff", "unknown_target") >> said("0、5、8、6の") << finished() >> HangUp("not_understood"))
+    assert "birth_confirm_denied" in booking.log.path
+
+
+def test_once_the_venue_menu_is_read_its_numbers_and_next_are_scored():
+    """After two misses the venue question reads its menu: from then on the menu's numbers, its four
+    venues and 「次の会場」 are what is scored, and 「二番」 heard as nothing is taken by the scores' clear lead."""
+    booking = flow()
+    assert (up_to_the_venue(Playbook(booking))
+            << heard("ありがとう") >> said("聞き取れませんでした") >> Listen
+            << heard("ありがとう") >> said("会場を番号で選びます") >> expecting("1番", "4番", "北支所", "次の会場")
+            << heard("ニバ", **{"2番": 8.0, "1番": 1.0, "北支所": 2.5, "次の会場": -2.0}) >> said("ご希望の日にち") >> Listen)
+    assert booking.draft.venue == KITA

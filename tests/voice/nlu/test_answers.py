@@ -98,3 +98,17 @@ def test_a_numbered_option_said(heard, number):
 ])
 def test_next_page_said_at_a_menu(heard, next_page):
     assert asks_next((heard,)) is next_page
+
+
+def test_scores_find_the_answer_a_garbled_transcript_hides():
+    """「いいえ」 written as 「みな!」 matches nothing, but the audio speaks clearly for 「いいえ」: taken."""
+    heard = ("みな!",)
+    assert decide(heard, 0.4, YES_NO).action == "retry"
+    decision = decide(heard, 0.4, YES_NO, (("はい", -2.0), ("いいえ", 6.5), ("違います", 1.0)))
+    assert (decision.key, decision.action) == ("no", "accept")
+
+
+def test_scores_and_transcript_that_disagree_are_never_taken_without_asking():
+    """The transcript says yes, the scores lean to no: a yes/no answer is asked again rather than guessed."""
+    assert decide(("はい",), 0.9, YES_NO, (("はい", 1.0), ("いいえ", 7.0))).action == "retry"
+    assert decide(("いいね",), 0.5, YES_NO, (("はい", 2.0), ("いいえ", 2.5))).key == "no"  # no clear lead: as heard

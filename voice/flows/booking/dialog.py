@@ -2,7 +2,8 @@
 at a time, answered by speech or keys; what was heard is understood or counted as a miss, with a
 no-match and no-input count per question: the first miss asks again, the second says how to answer by
 keys, the third offers a person (0), the fourth hands the caller over (or, with nobody to take the
-call, gives the city's number and says goodbye).
+call, gives the city's number and says goodbye). A read-back the caller denies three times (the venue,
+the slot, the phone number …) hands the caller over the same way: the line cannot hear it right.
 
 At any question: 「もう一度」 or * says it again, 「ゆっくり」 or # alone slows speech for the rest of the
 call, 「オペレーター」 (or 0 at a one-key question) asks for a person. Requests go out with a handler
@@ -13,8 +14,9 @@ from __future__ import annotations
 
 import datetime
 import itertools
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from voice.call.events import (
     Answer,
@@ -39,10 +41,11 @@ from voice.call.events import (
 from voice.call.requests import SlotOffer, VenueChoice
 from voice.flows.base import FlowContext
 from voice.flows.booking import speech
-from voice.nlu.answers import YES_NO, command, decide
+from voice.nlu.answers import YES_NO, YES_NO_SAID, command, decide
 
 STAFF = "staff"  # the transfer target (transfer_targets) that takes callers the line cannot help
 MISSES_BEFORE_KEYS, MISSES_BEFORE_PERSON, MISSES_BEFORE_HANDOVER = 2, 3, 4
+DENIALS_BEFORE_HANDOVER = 3  # a read-back denied this often: heard wrong again and again
 MENU = Listen(timeout_s=7.0, max_digits=1)
 
 
@@ -63,6 +66,8 @@ class Ask:
     listen: Listen = MENU
     keys_prompt: str = ""  # said after MISSES_BEFORE_KEYS misses: how to answer by keys
     zero_answers: bool = False  # 0 is an answer here (a digit of a date), not "a person, please"
+    expected: tuple[str, ...] = ()  # what callers say to a closed question: scored against the audio
+    keys_expected: tuple[str, ...] = ()  # what they say once the keys prompt was read (a menu's numbers)
     misses: int = field(default=0, init=False)
 
 
@@ -80,6 +85,7 @@ class Dialog:
         self.ending = False  # hang up once the prompt now playing has finished
         self.outcome = ""
         self.keys_only = False  # the recogniser failed: every question from now on is asked for keys
+        self.denials: Counter[str] = Counter()  # per read-back (a confirm's name): how often the caller said no
 
     # --- what a step returns ----------------------------------------------------------------------
 
@@ -89,14 +95,22 @@ class Dialog:
     def ask(self, ask: Ask, intro: str = "") -> list[Command]:
         self.asking = ask
         self.log.path.append(ask.name)
-        self.last_said = [self.say(intro + self._question(ask)), ask.listen]
+        self.last_said = [self.say(intro + self._question(ask)), self._listen(ask)]
         return list(self.last_said)
 
     def confirm(self, name: str, text: str, yes: Callable[[], list[Command]], no: Callable[[], list[Command]],
                 *, strict: bool = False) -> list[Command]:
         """A yes/no question. strict: speech must be a clear yes (the last step before booking)."""
+        def denied() -> list[Command]:
+            self.denials[name] += 1
+            if self.denials[name] < DENIALS_BEFORE_HANDOVER:
+                return no()
+            self.log.path.append(f"{name}_denied")
+            self.outcome = "not_understood"
+            return self.transfer()
         return self.ask(Ask(name, text, lambda answer: yes_or_no(answer, strict=strict),
-                            lambda value: yes() if value else no(), keys_prompt=self.prompt("yes_no_keys")))
+                            lambda value: yes() if value else denied(), keys_prompt=self.prompt("yes_no_keys"),
+                            expected=YES_NO_SAID))
 
     def request(self, kind, then: Callable[[object], list[Command]], **fields):
         request_id = next(self._requests)
@@ -154,6 +168,10 @@ class Dialog:
     def _question(self, ask: Ask) -> str:
         return (ask.keys_prompt or ask.prompt) if self.keys_only else ask.prompt
 
+    def _listen(self, ask: Ask) -> Listen:
+        expected = ask.keys_expected if ask.keys_expected and ask.misses >= MISSES_BEFORE_KEYS else ask.expected
+        return ask.listen if self.keys_only or not expected else replace(ask.listen, expected=expected)
+
     def _answer(self, ask: Ask, event: Answered) -> list[Command]:
         if isinstance(event, SpeechRecognized) and event.failed:
             # not the caller's miss: apologise once, and go on by keys for the rest of the call
@@ -161,7 +179,7 @@ class Dialog:
             self.log.path.append("recognition_unavailable")
             intro = "" if self.keys_only else self.prompt("recognition_unavailable")
             self.keys_only = True
-            self.last_said = [self.say(intro + self._question(ask)), ask.listen]
+            self.last_said = [self.say(intro + self._question(ask)), self._listen(ask)]
             return list(self.last_said)
         if isinstance(event, SpeechRecognized):
             wanted = command(event.hypotheses)
@@ -174,7 +192,7 @@ class Dialog:
         if wanted == "repeat":
             return list(self.last_said)
         if wanted == "slow":
-            self.last_said = [self.say(self.prompt("slower") + self._question(ask)), ask.listen]
+            self.last_said = [self.say(self.prompt("slower") + self._question(ask)), self._listen(ask)]
             return [SpeakSlower(), *self.last_said]
         if wanted == "person":
             return self.transfer()
@@ -210,7 +228,7 @@ class Dialog:
         text = ask.keys_prompt or ask.prompt if ask.misses >= MISSES_BEFORE_KEYS else self._question(ask)
         if ask.misses >= MISSES_BEFORE_PERSON:
             text = self.prompt("offer_person") + text
-        self.last_said = [self.say(sorry + text), ask.listen]
+        self.last_said = [self.say(sorry + text), self._listen(ask)]
         return list(self.last_said)
 
 
@@ -243,7 +261,7 @@ def yes_or_no(answer: Answered, *, strict: bool = False) -> bool | Unclear:
     wrong yes before booking would book what the caller did not want)."""
     if isinstance(answer, DigitsEntered):
         return {"1": True, "2": False}.get(answer.digits, UNCLEAR)
-    decision = decide(answer.hypotheses, answer.confidence, YES_NO)
+    decision = decide(answer.hypotheses, answer.confidence, YES_NO, answer.scores)
     if decision.action == "retry" or (strict and decision.key == "yes" and decision.action != "accept"):
         return UNCLEAR
     return decision.key == "yes"

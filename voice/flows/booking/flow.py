@@ -40,7 +40,7 @@ from voice.call.requests import (
 )
 from voice.flows.booking import speech
 from voice.flows.booking.dialog import UNCLEAR, Answered, Ask, Dialog
-from voice.nlu.answers import INTENTS, MANAGE, asks_next, choice, decide
+from voice.nlu.answers import INTENTS, INTENTS_SAID, MANAGE, MANAGE_SAID, NEXT_SAID, asks_next, choice, decide
 from voice.nlu.dates import (
     DateWish,
     birth_date_from_keys,
@@ -51,14 +51,19 @@ from voice.nlu.dates import (
 )
 from voice.nlu.names import name_reading
 from voice.nlu.readings import canonical, closest
-from voice.nlu.times import TimeWish, closest_time, parse_time, spoken_time
-from voice.nlu.venues import phrases
+from voice.nlu.scores import Guess, agree, phrases_of, scored
+from voice.nlu.times import TimeWish, closest_time, parse_time, said_times, spoken_time, written
+from voice.nlu.venues import phrases, said
 
 DAY_SLOTS = 20  # the most slots one day has (09:00-17:00 in half hours)
 OFFERS = 3  # alternatives offered when a wish is full
 VENUE_PAGE = 4  # venues read per page of the key menu (1-4, 9 for the next page)
 ANOTHER_DAY = ("ほかの日", "他の日", "違う日", "別の日", "ほかの日にち")
+FIX = {"slot": ("日にち", "時間", "日時", "会場"), "name": ("名前", "お名前"), "phone": ("電話番号", "電話"),
+       "birth": ("生年月日", "誕生日")}
+FIX_SAID = {key: (*phrases[:2], f"{number}番") for number, (key, phrases) in enumerate(FIX.items(), 1)}
 NAMES_DENIED_BEFORE_COUNTER = 2  # a name read back wrong twice is asked at the counter instead
+VENUES_DENIED_BEFORE_MENU = 2  # a venue read back wrong twice: the numbered menu is read instead
 TIME_LIKENESS = 0.75  # a free time this alike to what was heard is read back for a yes (「ごちん」 is not 九時)
 ENTRY = 30.0  # seconds to press an entry of several keys
 
@@ -82,7 +87,6 @@ class Draft:
     booking: BookingInfo | None = None  # looked up (change, cancel)
     number: str = ""
     fixing: bool = False  # back from the final read-back to mend one part
-    names_denied: int = 0  # read-backs of the name the caller said were wrong
 
 
 class BookingFlow(Dialog):
@@ -96,12 +100,12 @@ class BookingFlow(Dialog):
     def start(self) -> list[Command]:
         greeting = self.prompt("greeting", city=self.context.settings.city_name)
         return self.ask(Ask("intent", self.prompt("intent"), self._intent, self._intended,
-                            keys_prompt=self.prompt("intent_keys")), intro=greeting)
+                            keys_prompt=self.prompt("intent_keys"), expected=INTENTS_SAID), intro=greeting)
 
     def _intent(self, answer: Answered) -> object:
         if isinstance(answer, DigitsEntered):
             return {"1": "book", "2": "manage"}.get(answer.digits, UNCLEAR)
-        decision = decide(answer.hypotheses, answer.confidence, INTENTS)
+        decision = decide(answer.hypotheses, answer.confidence, INTENTS, answer.scores)
         if decision.action != "retry":
             return decision.key
         return {1: "book", 2: "manage"}.get(choice(answer.hypotheses, 2), UNCLEAR)
@@ -149,7 +153,8 @@ class BookingFlow(Dialog):
     def _ask_venue(self, intro: str = "") -> list[Command]:
         self.draft.venue_page = -1  # asked anew: a menu starts from its first page
         return self.ask(Ask("venue", self.prompt("venue"), self._venue_heard, self._venue_chosen,
-                            keys_prompt=self._venue_menu_text()), intro=intro)
+                            keys_prompt=self._venue_menu_text(), expected=phrases_of(said(self.draft.choices.venues)),
+                            keys_expected=self._venue_menu_expected()), intro=intro)
 
     def _venue_heard(self, answer: Answered) -> object:
         venues = self.draft.choices.venues
@@ -165,17 +170,32 @@ class BookingFlow(Dialog):
         if menu_read and asks_next(answer.hypotheses):
             return "page"
         # after the menu was read, a name is one of its page's four: a smaller closed set, heard better
-        key, score = closest(answer.hypotheses, phrases(self._venue_page() if menu_read else venues), partial=True)
-        if score < 0.6:
-            # the menu's numbers are easier to hear than names: confirmed, as any unsure venue is
-            number = choice(answer.hypotheses, len(self._venue_page()))
-            return ("unsure", self._venue_page()[number - 1]) if number else UNCLEAR
-        chosen = None if key == "anywhere" else next(v for v in venues if str(v.id) == key)
-        return ("sure" if score >= 0.8 else "unsure", chosen)
+        pool = self._venue_page() if menu_read else venues
+        table = said(pool, numbered=menu_read) | ({"page": NEXT_SAID} if menu_read else {})
+        guess = agree(self._venue_matched(answer, pool), scored(answer.scores, table))
+        if guess is None:
+            return UNCLEAR
+        if guess.key == "page":
+            return "page"
+        chosen = None if guess.key == "anywhere" else next(v for v in venues if str(v.id) == guess.key)
+        return ("sure" if guess.sure else "unsure", chosen)
+
+    def _venue_matched(self, answer: Answered, pool: tuple[VenueChoice, ...]) -> Guess | None:
+        """The venue the transcripts sound like, or the menu number said (unsure: confirmed)."""
+        key, score = closest(answer.hypotheses, phrases(pool), partial=True)
+        if score >= 0.6:
+            return Guess(key, score >= 0.8)
+        # the menu's numbers are easier to hear than names
+        number = choice(answer.hypotheses, len(self._venue_page()))
+        return Guess(str(self._venue_page()[number - 1].id), False) if number else None
 
     def _venue_page(self) -> tuple[VenueChoice, ...]:
         page = max(0, self.draft.venue_page)
         return self.draft.choices.venues[page * VENUE_PAGE:(page + 1) * VENUE_PAGE]
+
+    def _venue_menu_expected(self) -> tuple[str, ...]:
+        """A menu page's venues, their numbers and 「次の会場」."""
+        return (*phrases_of(said(self._venue_page(), numbered=True)), *NEXT_SAID)
 
     def _venue_menu_text(self) -> str:
         page = self._venue_page()
@@ -187,15 +207,22 @@ class BookingFlow(Dialog):
             pages = -(-len(self.draft.choices.venues) // VENUE_PAGE)
             self.draft.venue_page = (self.draft.venue_page + 1) % pages
             text = self._venue_menu_text()
-            return self.ask(Ask("venue_menu", text, self._venue_heard, self._venue_chosen, keys_prompt=text))
+            return self.ask(Ask("venue_menu", text, self._venue_heard, self._venue_chosen, keys_prompt=text,
+                                expected=self._venue_menu_expected()))
         how, venue = value
         if venue is None:
             self.draft.venue = None
             return self._ask_date()
         if how == "unsure":
             return self.confirm("venue_confirm", self.prompt("venue_confirm", venue=venue.name),
-                                lambda: self._venue_set(venue), lambda: self._ask_venue())
+                                lambda: self._venue_set(venue), self._venue_denied)
         return self._venue_set(venue)
+
+    def _venue_denied(self) -> list[Command]:
+        if self.denials["venue_confirm"] >= VENUES_DENIED_BEFORE_MENU:
+            self.draft.venue_page = -1
+            return self._venue_chosen("page")  # the menu from its first page: numbers are heard better
+        return self._ask_venue()
 
     def _venue_set(self, venue: VenueChoice) -> list[Command]:
         self.draft.venue = venue
@@ -258,7 +285,13 @@ class BookingFlow(Dialog):
         shared = "、".join(filter(None, (speech.day(offers[0].day) if one_day else "",
                                          offers[0].venue_name if one_venue else "")))
         text = self.prompt("offers", options=(f"{shared}の、" if shared else "") + options)
-        return self.ask(Ask("offers", text, self._offer_heard, self._slot_picked, keys_prompt=text), intro=intro)
+        return self.ask(Ask("offers", text, self._offer_heard, self._slot_picked, keys_prompt=text,
+                            expected=phrases_of(self._offer_phrases())), intro=intro)
+
+    def _offer_phrases(self) -> dict[str, tuple[str, ...]]:
+        """An offer by its number (「2番」) or its time, or another day."""
+        return {**{str(n): (f"{n}番", *written(slot.start)) for n, slot in enumerate(self.draft.offers, 1)},
+                "another_day": ANOTHER_DAY[:2]}
 
     def _offer_heard(self, answer: Answered) -> object:
         offers = self.draft.offers
@@ -267,13 +300,19 @@ class BookingFlow(Dialog):
                 return "another_day"
             index = int(answer.digits) - 1 if answer.digits.isdigit() and answer.digits != "0" else -1
             return offers[index] if 0 <= index < len(offers) else UNCLEAR
+        guess = agree(self._offer_matched(answer), scored(answer.scores, self._offer_phrases()))
+        if guess is None:
+            return UNCLEAR
+        return "another_day" if guess.key == "another_day" else offers[int(guess.key) - 1]
+
+    def _offer_matched(self, answer: Answered) -> Guess | None:
         if closest(answer.hypotheses, {"another_day": ANOTHER_DAY})[1] >= 0.8:
-            return "another_day"
-        number = choice(answer.hypotheses, len(offers))
-        if number:
-            return offers[number - 1]
+            return Guess("another_day", True)
+        number = choice(answer.hypotheses, len(self.draft.offers))
         wish = parse_time(answer.hypotheses)
-        return next((slot for slot in offers if wish and wish.at and slot.start == wish.at), UNCLEAR)
+        number = number or next((n for n, slot in enumerate(self.draft.offers, 1)
+                                 if wish and wish.at and slot.start == wish.at), None)
+        return Guess(str(number), True) if number else None
 
     def _slot_picked(self, value) -> list[Command]:
         if value == "another_day":
@@ -286,7 +325,8 @@ class BookingFlow(Dialog):
                       last=spoken_time(slots[-1].start))
         return self.ask(Ask("time", text, self._time_heard, self._time_chosen,
                             listen=Listen(timeout_s=ENTRY, max_digits=4, inter_digit_timeout_s=5),
-                            keys_prompt=self.prompt("time_keys")), intro=intro)
+                            keys_prompt=self.prompt("time_keys"),
+                            expected=phrases_of(said_times([slot.start for slot in slots]))), intro=intro)
 
     def _time_heard(self, answer: Answered) -> object:
         if isinstance(answer, DigitsEntered):
@@ -297,12 +337,18 @@ class BookingFlow(Dialog):
             if len(digits) in (3, 4) and hour is not None and minute is not None:
                 return TimeWish(at=datetime.time(hour, minute))
             return UNCLEAR
+        free = [slot.start for slot in self.draft.day_slots]
         wish = parse_time(answer.hypotheses)
-        if wish is not None:
-            return wish
-        # not heard as a time: the closest of the day's free times, which the slot's read-back confirms
-        at, score = closest_time(answer.hypotheses, [slot.start for slot in self.draft.day_slots])
-        return TimeWish(at=at) if score >= TIME_LIKENESS else UNCLEAR
+        if wish is not None and (wish.at is None or wish.at not in free):
+            return wish  # a span, the first free time, or a time not free (its nearest are offered)
+        if wish is None:
+            # not heard as a time: the closest of the day's free times, which the slot's read-back confirms
+            at, likeness = closest_time(answer.hypotheses, free)
+            wish = TimeWish(at=at) if likeness >= TIME_LIKENESS else None
+        matched = Guess(wish.at.isoformat(), False) if wish else None
+        # the time the scores speak for wins over a time the transcripts only sound like
+        guess = agree(matched, scored(answer.scores, said_times(free))) or matched
+        return TimeWish(at=datetime.time.fromisoformat(guess.key)) if guess else UNCLEAR
 
     def _time_chosen(self, wish: TimeWish) -> list[Command]:
         slots = self.draft.day_slots
@@ -351,8 +397,7 @@ class BookingFlow(Dialog):
                             self._name_denied)
 
     def _name_denied(self) -> list[Command]:
-        self.draft.names_denied += 1
-        if self.draft.names_denied >= NAMES_DENIED_BEFORE_COUNTER:
+        if self.denials["name_confirm"] >= NAMES_DENIED_BEFORE_COUNTER:
             return self._name_set("", intro=self.prompt("name_skipped"))
         return self._ask_name(intro=self.prompt("name_again"))
 
@@ -430,16 +475,17 @@ class BookingFlow(Dialog):
         return self.confirm("final", text, self._book, self._ask_fix, strict=True)
 
     def _ask_fix(self) -> list[Command]:
-        return self.ask(Ask("fix", self.prompt("fix"), self._fix_heard, self._fix))
+        return self.ask(Ask("fix", self.prompt("fix"), self._fix_heard, self._fix, expected=phrases_of(FIX_SAID)))
 
     def _fix_heard(self, answer: Answered) -> object:
+        parts = tuple(FIX)
         if isinstance(answer, DigitsEntered):
-            return {"1": "slot", "2": "name", "3": "phone", "4": "birth"}.get(answer.digits, UNCLEAR)
-        key, score = closest(answer.hypotheses, {"slot": ("日にち", "時間", "日時", "会場"), "name": ("名前", "お名前"),
-                                                  "phone": ("電話番号", "電話"), "birth": ("生年月日", "誕生日")})
-        if score >= 0.8:
-            return key
-        return {1: "slot", 2: "name", 3: "phone", 4: "birth"}.get(choice(answer.hypotheses, 4), UNCLEAR)
+            return parts[int(answer.digits) - 1] if answer.digits in ("1", "2", "3", "4") else UNCLEAR
+        key, score = closest(answer.hypotheses, FIX)
+        number = choice(answer.hypotheses, len(parts))
+        matched = Guess(key, True) if score >= 0.8 else (Guess(parts[number - 1], True) if number else None)
+        guess = agree(matched, scored(answer.scores, FIX_SAID))
+        return guess.key if guess else UNCLEAR
 
     def _fix(self, part: str) -> list[Command]:
         self.draft.fixing = True
@@ -468,7 +514,7 @@ class BookingFlow(Dialog):
         if isinstance(result, Refused) and result.code == "already_booked":
             self.outcome = "already_booked"
             return self.ask(Ask("already_booked", self.prompt("already_booked"), self._intent, self._intended,
-                                keys_prompt=self.prompt("intent_keys")))
+                                keys_prompt=self.prompt("intent_keys"), expected=INTENTS_SAID))
         return self._cannot(result)
 
     # --- looking up a booking: change, cancel -----------------------------------------------------------
@@ -507,12 +553,12 @@ class BookingFlow(Dialog):
             status = {"cancelled": "取り消し済み", "attended": "来庁済み", "no_show": "来庁なし"}.get(booking.status, "")
             return self.end(self.prompt("found_done", status=status) + self.prompt("goodbye"), "looked_up")
         text = self.prompt("found", when=speech.when(booking.slot), venue=booking.slot.venue_name)
-        return self.ask(Ask("found", text, self._manage_heard, self._manage))
+        return self.ask(Ask("found", text, self._manage_heard, self._manage, expected=MANAGE_SAID))
 
     def _manage_heard(self, answer: Answered) -> object:
         if isinstance(answer, DigitsEntered):
             return {"1": "change", "2": "cancel", "3": "keep"}.get(answer.digits, UNCLEAR)
-        decision = decide(answer.hypotheses, answer.confidence, MANAGE)
+        decision = decide(answer.hypotheses, answer.confidence, MANAGE, answer.scores)
         if decision.action != "retry":
             return decision.key
         return {1: "change", 2: "cancel", 3: "keep"}.get(choice(answer.hypotheses, 3), UNCLEAR)
