@@ -222,6 +222,17 @@ def test_a_caller_who_is_not_eligible_hears_the_guidance():
     assert booking.outcome == "not_eligible"
 
 
+def test_an_unsure_no_to_a_required_question_is_asked_again_rather_than_turning_the_caller_away():
+    """「はい」 heard as a doubtful 「いいね」 would end the booking: only a clear no (or 2) does that."""
+    booking = flow()
+    assert (Playbook(booking)
+            << started() >> Answer() >> said() >> Listen
+            << keys("1") >> asked(LoadChoices) << reply(CHOICES) >> said() >> Listen
+            << heard("いいね", confidence=0.3) >> said("聞き取れませんでした", "電子証明書の更新の手続きです") >> Listen
+            << heard("はい、そうです") >> said("ご希望の会場") >> Listen)
+    assert booking.outcome == ""
+
+
 def test_misses_lead_to_keys_then_a_person_then_the_city_number():
     """Garbage and silence at the venue: asked again, told the keys, offered a person, handed over;
     with nobody to take the call, the city's number and goodbye."""

@@ -99,8 +99,9 @@ class Dialog:
         return list(self.last_said)
 
     def confirm(self, name: str, text: str, yes: Callable[[], list[Command]], no: Callable[[], list[Command]],
-                *, strict: bool = False) -> list[Command]:
-        """A yes/no question. strict: speech must be a clear yes (the last step before booking)."""
+                *, firm: str = "") -> list[Command]:
+        """A yes/no question. firm: "yes" when speech must be a clear yes to count (the last step before
+        booking), "no" when it must be a clear no (a no that turns the caller away)."""
         def denied() -> list[Command]:
             self.denials[name] += 1
             if self.denials[name] < DENIALS_BEFORE_HANDOVER:
@@ -108,7 +109,7 @@ class Dialog:
             self.log.path.append(f"{name}_denied")
             self.outcome = "not_understood"
             return self.transfer()
-        return self.ask(Ask(name, text, lambda answer: yes_or_no(answer, strict=strict),
+        return self.ask(Ask(name, text, lambda answer: yes_or_no(answer, firm=firm),
                             lambda value: yes() if value else denied(), keys_prompt=self.prompt("yes_no_keys"),
                             expected=YES_NO_SAID))
 
@@ -256,12 +257,13 @@ def readable(value: object) -> str:
     return str(value)
 
 
-def yes_or_no(answer: Answered, *, strict: bool = False) -> bool | Unclear:
-    """1 or 「はい」 is yes, 2 or 「いいえ」 no. strict: speech must be a clear yes to count as one (a
-    wrong yes before booking would book what the caller did not want)."""
+def yes_or_no(answer: Answered, *, firm: str = "") -> bool | Unclear:
+    """1 or 「はい」 is yes, 2 or 「いいえ」 no. firm ("yes" or "no"): speech must give that answer clearly
+    to count (a wrong yes before booking would book what the caller did not want; a wrong no to an
+    eligibility question would turn away a caller who may book): an unsure one is asked again."""
     if isinstance(answer, DigitsEntered):
         return {"1": True, "2": False}.get(answer.digits, UNCLEAR)
     decision = decide(answer.hypotheses, answer.confidence, YES_NO, answer.scores)
-    if decision.action == "retry" or (strict and decision.key == "yes" and decision.action != "accept"):
+    if decision.action == "retry" or (decision.key == firm and decision.action != "accept"):
         return UNCLEAR
     return decision.key == "yes"

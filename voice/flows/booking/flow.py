@@ -7,7 +7,8 @@ among the day's free times, or the first) → the slot read back → name (its r
 caller's own number offered, else keys) → birth date (said with its era, or YYYYMMDD) → SMS for a
 mobile number → everything read back once → booked → the reservation number read slowly, twice.
 A slot taken meanwhile: 満席 and up to three alternatives by number. Nothing is booked before the
-final yes, and a strict one: only 1 or a clear 「はい」.
+final yes, and a firm one: only 1 or a clear 「はい」. A required eligibility question takes only a
+firm no (2 or a clear 「いいえ」) as one: a no misheard would turn the caller away.
 
 Look-up: the reservation number (8 keys) and the birth date → read back → change (a new date and
 time, confirmed) or cancel (confirmed) or leave it.
@@ -134,7 +135,7 @@ class BookingFlow(Dialog):
         question = questions[self.draft.question]
         return self.confirm(f"question_{self.draft.question + 1}",
                             self.prompt("eligibility", question=question.text.rstrip("。")),
-                            self._eligible, lambda: self._not_eligible(question))
+                            self._eligible, lambda: self._not_eligible(question), firm="no" if question.required else "")
 
     def _eligible(self) -> list[Command]:
         self.draft.question += 1
@@ -472,7 +473,7 @@ class BookingFlow(Dialog):
         text = self.prompt("final", when=speech.when(draft.slot), venue=draft.slot.venue_name,
                       name=f"{draft.kana}様" if draft.kana else self.prompt("unnamed_read_back"),
                       phone=speech.phone(draft.phone), birth=speech.birth_date(draft.born))
-        return self.confirm("final", text, self._book, self._ask_fix, strict=True)
+        return self.confirm("final", text, self._book, self._ask_fix, firm="yes")
 
     def _ask_fix(self) -> list[Command]:
         return self.ask(Ask("fix", self.prompt("fix"), self._fix_heard, self._fix, expected=phrases_of(FIX_SAID)))
@@ -574,7 +575,7 @@ class BookingFlow(Dialog):
                                                      venue=booking.slot.venue_name),
                             lambda: [self.request(CancelBooking, self._cancelled, number=booking.number,
                                                   version=booking.version)],
-                            lambda: self.end(self.prompt("kept") + self.prompt("goodbye"), "looked_up"), strict=True)
+                            lambda: self.end(self.prompt("kept") + self.prompt("goodbye"), "looked_up"), firm="yes")
 
     def _cancelled(self, result: object) -> list[Command]:
         if isinstance(result, Changed):
@@ -587,7 +588,7 @@ class BookingFlow(Dialog):
         return self.confirm("move_confirm", self.prompt("move_confirm", when=speech.when(slot), venue=slot.venue_name),
                             lambda: [self.request(MoveBooking, self._moved, number=booking.number,
                                                   slot_id=slot.slot_id, version=booking.version)],
-                            self._ask_date, strict=True)
+                            self._ask_date, firm="yes")
 
     def _moved(self, result: object) -> list[Command]:
         if isinstance(result, Changed):
