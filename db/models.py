@@ -316,6 +316,7 @@ class CallTurn(BaseModel):
     prompt = EncryptedField(null=True)
     heard = EncryptedField(null=True)
     alternatives = EncryptedField(null=True)  # a JSON list
+    scores = EncryptedField(null=True)  # a JSON list of [expected answer, score], best first
     keys = EncryptedField(null=True)
     understood = EncryptedField(null=True)
     corrected = EncryptedField(null=True)
@@ -332,6 +333,15 @@ class CallTurn(BaseModel):
         except ValueError:
             return []
         return [str(v) for v in value] if isinstance(value, list) else []
+
+    @property
+    def score_list(self) -> list[tuple[str, float]]:
+        try:
+            value = json.loads(self.scores or "[]")
+        except ValueError:
+            return []
+        return [(str(v[0]), float(v[1])) for v in value if isinstance(v, list) and len(v) == 2
+                and isinstance(v[1], int | float)] if isinstance(value, list) else []
 
 
 class PromptText(BaseModel):

@@ -51,7 +51,7 @@ def turn(step: str, result: str = "understood", *, heard: str = "", offset_s: fl
     """A turn as voice/flows/booking/dialog.py Dialog._turn makes it."""
     values = {"step": step, "prompt": f"{step}の質問です", "result": result, "understood": heard if result ==
               "understood" else "", "offset_s": offset_s, "duration_s": duration_s, "heard": heard,
-              "alternatives": [], "confidence": 0.8 if heard else None, "keys": ""}
+              "alternatives": [], "confidence": 0.8 if heard else None, "keys": "", "scores": []}
     values.update(kw)
     return values
 

@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 
 # What a dialog's turn holds (voice/flows/booking/dialog.py Dialog._turn), as call_turn stores it.
 TURN_FIELDS = ("step", "result", "prompt", "heard", "alternatives", "confidence", "keys", "understood", "offset_s",
-               "duration_s")
+               "duration_s", "scores")
+SCORES_KEPT = 5  # the best expected answers a turn keeps, with their scores
 MAX_TURNS = 500  # a call that loops is cut off here, not the log
 MAX_TEXT = 2000
 SHORT_TEXT = {"step": 40, "result": 20, "keys": 40}
@@ -77,6 +78,13 @@ def _text(value, limit: int = MAX_TEXT) -> str:
     return str(value if value is not None else "")[:limit]
 
 
+def _best_scores(value) -> list[list]:
+    """The best SCORES_KEPT (answer, score) pairs, best first; anything else a flow passed is left out."""
+    pairs = [(_text(pair[0], 40), float(pair[1])) for pair in value or ()
+             if isinstance(pair, list | tuple) and len(pair) == 2 and _number(pair[1]) is not None]
+    return [[answer, round(score, 1)] for answer, score in sorted(pairs, key=lambda p: -p[1])[:SCORES_KEPT]]
+
+
 def _turn_row(call_id: int, seq: int, turn: dict) -> dict:
     """A turn as call_turn stores it: the TURN_FIELDS only, texts bounded (and encrypted by the model),
     numbers or NULL."""
@@ -87,6 +95,8 @@ def _turn_row(call_id: int, seq: int, turn: dict) -> dict:
             row[name] = _number(value)
         elif name == "alternatives":
             row[name] = json.dumps([_text(a) for a in value or ()][:10], ensure_ascii=False)
+        elif name == "scores":
+            row[name] = json.dumps(_best_scores(value), ensure_ascii=False)
         else:
             row[name] = _text(value, SHORT_TEXT.get(name, MAX_TEXT))
     row["step"], row["result"] = row["step"] or "-", row["result"] or "-"

@@ -162,7 +162,8 @@ def test_call_ended_stores_the_dialogs_turns_in_order(db):
     turns = [
         {"step": "intent", "prompt": "ご用件をどうぞ", "result": "understood", "heard": "予約したいです",
          "alternatives": ["予約したいんです", "よやくしたいです"], "confidence": 0.91, "keys": "",
-         "understood": "book", "offset_s": 4.2, "duration_s": 1.3},
+         "understood": "book", "offset_s": 4.2, "duration_s": 1.3,
+         "scores": [("確認", -1.25), ("予約", 9.04), ("予約したい", 8.5), ("変更", 0.0), ("担当者", -3.0), ("職員", -9.0)]},
         {"step": "name", "prompt": "お名前をどうぞ", "result": "noinput", "heard": "", "alternatives": [],
          "confidence": None, "keys": "", "understood": "", "offset_s": None, "duration_s": None},
         {"step": "phone", "prompt": "電話番号を押してください", "result": "understood", "heard": "", "alternatives": [],
@@ -176,6 +177,9 @@ def test_call_ended_stores_the_dialogs_turns_in_order(db):
     first = rows[0]
     assert (first.prompt, first.heard, first.understood) == ("ご用件をどうぞ", "予約したいです", "book")
     assert first.alternative_list == ["予約したいんです", "よやくしたいです"]
+    # the best five scored answers, best first
+    assert first.score_list == [("予約", 9.0), ("予約したい", 8.5), ("変更", 0.0), ("確認", -1.2), ("担当者", -3.0)]
+    assert rows[1].score_list == []
     assert (first.confidence, first.offset_s, first.duration_s) == (0.91, 4.2, 1.3)
     assert (rows[1].offset_s, rows[1].duration_s, rows[1].confidence) == (None, None, None)
     assert rows[2].keys == "09012345678" and rows[2].offset_s == 20.5
@@ -190,13 +194,13 @@ def test_turns_are_encrypted_at_rest(db):
     calllog.call_ended(cid, at(30), outcome="caller_hangup", end_reason="caller_hangup", path=["name"], turns=[
         {"step": "name", "prompt": "お名前をフルネームでどうぞ", "result": "understood", "heard": "山田花子です",
          "alternatives": ["山田華子です"], "confidence": 0.7, "keys": "4321", "understood": "ヤマダハナコ",
-         "offset_s": 2.0, "duration_s": 1.0}])
+         "offset_s": 2.0, "duration_s": 1.0, "scores": [("北支所", 7.0)]}])
     raw = database.execute_sql(
-        "SELECT step, result, prompt, heard, alternatives, keys, understood FROM call_turn WHERE call_id = ?",
+        "SELECT step, result, prompt, heard, alternatives, keys, understood, scores FROM call_turn WHERE call_id = ?",
         (record(cid).id,)).fetchone()
     assert raw[:2] == ("name", "understood")
     blob = b"".join(bytes(v) for v in raw[2:])
-    for plain in ("お名前", "山田", "花子", "華子", "ヤマダ", "4321"):
+    for plain in ("お名前", "山田", "花子", "華子", "ヤマダ", "4321", "北支所"):
         assert plain.encode() not in blob, plain
 
 
@@ -218,10 +222,12 @@ def test_turns_are_stored_bounded_whatever_a_flow_passes(db):
     calllog.call_started(cid, "0586000001", CALLER, worker=1, at=NOW, kind="ai")
     calllog.call_ended(cid, at(9), outcome="", end_reason="caller_hangup", path=[], turns=[
         {"step": "x" * 100, "result": "understood", "heard": "あ" * 5000, "confidence": "high", "offset_s": True,
-         "duration_s": 2, "alternatives": ["い" * 3000] * 30, "caller": CALLER},
+         "duration_s": 2, "alternatives": ["い" * 3000] * 30, "caller": CALLER,
+         "scores": [("はい", "high"), "いいえ", ("う" * 100, 3.0), (None,)]},
         {}])
     first, second = CallTurn.select().where(CallTurn.call == record(cid)).order_by(CallTurn.seq)
     assert len(first.step) == 40 and len(first.heard) == calllog.MAX_TEXT
     assert (first.confidence, first.offset_s, first.duration_s) == (None, None, 2.0)
     assert len(first.alternative_list) == 10 and all(len(a) == calllog.MAX_TEXT for a in first.alternative_list)
+    assert first.score_list == [("う" * 40, 3.0)]
     assert (second.step, second.result, second.heard, second.keys, second.alternative_list) == ("-", "-", "", "", [])

@@ -48,7 +48,7 @@ def recorded_call(db, lines):
     audio = caller_audio(20.0, [(3.0, tone(1.0, 1000)), (12.0, tone(0.2, 1400))])
     return make_call(at(9, 15), seconds=20.0, audio=audio, path=["intent", "book", "name", "phone"], turns=[
         turn("intent", heard="予約したいです", offset_s=1.0, duration_s=1.2, alternatives=["予約したいんです"],
-             confidence=0.93, understood="book"),
+             confidence=0.93, understood="book", scores=[("予約", 9.04), ("確認", -1.5)]),
         turn("name", heard="山田花子", offset_s=3.0, duration_s=1.0, confidence=0.41),
         turn("phone", keys="09012345678", offset_s=12.0, understood="09012345678"),
         turn("birth", "noinput"),
@@ -112,7 +112,8 @@ def test_a_filter_that_cannot_be_read_gets_its_message(clerk, lines):
 
 def test_the_call_page_shows_the_path_and_every_turn(clerk, recorded_call):
     page = call_page(clerk, recorded_call)
-    for text in ("予約したいです", "予約したいんです", "0.93", "山田花子", "0.41", "09012345678", "nameの質問です",
+    for text in ("予約したいです", "予約したいんです", "0.93", "予約（+9.0）／確認（-1.5）", "山田花子", "0.41",
+                 "09012345678", "nameの質問です",
                  "用件", "お名前", "無言", "intent → book → name → phone", "予約ダイヤル"):
         assert text in page, text
     assert f'src="/calls/{recorded_call.id}/recording.wav"' in page

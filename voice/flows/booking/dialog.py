@@ -209,10 +209,10 @@ class Dialog:
         said = next((c.text for c in self.last_said if isinstance(c, Say)), ask.prompt)
         turn = {"step": ask.name, "prompt": said, "result": result, "understood": readable(value),
                 "offset_s": None, "duration_s": None, "heard": "", "alternatives": [], "confidence": None,
-                "keys": ""}
+                "keys": "", "scores": []}
         if isinstance(event, SpeechRecognized):
             turn.update(heard=event.text, alternatives=list(event.alternatives), confidence=event.confidence,
-                        offset_s=event.offset_s, duration_s=event.duration_s)
+                        offset_s=event.offset_s, duration_s=event.duration_s, scores=list(event.scores))
         elif isinstance(event, DigitsEntered):
             turn.update(keys=event.digits, offset_s=event.offset_s)
         self.log.turns.append(turn)
