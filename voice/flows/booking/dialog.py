@@ -42,10 +42,13 @@ from voice.call.requests import SlotOffer, VenueChoice
 from voice.flows.base import FlowContext
 from voice.flows.booking import speech
 from voice.nlu.answers import YES_NO, YES_NO_SAID, command, decide
+from voice.nlu.dates import spoken_digits
+from voice.nlu.readings import canonical
 
 STAFF = "staff"  # the transfer target (transfer_targets) that takes callers the line cannot help
 MISSES_BEFORE_KEYS, MISSES_BEFORE_PERSON, MISSES_BEFORE_HANDOVER = 2, 3, 4
 DENIALS_BEFORE_HANDOVER = 3  # a read-back denied this often: heard wrong again and again
+ENTRY = 30.0  # seconds to press an entry of several keys
 MENU = Listen(timeout_s=7.0, max_digits=1)
 
 
@@ -255,6 +258,18 @@ def readable(value: object) -> str:
         return " ".join(f"{name}={readable(getattr(value, name)) or getattr(value, name)}" for name in fields
                         if getattr(value, name) not in (None, False, ()))
     return str(value)
+
+
+def number_answer(answer: Answered, parse: Callable[[str], str | None]) -> object:
+    """A number pressed, or said as digits or as their readings (「ゼロキューゼロ…」), as `parse` reads it
+    (a phone number, a reservation number), or UNCLEAR."""
+    if isinstance(answer, DigitsEntered):
+        return parse(answer.digits) or UNCLEAR
+    for text in answer.hypotheses:
+        number = parse(text) or parse(spoken_digits(canonical(text)) or "")
+        if number:
+            return number
+    return UNCLEAR
 
 
 def yes_or_no(answer: Answered, *, firm: str = "") -> bool | Unclear:

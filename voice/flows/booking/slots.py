@@ -1,0 +1,265 @@
+"""Where and when (a part of the booking line, voice/flows/booking/flow.py): the venue (by name, 「どこでも」,
+or a numbered menu read four at a time), the day (said, or MMDD), the time among the day's free ones (said,
+HHMM, or the first), offers by number when a wish is full or a slot read back was wrong, and the slot
+read back for a yes."""
+
+from __future__ import annotations
+
+import datetime
+
+from db import normalize
+from voice.call.events import Command, DigitsEntered, Listen
+from voice.call.requests import FindSlots, SlotOffer, SlotsFound, VenueChoice
+from voice.flows.booking import speech
+from voice.flows.booking.dialog import ENTRY, UNCLEAR, Answered, Ask
+from voice.nlu.answers import NEXT_SAID, asks_next, choice
+from voice.nlu.dates import DateWish, date_from_keys, parse_date
+from voice.nlu.readings import closest
+from voice.nlu.scores import Guess, agree, phrases_of, scored
+from voice.nlu.times import TimeWish, closest_time, parse_time, said_times, spoken_time, written
+from voice.nlu.venues import phrases, said
+
+DAY_SLOTS = 20  # the most slots one day has (09:00-17:00 in half hours)
+OFFERS = 3  # alternatives offered when a wish is full
+VENUE_PAGE = 4  # venues read per page of the key menu (1-4, 9 for the next page)
+ANOTHER_DAY = ("ほかの日", "他の日", "違う日", "別の日", "ほかの日にち")
+VENUES_DENIED_BEFORE_MENU = 2  # a venue read back wrong twice: the numbered menu is read instead
+TIME_LIKENESS = 0.75  # a free time this alike to what was heard is read back for a yes (「ごちん」 is not 九時)
+
+
+class SlotQuestions:
+    """The venue, day and time questions of BookingFlow (which holds the draft and the other steps)."""
+
+    # --- venue ----------------------------------------------------------------------------------------
+
+    def _ask_venue(self, intro: str = "") -> list[Command]:
+        self.draft.venue_page = -1  # asked anew: a menu starts from its first page
+        return self.ask(Ask("venue", self.prompt("venue"), self._venue_heard, self._venue_chosen,
+                            keys_prompt=self._venue_menu_text(), expected=phrases_of(said(self.draft.choices.venues)),
+                            keys_expected=self._venue_menu_expected()), intro=intro)
+
+    def _venue_heard(self, answer: Answered) -> object:
+        venues = self.draft.choices.venues
+        menu_read = self.asking.name == "venue_menu" or self.asking.misses >= 2
+        if menu_read and self.draft.venue_page < 0:
+            self.draft.venue_page = 0  # its first page was read as the question's keys prompt
+        if isinstance(answer, DigitsEntered):
+            if answer.digits == "9":
+                return "page"
+            page = self._venue_page()
+            index = int(answer.digits) - 1 if answer.digits.isdigit() and answer.digits != "0" else -1
+            return ("keys", page[index]) if 0 <= index < len(page) else UNCLEAR
+        if menu_read and asks_next(answer.hypotheses):
+            return "page"
+        # after the menu was read, a name is one of its page's four: a smaller closed set, heard better
+        pool = self._venue_page() if menu_read else venues
+        table = said(pool, numbered=menu_read) | ({"page": NEXT_SAID} if menu_read else {})
+        guess = agree(self._venue_matched(answer, pool), scored(answer.scores, table))
+        if guess is None:
+            return UNCLEAR
+        if guess.key == "page":
+            return "page"
+        chosen = None if guess.key == "anywhere" else next(v for v in venues if str(v.id) == guess.key)
+        return ("sure" if guess.sure else "unsure", chosen)
+
+    def _venue_matched(self, answer: Answered, pool: tuple[VenueChoice, ...]) -> Guess | None:
+        """The venue the transcripts sound like, or the menu number said (unsure: confirmed)."""
+        key, score = closest(answer.hypotheses, phrases(pool), partial=True)
+        if score >= 0.6:
+            return Guess(key, score >= 0.8)
+        # the menu's numbers are easier to hear than names
+        number = choice(answer.hypotheses, len(self._venue_page()))
+        return Guess(str(self._venue_page()[number - 1].id), False) if number else None
+
+    def _venue_page(self) -> tuple[VenueChoice, ...]:
+        page = max(0, self.draft.venue_page)
+        return self.draft.choices.venues[page * VENUE_PAGE:(page + 1) * VENUE_PAGE]
+
+    def _venue_menu_expected(self) -> tuple[str, ...]:
+        """A menu page's venues, their numbers and 「次の会場」."""
+        return (*phrases_of(said(self._venue_page(), numbered=True)), *NEXT_SAID)
+
+    def _venue_menu_text(self) -> str:
+        page = self._venue_page()
+        options = "、".join(f"{number}番、{venue.name}" for number, venue in enumerate(page, 1))
+        return self.prompt("venue_keys", options=options)
+
+    def _venue_chosen(self, value) -> list[Command]:
+        if value == "page":
+            pages = -(-len(self.draft.choices.venues) // VENUE_PAGE)
+            self.draft.venue_page = (self.draft.venue_page + 1) % pages
+            text = self._venue_menu_text()
+            return self.ask(Ask("venue_menu", text, self._venue_heard, self._venue_chosen, keys_prompt=text,
+                                expected=self._venue_menu_expected()))
+        how, venue = value
+        if venue is None:
+            self.draft.venue = None
+            return self._ask_date()
+        if how == "unsure":
+            return self.confirm("venue_confirm", self.prompt("venue_confirm", venue=venue.name),
+                                lambda: self._venue_set(venue), self._venue_denied)
+        return self._venue_set(venue)
+
+    def _venue_denied(self) -> list[Command]:
+        if self.denials["venue_confirm"] >= VENUES_DENIED_BEFORE_MENU:
+            self.draft.venue_page = -1
+            return self._venue_chosen("page")  # the menu from its first page: numbers are heard better
+        return self._ask_venue()
+
+    def _venue_set(self, venue: VenueChoice) -> list[Command]:
+        self.draft.venue = venue
+        return self._ask_date()
+
+    # --- date and time --------------------------------------------------------------------------------
+
+    def _ask_date(self, intro: str = "") -> list[Command]:
+        return self.ask(Ask("date", self.prompt("date"), self._date_heard, self._date_chosen,
+                            listen=Listen(timeout_s=ENTRY, max_digits=4, terminator="#", inter_digit_timeout_s=5),
+                            keys_prompt=self.prompt("date_keys"), zero_answers=True), intro=intro)
+
+    def _date_heard(self, answer: Answered) -> object:
+        if isinstance(answer, DigitsEntered):
+            if answer.digits == "0":
+                return DateWish(earliest=True)
+            return date_from_keys(answer.digits, self.today) or UNCLEAR
+        wish = parse_date(answer.hypotheses, self.today)
+        return wish if wish is not None and (wish.day or wish.earliest or wish.month) else UNCLEAR
+
+    def _date_chosen(self, wish: DateWish) -> list[Command]:
+        venue_id = self.draft.venue.id if self.draft.venue else None
+        if wish.earliest or wish.month:
+            first = datetime.date(*wish.month, 1) if wish.month else self.today
+            return [self.request(FindSlots, self._offered, venue_id=venue_id, first_day=max(first, self.today),
+                                 limit=OFFERS)]
+        self.draft.day = wish.day
+        return [self.request(FindSlots, self._day_found, venue_id=venue_id, first_day=wish.day, last_day=wish.day,
+                             limit=DAY_SLOTS)]
+
+    def _venue_words(self) -> str:
+        return self.draft.venue.name if self.draft.venue else "どの会場"
+
+    def _day_found(self, result: object) -> list[Command]:
+        if not isinstance(result, SlotsFound):
+            return self._cannot(result)
+        day = speech.day(self.draft.day)
+        if result.slots:
+            self.draft.day_slots = result.slots
+            return self._ask_time()
+        if result.opens_at is not None:
+            opens = f"{speech.day(result.opens_at.date())}、{spoken_time(result.opens_at.time())}"
+            return self._ask_date(intro=self.prompt("not_open", day=day, opens=opens))
+        venue_id = self.draft.venue.id if self.draft.venue else None
+        intro = self.prompt("no_slots", day=day, venue=self._venue_words())
+        return [self.request(FindSlots, lambda r: self._offered(r, intro), venue_id=venue_id,
+                             first_day=self.draft.day, limit=OFFERS)]
+
+    def _offered(self, result: object, intro: str = "") -> list[Command]:
+        if not isinstance(result, SlotsFound):
+            return self._cannot(result)
+        if not result.slots:
+            return self._ask_venue(intro=intro + self.prompt("none_found", venue=self._venue_words()))
+        self.draft.offers = offers = result.slots
+        # what all the options share is said once, so the numbers and times stand out
+        one_day, one_venue = len({s.day for s in offers}) == 1, len({s.venue_id for s in offers}) == 1
+        options = "、".join(f"{n}番、" + "、".join(filter(None, (
+            "" if one_day else speech.day(s.day), f"{spoken_time(s.start)}から", "" if one_venue else s.venue_name)))
+            for n, s in enumerate(offers, 1))
+        shared = "、".join(filter(None, (speech.day(offers[0].day) if one_day else "",
+                                         offers[0].venue_name if one_venue else "")))
+        text = self.prompt("offers", options=(f"{shared}の、" if shared else "") + options)
+        return self.ask(Ask("offers", text, self._offer_heard, self._slot_picked, keys_prompt=text,
+                            expected=phrases_of(self._offer_phrases())), intro=intro)
+
+    def _offer_phrases(self) -> dict[str, tuple[str, ...]]:
+        """An offer by its number (「2番」) or its time, or another day."""
+        return {**{str(n): (f"{n}番", *written(slot.start)) for n, slot in enumerate(self.draft.offers, 1)},
+                "another_day": ANOTHER_DAY[:2]}
+
+    def _offer_heard(self, answer: Answered) -> object:
+        offers = self.draft.offers
+        if isinstance(answer, DigitsEntered):
+            if answer.digits == "9":
+                return "another_day"
+            index = int(answer.digits) - 1 if answer.digits.isdigit() and answer.digits != "0" else -1
+            return offers[index] if 0 <= index < len(offers) else UNCLEAR
+        guess = agree(self._offer_matched(answer), scored(answer.scores, self._offer_phrases()))
+        if guess is None:
+            return UNCLEAR
+        return "another_day" if guess.key == "another_day" else offers[int(guess.key) - 1]
+
+    def _offer_matched(self, answer: Answered) -> Guess | None:
+        if closest(answer.hypotheses, {"another_day": ANOTHER_DAY})[1] >= 0.8:
+            return Guess("another_day", True)
+        number = choice(answer.hypotheses, len(self.draft.offers))
+        wish = parse_time(answer.hypotheses)
+        number = number or next((n for n, slot in enumerate(self.draft.offers, 1)
+                                 if wish and wish.at and slot.start == wish.at), None)
+        return Guess(str(number), True) if number else None
+
+    def _slot_picked(self, value) -> list[Command]:
+        if value == "another_day":
+            return self._ask_date()
+        return self._confirm_slot(value)
+
+    def _ask_time(self, intro: str = "") -> list[Command]:
+        slots = self.draft.day_slots
+        text = self.prompt("time", day=speech.day(self.draft.day), first=spoken_time(slots[0].start),
+                      last=spoken_time(slots[-1].start))
+        return self.ask(Ask("time", text, self._time_heard, self._time_chosen,
+                            listen=Listen(timeout_s=ENTRY, max_digits=4, inter_digit_timeout_s=5),
+                            keys_prompt=self.prompt("time_keys"),
+                            expected=phrases_of(said_times([slot.start for slot in slots]))), intro=intro)
+
+    def _time_heard(self, answer: Answered) -> object:
+        if isinstance(answer, DigitsEntered):
+            if answer.digits == "1":
+                return TimeWish(first_free=True)
+            digits = answer.digits
+            hour, minute = normalize.integer(digits[:-2], 0, 23), normalize.integer(digits[-2:], 0, 59)
+            if len(digits) in (3, 4) and hour is not None and minute is not None:
+                return TimeWish(at=datetime.time(hour, minute))
+            return UNCLEAR
+        free = [slot.start for slot in self.draft.day_slots]
+        wish = parse_time(answer.hypotheses)
+        if wish is not None and (wish.at is None or wish.at not in free):
+            return wish  # a span, the first free time, or a time not free (its nearest are offered)
+        if wish is None:
+            # not heard as a time: the closest of the day's free times, which the slot's read-back confirms
+            at, likeness = closest_time(answer.hypotheses, free)
+            wish = TimeWish(at=at) if likeness >= TIME_LIKENESS else None
+        matched = Guess(wish.at.isoformat(), False) if wish else None
+        # the time the scores speak for wins over a time the transcripts only sound like
+        guess = agree(matched, scored(answer.scores, said_times(free))) or matched
+        return TimeWish(at=datetime.time.fromisoformat(guess.key)) if guess else UNCLEAR
+
+    def _time_chosen(self, wish: TimeWish) -> list[Command]:
+        slots = self.draft.day_slots
+        chosen = next((slot for slot in slots if wish.first_free or wish.allows(slot.start)), None)
+        if chosen is not None:
+            return self._confirm_slot(chosen)
+        near = sorted(slots, key=lambda s: abs(_minutes(s.start) - _minutes(wish.at or wish.earliest)))[:OFFERS]
+        intro = self.prompt("time_taken", at=spoken_time(wish.at)) if wish.at else ""
+        return self._offered(SlotsFound(tuple(sorted(near, key=lambda s: s.start))), intro)
+
+    def _confirm_slot(self, slot: SlotOffer) -> list[Command]:
+        return self.confirm("slot_confirm", self.prompt("slot_confirm", when=speech.when(slot), venue=slot.venue_name),
+                            lambda: self._slot_set(slot), lambda: self._slot_denied(slot))
+
+    def _slot_denied(self, slot: SlotOffer) -> list[Command]:
+        """Not that slot: most often the time was misheard, so the free times nearest it that day are
+        offered by number (and 「ほかの日」 or 9 for another day)."""
+        others = [s for s in self.draft.day_slots or () if s.day == slot.day and s.slot_id != slot.slot_id]
+        if not others:
+            return self._ask_date()
+        near = sorted(others, key=lambda s: abs(_minutes(s.start) - _minutes(slot.start)))[:OFFERS]
+        return self._offered(SlotsFound(tuple(sorted(near, key=lambda s: s.start))), self.prompt("slot_denied"))
+
+    def _slot_set(self, slot: SlotOffer) -> list[Command]:
+        self.draft.slot = slot
+        if self.draft.booking is not None:
+            return self._confirm_move()
+        return self._final() if self.draft.fixing else self._ask_name()
+
+
+def _minutes(at: datetime.time | None) -> int:
+    return at.hour * 60 + at.minute if at else 0
