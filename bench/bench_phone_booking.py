@@ -127,7 +127,11 @@ def place(engine, folder: Path, caller: Caller, venue_names: list[str], turns_fi
     except Exception as exc:  # a caller that crashed is a failed call, not a failed benchmark
         report = {"error": str(exc)[-300:], "steps": []}
     turns = next((s["converse"] for s in report["steps"] if "converse" in s), [])
-    result = {"caller": caller, "result": judge(engine, caller), "seconds": time.monotonic() - started,
+    try:
+        verdict = judge(engine, caller)
+    except Exception as exc:  # reported with the call, so that one bad call does not lose the others
+        verdict, report["error"] = "error", f"judging failed: {exc!r}"[-300:]
+    result = {"caller": caller, "result": verdict, "seconds": time.monotonic() - started,
               "turns": len(turns), "latencies": [t["reply_after_s"] for t in turns if "reply_after_s" in t],
               "rules": [t.get("rule") for t in turns], "error": report.get("error")}
     if turns_file:
