@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -162,8 +163,9 @@ def start_engine(root: Path, prepare=None, **overrides) -> Engine:
                                                    capture_output=True, timeout=120, **kw))
     log_path = root / "voice.log"
     with open(log_path, "wb") as log:
+        # its own process group: whatever it leaves behind (a Kamailio of a killed engine) is ended with it
         process = subprocess.Popen([sys.executable, "-m", "appliance", "voice"], env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, cwd=REPO)
+                                   stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
     engine = Engine(settings, config, process, log_path, base)
     ready = settings.run_dir / "voice.ready"
     deadline = time.monotonic() + 120
@@ -183,6 +185,8 @@ def stop_engine(engine: Engine) -> None:
         except subprocess.TimeoutExpired:
             engine.process.kill()
             engine.process.wait()
+    with contextlib.suppress(ProcessLookupError):  # nothing left: the engine stopped its children itself
+        os.killpg(engine.process.pid, signal.SIGKILL)
 
 
 def engine_problems(text: str) -> list[str]:
