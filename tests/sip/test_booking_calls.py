@@ -1,7 +1,8 @@
 """Booking by phone end to end: the pjsua2 test caller calls the demo's booking line (0586000001) over
 8 kHz G.711 and books by keys alone; the booking is in the database with the venue, day, time, reading
 and phone the caller gave, and its SMS reaches the gateway (the demo's mail catcher). A caller who hangs
-up before the final yes books nothing. A booking made on the web is looked up, cancelled and moved.
+up before the final yes books nothing. A booking made on the web is looked up, cancelled and moved, by
+keys, and cancelled by a caller who speaks (with noise) and listens to each prompt.
 Booking by voice, by callers who listen to each prompt (tests/sip/booking_caller.py), is measured by
 bench/bench_phone_booking.py: such a call takes minutes and is not yet reliable enough for CI."""
 
@@ -217,6 +218,58 @@ def test_a_caller_looks_up_a_booking_by_keys_and_cancels_it(clean_engine, tmp_pa
     [row] = engine.calls(before)
     assert report["steps"][-1] == {"ended_by_engine": True} and row["outcome"] == "cancelled", row["path"]
     assert booking_numbered(engine, number)["status"] == "cancelled"
+
+
+def turns_of(engine, call_id: int) -> list[dict]:
+    """The line's own turns of a call: what it asked, heard or was pressed, and understood."""
+    from db.models import CallTurn
+    with process_globals_kept():
+        runtime.configure(engine.settings)
+        db = open_database(engine.settings)
+        try:
+            return [{"step": t.step, "result": t.result, "heard": t.heard or "", "keys": t.keys or "",
+                     "understood": t.understood or "", "scored": t.score_list}
+                    for t in CallTurn.select().where(CallTurn.call == call_id).order_by(CallTurn.seq)]
+        finally:
+            db.close()
+
+
+def test_a_caller_cancels_a_booking_by_voice_with_noise(clean_engine, tmp_path):
+    """A caller who listens to each prompt asks by voice to cancel (with white noise at 15 dB), presses
+    the reservation number (a number is keys only), says the birth date with its era, says
+    「取り消したいです」 to the read-back and 「はい、お願いします」 to the confirmation: the booking is
+    cancelled, and the line understood each of those answers from speech, its expected answers scored."""
+    engine = clean_engine
+    [(slot_id, _, _)] = free_slots(engine, "honcho")
+    number = booked_on_the_web(engine, slot_id, "09033334444")
+    before = engine.last_call_id()
+
+    def wav(name: str, text: str, noise_db: float | None = None) -> str:
+        path = speech_wav(tmp_path / f"{name}.wav", text)
+        if noise_db is not None:
+            with_noise(path, noise_db)
+        return str(path)
+    from voice.asr.whisper import FOLDER_NAME
+    rules = [  # what the caller answers to each prompt (first match), as it hears them
+        {"when": ["ご用件をお話し", "新しく予約する場合は"], "say": wav("intent", "予約の取り消しをお願いします", 15)},
+        {"when": ["予約番号8けた", "ボタンで押して"], "keys": number},
+        {"when": ["生年月日をお話し", "西暦の8けた"], "say": wav("born", "昭和二十五年三月四日です")},
+        {"when": ["確認だけの場合は", "取り消す場合は"], "say": wav("cancel", "取り消したいです", 15)},
+        {"when": ["のご予約を取り消します", "取り消さない場合は"], "say": wav("yes", "はい、お願いします")},
+    ]
+    model = str(engine.settings.models_dir / FOLDER_NAME)
+    report = call(engine, tmp_path, [
+        {"converse": rules, "keys": True, "turns": 14, "barge_in": True, "model": model,
+         "listen_to_end": ["取り消します"]},
+        {"wait_end": 30}], uri=engine.uri_for(BOOKING_DID), caller="09033334444", timeout_s=420)
+    engine.wait_idle()
+    [row] = engine.calls(before)
+    assert row["outcome"] == "cancelled", (row["path"], report)
+    assert booking_numbered(engine, number)["status"] == "cancelled"
+    by_voice = {t["step"]: t for t in turns_of(engine, row["id"]) if t["result"] == "understood" and t["heard"]}
+    assert {"birth", "found", "cancel_confirm"} <= set(by_voice), turns_of(engine, row["id"])
+    assert by_voice["found"]["understood"] == "cancel" and by_voice["found"]["scored"], by_voice["found"]
+    assert by_voice["birth"]["understood"] == BORN.isoformat()
 
 
 def test_a_caller_moves_a_booking_by_keys_and_a_wrong_number_changes_nothing(clean_engine, tmp_path):
