@@ -4,7 +4,7 @@ recogniser's scores of the expected answers alone (voice/nlu/scores.py), and by 
 does (agree()). Answers: what the caller wants, yes and no, 「次の会場」 at a menu, a number said
 (「二番」), a time alone and in a sentence, each of the demo city's 14 venues said as 「…でお願いします」
 (among all 14 and among its menu page's 4), and answers to another question at the venue question
-(which should be asked again, or at most confirmed). Open JTalk at four speeds and pitches, clean and
+(which should be asked again, or at most confirmed), and noise with nobody speaking. Open JTalk at four speeds and pitches, clean and
 with white noise at 15 and 10 dB SNR, over 8 kHz μ-law, cut by the engine's VAD and endpointer.
 Prints numbers; asserts nothing. About 6 minutes on 2 cores.
 
@@ -31,8 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_short_answers import endpoint, make_babble, scene, speak  # noqa: E402
+from bench_short_answers import NOISE_ONLY_RMS, RATE, endpoint, make_babble, noise, scene, speak  # noqa: E402
 
+from voice import audio  # noqa: E402
 from voice.asr import whisper  # noqa: E402
 from voice.call.endpointer import Endpointer  # noqa: E402
 from voice.call.requests import VenueChoice  # noqa: E402
@@ -89,6 +90,25 @@ class Heard:
                 transcript = self.recognizer.transcribe(samples, expected)
                 self.seconds[f"scoring {len(expected)} answers"].append(transcript.seconds)
                 yield transcript.hypotheses, transcript.confidence, tuple(zip(expected, transcript.scores, strict=True))
+
+
+def noise_alone(heard: Heard):
+    """Nobody speaking: white, pink or babble noise (-41 and -27 dBFS) or a burst (a cough, a bump), as
+    the endpointer passes it on (most is never an utterance)."""
+    rng = heard.rng
+    for kind in ("white", "pink", "babble", "burst"):
+        for rms in NOISE_ONLY_RMS:
+            for _ in range(4 if kind != "burst" else 8):
+                clip = np.zeros(3 * RATE)
+                if kind == "burst":
+                    length = int(rng.uniform(0.15, 0.8) * RATE)
+                    clip[RATE:RATE + length] = noise(str(rng.choice(["white", "pink"])), length, rng, heard.babble) * rms * 3
+                else:
+                    clip = noise(kind, len(clip), rng, heard.babble) * rms
+                samples = audio.over_the_phone(np.clip(np.round(clip), -32768, 32767).astype(np.int16), RATE)
+                pcm, _ = endpoint(samples, heard.vad, heard.endpointer)
+                if pcm is not None:
+                    yield np.frombuffer(pcm, dtype=np.int16)
 
 
 class Tally:
@@ -182,6 +202,15 @@ def main() -> None:
                 if case:
                     tally.add("another answer at the venue question", None,
                               three_ways(venue_matched(case[0], venues), case[2], every))
+        for samples in noise_alone(heard):  # what the dialog would do with it at three questions
+            for answers, said_ in ((YES_NO, YES_NO_SAID), (INTENTS, INTENTS_SAID)):
+                transcript = heard.recognizer.transcribe(samples, said_)
+                case = (transcript.hypotheses, transcript.confidence, tuple(zip(said_, transcript.scores, strict=True)))
+                tally.add("noise alone at a yes/no or intent question", None, decided(*case[:2], answers, case[2]))
+            transcript = heard.recognizer.transcribe(samples, phrases_of(every))
+            scores = tuple(zip(phrases_of(every), transcript.scores, strict=True))
+            tally.add("noise alone at the venue question", None,
+                      three_ways(venue_matched(transcript.hypotheses, venues), scores, every))
     tally.print()
     for label, values in heard.seconds.items():
         print(f"recognition {label}: p50 {np.percentile(values, 50):.2f} s, p95 {np.percentile(values, 95):.2f} s "

@@ -26,6 +26,7 @@ def test_every_phrase_is_sent_once_in_order():
     (scores(honcho=4.0, shimin=2.0, kita=1.0, doko=-3.0), Guess("1", False)),  # 3 ahead but low: confirmed
     (scores(honcho=8.0, shimin=2.0, kita=6.0, doko=-3.0), Guess("1", False)),  # only 2 ahead: confirmed
     (scores(honcho=8.0, shimin=2.0, kita=7.0, doko=-3.0), None),  # 1 ahead: nothing clear
+    (scores(honcho=1.4, shimin=-1.0, kita=-0.6, doko=-3.0), None),  # ahead, but all low: noise, not an answer
 ])
 def test_a_lead_is_taken_confirmed_or_not_enough(given, guess):
     assert scored(given, TABLE) == guess
