@@ -103,14 +103,18 @@ def judge(engine, caller: Caller) -> str:
 
 
 def heard_by_the_line(engine, caller: Caller) -> list[dict]:
-    """The engine's own turns of the caller's call: what it heard and understood at each question."""
+    """The engine's own turns of the caller's call: what it heard and understood at each question (the
+    engine writes them when the call has ended: waited for, up to 10 s)."""
     from db.bookings import phone_index
     from db.models import CallRecord, CallTurn
     with process_globals_kept():
         runtime.configure(engine.settings)
         db = open_database(engine.settings)
         try:
-            record = CallRecord.get_or_none(CallRecord.caller_index == phone_index(caller.phone))
+            ended = (CallRecord.caller_index == phone_index(caller.phone)) & CallRecord.ended_at.is_null(False)
+            deadline = time.monotonic() + 10
+            while (record := CallRecord.get_or_none(ended)) is None and time.monotonic() < deadline:
+                time.sleep(0.5)
             turns = CallTurn.select().where(CallTurn.call == record).order_by(CallTurn.seq) if record else []
             return [{"step": t.step, "result": t.result, "heard": t.heard, "keys": t.keys, "understood": t.understood,
                      "confidence": t.confidence} for t in turns]
