@@ -264,7 +264,7 @@ def test_a_caller_cancels_a_booking_by_voice_with_noise(clean_engine, tmp_path):
         {"wait_end": 30}], uri=engine.uri_for(BOOKING_DID), caller="09033334444", timeout_s=420)
     engine.wait_idle()
     [row] = engine.calls(before)
-    assert row["outcome"] == "cancelled", (row["path"], report)
+    assert row["outcome"] == "cancelled", turns_of(engine, row["id"])
     assert booking_numbered(engine, number)["status"] == "cancelled"
     by_voice = {t["step"]: t for t in turns_of(engine, row["id"]) if t["result"] == "understood" and t["heard"]}
     assert {"birth", "found", "cancel_confirm"} <= set(by_voice), turns_of(engine, row["id"])
