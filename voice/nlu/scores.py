@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 SURE_SCORE, SURE_LEAD = 5.0, 3.0
 LIKELY_SCORE, LIKELY_LEAD = 2.0, 1.5
+RUNNER_UP_GAP = 3.0  # a second answer this close to a denied first is asked about next
 
 
 @dataclass(frozen=True)
@@ -32,20 +33,36 @@ def phrases_of(table: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(phrase for phrases in table.values() for phrase in phrases))
 
 
-def scored(scores: tuple[tuple[str, float], ...], table: dict[str, tuple[str, ...]]) -> Guess | None:
-    """The key whose phrases the audio speaks for most, when it clearly leads the others (phrases the
-    recogniser did not score are left out; None without scores or without a clear lead)."""
+def ranked(scores: tuple[tuple[str, float], ...], table: dict[str, tuple[str, ...]]) -> list[tuple[str, float]]:
+    """The table's keys by how much the audio speaks for them (a key's best phrase), best first; keys
+    none of whose phrases were scored are left out."""
     by_phrase = dict(scores)
     per_key = {key: max(by_phrase[p] for p in phrases if p in by_phrase)
                for key, phrases in table.items() if any(p in by_phrase for p in phrases)}
-    if not per_key:
+    return sorted(per_key.items(), key=lambda item: -item[1])
+
+
+def scored(scores: tuple[tuple[str, float], ...], table: dict[str, tuple[str, ...]]) -> Guess | None:
+    """The key whose phrases the audio speaks for most, when it clearly leads the others (phrases the
+    recogniser did not score are left out; None without scores or without a clear lead)."""
+    keys = ranked(scores, table)
+    if not keys:
         return None
-    ranked = sorted(per_key.values(), reverse=True)
-    best = max(per_key, key=per_key.get)
-    lead = ranked[0] - ranked[1] if len(ranked) > 1 else ranked[0]
-    if ranked[0] >= SURE_SCORE and lead >= SURE_LEAD:
+    (best, top), lead = keys[0], keys[0][1] - keys[1][1] if len(keys) > 1 else keys[0][1]
+    if top >= SURE_SCORE and lead >= SURE_LEAD:
         return Guess(best, True)
-    return Guess(best, False) if ranked[0] >= LIKELY_SCORE and lead >= LIKELY_LEAD else None
+    return Guess(best, False) if top >= LIKELY_SCORE and lead >= LIKELY_LEAD else None
+
+
+def runner_up(scores: tuple[tuple[str, float], ...], table: dict[str, tuple[str, ...]], guess: str) -> str:
+    """The key to ask about next when the caller says the guess was wrong: the best other key, if the
+    audio spoke for it nearly as much (within RUNNER_UP_GAP, and at least LIKELY_SCORE); else ""."""
+    keys = dict(ranked(scores, table))
+    top = keys.pop(guess, None)
+    best = max(keys, key=keys.get, default="")
+    if not best or top is None or keys[best] < LIKELY_SCORE or top - keys[best] > RUNNER_UP_GAP:
+        return ""
+    return best
 
 
 def agree(heard: Guess | None, scored: Guess | None) -> Guess | None:

@@ -446,9 +446,27 @@ def test_scores_that_lean_only_a_little_make_the_line_confirm_the_venue():
     about (「北支所でよろしいですか」) rather than taken; a caller's no asks for the venue again."""
     booking = flow()
     assert (up_to_the_venue(Playbook(booking))
-            << heard("ありがとう", 北支所=4.0, 本庁舎=2.0, 北部公民館=1.0) >> said("北支所") >> Listen
+            << heard("ありがとう", 北支所=4.0, 本庁舎=0.5, 北部公民館=1.0) >> said("北支所") >> Listen
             << heard("いいえ") >> said("ご希望の会場") >> Listen)
     assert booking.log.path[-2:] == ["venue_confirm", "venue"]
+
+
+def test_a_venue_denied_makes_the_line_ask_about_the_one_the_audio_spoke_for_next():
+    """「北支所でお願いします」 scored 市民課 (本庁舎) 4.5, 北支所 3.0 on a real demo call: 本庁舎 is read back;
+    at the caller's no the line asks about 北支所 next, as a clerk would, rather than asking again (the
+    same audio would be guessed the same); a venue denied is never guessed again."""
+    booking = flow()
+    said_kita = heard("さっそでお願いいたします", 市民課=4.5, 北支所=3.0, 北部公民館=1.0)
+    assert (up_to_the_venue(Playbook(booking))
+            << said_kita >> said("デモ市役所 本庁舎 市民課ですね") >> Listen
+            << heard("いいえ、違います") >> said("北支所ですね") >> Listen
+            << heard("はい") >> said("ご希望の日にち") >> Listen)
+    assert booking.draft.venue == KITA
+    again = flow()
+    assert (up_to_the_venue(Playbook(again))
+            << heard("ありがとう", 市民課=4.5, 北支所=-3.0) >> said("本庁舎 市民課ですね") >> Listen
+            << heard("いいえ") >> said("ご希望の会場") >> Listen
+            << heard("ありがとう", 市民課=4.5, 北支所=-3.0) >> said("聞き取れませんでした") >> Listen)
 
 
 def test_keys_only_calls_send_nothing_to_be_scored():
@@ -464,9 +482,9 @@ def test_a_venue_read_back_wrong_twice_is_chosen_from_the_menu_instead():
     better than names) rather than the question asked again and again."""
     booking = flow()
     assert (up_to_the_venue(Playbook(booking))
-            << heard("ありがとう", 北支所=4.0, 本庁舎=2.0) >> said("北支所ですね") >> Listen
+            << heard("ありがとう", 北支所=4.0, 本庁舎=0.5) >> said("北支所ですね") >> Listen
             << heard("いいえ") >> said("ご希望の会場") >> Listen
-            << heard("ありがとう", 北支所=4.0, 本庁舎=2.0) >> said("北支所ですね") >> Listen
+            << heard("ありがとう", 東支所=4.0, 本庁舎=0.5) >> said("東支所ですね") >> Listen
             << heard("いいえ、違います") >> said("会場を番号で選びます", "1番、デモ市役所 本庁舎 市民課") >> Listen
             << keys("1") >> said("ご希望の日にち") >> Listen)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from voice.nlu.scores import Guess, agree, phrases_of, scored
+from voice.nlu.scores import Guess, agree, phrases_of, runner_up, scored
 
 TABLE = {"1": ("本庁舎", "市民課"), "2": ("北支所",), "anywhere": ("どこでも",)}
 
@@ -55,3 +55,11 @@ def test_phrases_not_scored_are_left_out_and_no_scores_give_nothing():
 ])
 def test_two_guesses_agree_or_not(heard, from_scores, together):
     assert agree(heard, from_scores) == together
+
+
+def test_the_runner_up_is_the_next_key_the_audio_spoke_for_nearly_as_much():
+    """After 本庁舎 (4.5) is denied, 北支所 (3.0) is worth asking about; one far behind or low is not."""
+    assert runner_up(scores(shimin=4.5, kita=3.0, doko=-1.0), TABLE, "1") == "2"
+    assert runner_up(scores(shimin=7.5, kita=3.0, doko=-1.0), TABLE, "1") == ""  # 4.5 behind
+    assert runner_up(scores(shimin=3.0, kita=1.5, doko=-1.0), TABLE, "1") == ""  # too low
+    assert runner_up((), TABLE, "1") == ""

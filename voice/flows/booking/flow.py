@@ -20,7 +20,7 @@ in manage.py; the machinery of asking (misses, read-backs, keys) in dialog.py.
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from voice.call.events import Command, DigitsEntered
 from voice.call.requests import (
@@ -65,6 +65,8 @@ class Draft:
     born: datetime.date | None = None
     sms: bool = False
     venue_page: int = -1  # the page of the venue menu being read (-1: not read yet)
+    venues_denied: set[int] = field(default_factory=set)  # venues read back and denied: not guessed again
+    venue_runner_up: VenueChoice | None = None  # the one the audio spoke for next: asked about if denied
     booking: BookingInfo | None = None  # looked up (change, cancel)
     number: str = ""
     fixing: bool = False  # back from the final read-back to mend one part

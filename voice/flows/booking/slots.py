@@ -15,7 +15,7 @@ from voice.flows.booking.dialog import ENTRY, UNCLEAR, Answered, Ask
 from voice.nlu.answers import NEXT_SAID, asks_next, choice
 from voice.nlu.dates import DateWish, date_from_keys, parse_date
 from voice.nlu.readings import closest
-from voice.nlu.scores import Guess, agree, phrases_of, scored
+from voice.nlu.scores import Guess, agree, phrases_of, runner_up, scored
 from voice.nlu.times import TimeWish, closest_time, parse_time, said_times, spoken_time, written
 from voice.nlu.venues import phrases, said
 
@@ -51,14 +51,19 @@ class SlotQuestions:
             return ("keys", page[index]) if 0 <= index < len(page) else UNCLEAR
         if menu_read and asks_next(answer.hypotheses):
             return "page"
-        # after the menu was read, a name is one of its page's four: a smaller closed set, heard better
-        pool = self._venue_page() if menu_read else venues
-        table = said(pool, numbered=menu_read) | ({"page": NEXT_SAID} if menu_read else {})
+        # after the menu was read, a name is one of its page's four: a smaller closed set, heard better;
+        # a venue the caller said no to is not guessed again (by keys it can still be chosen)
+        page = self._venue_page() if menu_read else venues
+        table = {key: phrases for key, phrases in said(page, numbered=menu_read).items()
+                 if key not in {str(v) for v in self.draft.venues_denied}} | ({"page": NEXT_SAID} if menu_read else {})
+        pool = tuple(v for v in page if v.id not in self.draft.venues_denied)
         guess = agree(self._venue_matched(answer, pool), scored(answer.scores, table))
         if guess is None:
             return UNCLEAR
         if guess.key == "page":
             return "page"
+        next_best = runner_up(answer.scores, table, guess.key)
+        self.draft.venue_runner_up = next((v for v in venues if str(v.id) == next_best), None)
         chosen = None if guess.key == "anywhere" else next(v for v in venues if str(v.id) == guess.key)
         return ("sure" if guess.sure else "unsure", chosen)
 
@@ -96,11 +101,20 @@ class SlotQuestions:
             self.draft.venue = None
             return self._ask_date()
         if how == "unsure":
-            return self.confirm("venue_confirm", self.prompt("venue_confirm", venue=venue.name),
-                                lambda: self._venue_set(venue), self._venue_denied)
+            return self._confirm_venue(venue)
         return self._venue_set(venue)
 
-    def _venue_denied(self) -> list[Command]:
+    def _confirm_venue(self, venue: VenueChoice) -> list[Command]:
+        return self.confirm("venue_confirm", self.prompt("venue_confirm", venue=venue.name),
+                            lambda: self._venue_set(venue), lambda: self._venue_denied(venue))
+
+    def _venue_denied(self, venue: VenueChoice) -> list[Command]:
+        """Not that venue: the one the audio spoke for next is asked about, as a clerk would (「では、
+        北支所ですか」); without one, the question again, or the menu after two wrong guesses."""
+        self.draft.venues_denied.add(venue.id)
+        next_best, self.draft.venue_runner_up = self.draft.venue_runner_up, None
+        if next_best is not None and next_best.id not in self.draft.venues_denied:
+            return self._confirm_venue(next_best)
         if self.denials["venue_confirm"] >= VENUES_DENIED_BEFORE_MENU:
             self.draft.venue_page = -1
             return self._venue_chosen("page")  # the menu from its first page: numbers are heard better
