@@ -24,7 +24,9 @@ from voice.call.requests import (
     CancelBooking,
     Changed,
     Choices,
+    DaysFound,
     FindBooking,
+    FindDays,
     FindSlots,
     LoadChoices,
     MoveBooking,
@@ -106,6 +108,17 @@ def find_slots(request: FindSlots, actor: Actor, now: datetime.datetime) -> Slot
     return SlotsFound(offers, opens_at=None if offers else _opens_later(request, now))
 
 
+def find_days(request: FindDays, actor: Actor, now: datetime.datetime) -> DaysFound:
+    days: list[datetime.date] = []
+    for offer in bookable_slots(CHANNEL, now, release_days=runtime.settings().reserved_seats_release_days,
+                                venue_id=request.venue_id, first_day=request.first_day):
+        if offer.date not in days:
+            days.append(offer.date)
+            if len(days) >= max(1, min(request.limit, 10)):
+                break
+    return DaysFound(tuple(days))
+
+
 def _opens_later(request: FindSlots, now: datetime.datetime) -> datetime.datetime | None:
     """When booking opens for the first day asked about, if that is still to come."""
     query = Slot.select(Slot, Venue).join(Venue).where(Slot.date == request.first_day, Venue.active, ~Slot.closed)
@@ -146,5 +159,5 @@ def cancel_booking(request: CancelBooking, actor: Actor, now: datetime.datetime)
     return Changed(_info(booking))
 
 
-HANDLERS = {LoadChoices: load_choices, FindSlots: find_slots, BookSlot: book_slot, FindBooking: find_booking,
-            MoveBooking: move_booking, CancelBooking: cancel_booking}
+HANDLERS = {LoadChoices: load_choices, FindSlots: find_slots, FindDays: find_days, BookSlot: book_slot,
+            FindBooking: find_booking, MoveBooking: move_booking, CancelBooking: cancel_booking}

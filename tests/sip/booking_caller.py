@@ -114,6 +114,9 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
     its_name = [f"{caller.kana}様", f"{caller.name}様"]
     menu_page, menu_key = divmod(caller.venue_index, 4)
     time_wav = wav(f"{said_time(caller.start)[0]}でお願いします")
+    date_wav = wav(f"{kanji_number(caller.day.month)}月{kanji_number(caller.day.day)}日")
+    its_day = {"digits": [f"{caller.day.month}月{caller.day.day}日",
+                          f"{kanji_number(caller.day.month)}月{kanji_number(caller.day.day)}日"], "unless": []}
     menu = ({"keys": str(menu_key + 1), "next_keys": "9"} if caller.keys else
             {"say": wav(f"{venue}でお願いします"), "next_say": wav("次の会場")})
     return [  # first match wins: the final read-back holds the words of the other questions
@@ -127,14 +130,16 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
         {"when": ["番号で選びます", "次の会場は"], "menu_page": menu_page, **menu, "expect_next": [its_venue]},
         {"when": ["ご希望の会場", "どの会場でも"], "say": wav(f"{venue}でお願いします"), "keys": "9",
          "expect_next": [its_venue]},
+        # free days read by number when its date was not understood: its day by number, else the next days
+        {"when": ["空いている日は", "その後の日は"], "pick": its_day, "say": date_wav,
+         "pick_say": [wav(f"{kanji_number(n)}番です") for n in (1, 2, 3)],
+         "none_say": wav("次"), "none_keys": "9"},
         # times offered by number: its own time said again (or the number pressed), else another day
         {"when": ["ご案内できるのは", "ご希望の番号か時間を", "ほかの日をご希望の場合は"], "pick": its_time, "say": time_wav,
          "none_say": wav("ほかの日でお願いします"), "none_keys": "9", "expect_next": [its_venue, its_time]},
         {"when": ["ご希望の時間", "までの間で空き"], "say": time_wav,
          "keys": f"{caller.start:%H%M}", "expect_next": [its_venue, its_time]},
-        {"when": ["ご希望の日にち", "月と日"], "say": wav(f"{kanji_number(caller.day.month)}月"
-                                                    f"{kanji_number(caller.day.day)}日"),
-         "keys": f"{caller.day:%m%d}"},
+        {"when": ["ご希望の日にち", "月と日"], "say": date_wav, "keys": f"{caller.day:%m%d}"},
         {"when": ["フルネーム", "お名前を、ゆっくり", "もう一度、お名前"], "say": wav(f"{caller.name}です"), "keys": "1",
          "expect_next": [{"exactly": its_name}]},
         {"when": ["おかけいただいている", "別の番号にする"], "say": yes, "keys": "1"},

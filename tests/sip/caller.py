@@ -24,7 +24,8 @@ Script: {"uri": ..., "codec": "PCMU/8000/1", "steps": [...], "heard": "out.wav"}
                               (the read-back of this answer). A rule with "menu_page" N is a menu read
                               a page at a time: the caller counts the pages (a miss re-reads one) and
                               answers "next_say"/"next_keys" until page N; one with "pick" (an
-                              expectation) presses the number of the option that holds it, or answers
+                              expectation) presses the number of the option that holds it (or says
+                              its "pick_say" WAV for that number: 「二番です」), or answers
                               "none_say"/"none_keys". A prompt no rule knows gets no answer. With "barge_in": true it also transcribes at each pause within
                               a prompt and answers as soon as a rule matches, unless a "listen_to_end"
                               phrase was heard or the rule has "hear_all" (a read-back or a menu,
@@ -277,8 +278,8 @@ def converse(step: dict, port: Port, call: Call, poll) -> list[dict]:
         elif "pick" in rule:  # numbered options: the number of the one the caller wants, else none of them
             number = picked(rule["pick"], text)
             turn["picked"] = number
-            rule = ({**rule, "keys": str(number)} if number else
-                    {**rule, "say": rule["none_say"], "keys": rule["none_keys"]})
+            rule = ({**rule, "keys": str(number), **({"say": rule["pick_say"][number - 1]} if "pick_say" in rule else {})}
+                    if number else {**rule, "say": rule["none_say"], "keys": rule["none_keys"]})
         # a caller who may press keys does so once the engine did not understand it (or always, for
         # what cannot be said well: a rule with only keys)
         keys = rule.get("keys") if step.get("keys") and (asked_again or "say" not in rule) else None

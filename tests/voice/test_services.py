@@ -18,7 +18,9 @@ from voice.call.requests import (
     CancelBooking,
     Changed,
     Choices,
+    DaysFound,
     FindBooking,
+    FindDays,
     FindSlots,
     LoadChoices,
     MoveBooking,
@@ -58,6 +60,19 @@ def test_slots_are_found_earliest_first_within_the_times_asked(db, create_slot):
     assert found.slots[0].venue_name == "本庁舎" and found.slots[0].venue_kana == "ホンチョウシャ"
     morning = ask(FindSlots(3, venue_id=found.slots[0].venue_id, first_day=SLOT_DAY, latest=datetime.time(11, 59)))
     assert [s.start for s in morning.slots] == [datetime.time(9), datetime.time(10, 30)]
+
+
+def test_days_with_a_free_slot_are_found_earliest_first_each_once(db, create_slot):
+    """A day menu's days: each day with a bookable slot once, earliest first, from the day asked; a full
+    day is not one of them."""
+    day = datetime.timedelta(days=1)
+    for offset, start in ((0, "09:00"), (0, "10:00"), (2, "09:00"), (3, "11:00"), (5, "09:00")):
+        create_slot(date=SLOT_DAY + offset * day, start=start)
+    create_slot(date=SLOT_DAY + day, start="09:00", capacity=1, booked_web=1)  # full
+    found = ask(FindDays(6, venue_id=None, first_day=SLOT_DAY, limit=3))
+    assert found == DaysFound((SLOT_DAY, SLOT_DAY + 2 * day, SLOT_DAY + 3 * day))
+    assert ask(FindDays(7, venue_id=None, first_day=SLOT_DAY + 4 * day)).days == (SLOT_DAY + 5 * day,)
+    assert ask(FindDays(8, venue_id=None, first_day=SLOT_DAY + 6 * day)).days == ()
 
 
 def test_the_phones_held_seats_are_offered_to_callers(db, create_slot):

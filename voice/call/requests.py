@@ -93,6 +93,21 @@ class FindSlots(Request):
 
 
 @dataclass(frozen=True)
+class FindDays(Request):
+    """Up to `limit` days with a bookable slot on the phone channel, earliest first, from first_day, at
+    one venue (or any when venue_id is None): the days a menu reads out."""
+
+    venue_id: int | None
+    first_day: datetime.date
+    limit: int = 3
+
+
+@dataclass(frozen=True)
+class DaysFound:
+    days: tuple[datetime.date, ...]
+
+
+@dataclass(frozen=True)
 class SlotsFound:
     slots: tuple[SlotOffer, ...]
     opens_at: datetime.datetime | None = None  # none found because booking opens later (the first day's)

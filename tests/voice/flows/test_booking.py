@@ -37,7 +37,9 @@ from voice.call.requests import (
     CancelBooking,
     Changed,
     Choices,
+    DaysFound,
     FindBooking,
+    FindDays,
     FindSlots,
     LoadChoices,
     MoveBooking,
@@ -517,3 +519,31 @@ def test_once_the_venue_menu_is_read_its_numbers_and_next_are_scored():
             << heard("ありがとう") >> said("会場を番号で選びます") >> expecting("1番", "4番", "北支所", "次の会場")
             << heard("ニバ", **{"2番": 8.0, "1番": 1.0, "北支所": 2.5, "次の会場": -2.0}) >> said("ご希望の日にち") >> Listen)
     assert booking.draft.venue == KITA
+
+
+def test_a_date_not_understood_twice_is_chosen_from_the_free_days_read_out():
+    """「十二月八日」 heard as 「海が降ろうか」 twice: the line reads the venue's first free days by number
+    (a number among three is heard far better than a date), the caller says 「二番」 and is asked the
+    time on that day; 「次」 reads the next days, past the last it starts again, 0 asks for the date by keys."""
+    booking = flow()
+    days = (D(2026, 12, 2), D(2026, 12, 3), D(2026, 12, 4))
+    menu = (up_to_the_venue(Playbook(booking))
+            << heard("本庁舎でお願いします") >> said("ご希望の日にち") >> Listen
+            << heard("海が降ろうか") >> said("聞き取れませんでした", "ご希望の日にち") >> Listen
+            << heard("海が降ろうか") >> asked(FindDays, venue_id=1, first_day=D(2026, 12, 1), limit=3)
+            << reply(DaysFound(days))
+            >> said("聞き取れませんでした", "空いている日は、1番、12月2日、水曜日、2番、12月3日、木曜日")
+            >> expecting("1番", "2番", "12月3日", "次"))
+    assert (menu << heard("にばん", **{"2番": 7.0, "1番": 1.0, "12月3日": 2.0})
+            >> asked(FindSlots, venue_id=1, first_day=DAY, last_day=DAY)
+            << reply(SlotsFound(DAY_SLOTS)) >> said("12月3日、木曜日は") >> Listen)
+    paging = flow()
+    assert (up_to_the_venue(Playbook(paging))
+            << heard("本庁舎でお願いします") >> said("ご希望の日にち") >> Listen
+            << heard("海が降ろうか") >> said("ご希望の日にち") >> Listen
+            << heard("海が降ろうか") >> asked(FindDays) << reply(DaysFound(days)) >> said("空いている日は") >> Listen
+            << heard("次") >> asked(FindDays, first_day=D(2026, 12, 5))
+            << reply(DaysFound(())) >> asked(FindDays, first_day=D(2026, 12, 1))
+            << reply(DaysFound(days)) >> said("これより後に空いている日はありません", "1番、12月2日") >> Listen
+            << keys("0") >> said("日にちを、月と日の4けたで押してください") >> Listen
+            << keys("1203") >> asked(FindSlots, first_day=DAY))

@@ -1,8 +1,8 @@
 """The machinery of a spoken dialog by questions (after VoiceXML's form interpretation): one question
 at a time, answered by speech or keys; what was heard is understood or counted as a miss, with a
 no-match and no-input count per question: the first miss asks again, the second says how to answer by
-keys, the third offers a person (0), the fourth hands the caller over (or, with nobody to take the
-call, gives the city's number and says goodbye). A read-back the caller denies three times (the venue,
+keys (or reads a numbered menu of the answers), the third offers a person (0), the fourth hands the
+caller over (or, with nobody to take the call, gives the city's number and says goodbye). A read-back the caller denies three times (the venue,
 the slot, the phone number …) hands the caller over the same way: the line cannot hear it right.
 
 At any question: 「もう一度」 or * says it again, 「ゆっくり」 or # alone slows speech for the rest of the
@@ -71,6 +71,9 @@ class Ask:
     zero_answers: bool = False  # 0 is an answer here (a digit of a date), not "a person, please"
     expected: tuple[str, ...] = ()  # what callers say to a closed question: scored against the audio
     keys_expected: tuple[str, ...] = ()  # what they say once the keys prompt was read (a menu's numbers)
+    # asked instead of the keys prompt after MISSES_BEFORE_KEYS misses: a numbered menu of the answers
+    # (given what to say first: the apology for the miss)
+    menu: Callable[[str], list[Command]] | None = None
     misses: int = field(default=0, init=False)
 
 
@@ -229,6 +232,9 @@ class Dialog:
         if ask.misses >= MISSES_BEFORE_HANDOVER:
             self.outcome = "not_understood"
             return self.transfer()
+        if ask.menu is not None and ask.misses == MISSES_BEFORE_KEYS and not self.keys_only:
+            self.asking = None
+            return ask.menu(sorry)
         text = ask.keys_prompt or ask.prompt if ask.misses >= MISSES_BEFORE_KEYS else self._question(ask)
         if ask.misses >= MISSES_BEFORE_PERSON:
             text = self.prompt("offer_person") + text

@@ -67,6 +67,7 @@ class Draft:
     venue_page: int = -1  # the page of the venue menu being read (-1: not read yet)
     venues_denied: set[int] = field(default_factory=set)  # venues read back and denied: not guessed again
     venue_runner_up: VenueChoice | None = None  # the one the audio spoke for next: asked about if denied
+    menu_days: tuple[datetime.date, ...] = ()  # the free days the day menu is reading
     booking: BookingInfo | None = None  # looked up (change, cancel)
     number: str = ""
     fixing: bool = False  # back from the final read-back to mend one part

@@ -9,7 +9,7 @@ import datetime
 
 from db import normalize
 from voice.call.events import Command, DigitsEntered, Listen
-from voice.call.requests import FindSlots, SlotOffer, SlotsFound, VenueChoice
+from voice.call.requests import DaysFound, FindDays, FindSlots, SlotOffer, SlotsFound, VenueChoice
 from voice.flows.booking import speech
 from voice.flows.booking.dialog import ENTRY, UNCLEAR, Answered, Ask
 from voice.nlu.answers import NEXT_SAID, asks_next, choice
@@ -21,6 +21,7 @@ from voice.nlu.venues import phrases, said
 
 DAY_SLOTS = 20  # the most slots one day has (09:00-17:00 in half hours)
 OFFERS = 3  # alternatives offered when a wish is full
+DAYS_PER_PAGE = 3  # free days read per page of the day menu
 VENUE_PAGE = 4  # venues read per page of the key menu (1-4, 9 for the next page)
 ANOTHER_DAY = ("ほかの日", "他の日", "違う日", "別の日", "ほかの日にち")
 VENUES_DENIED_BEFORE_MENU = 2  # a venue read back wrong twice: the numbered menu is read instead
@@ -126,10 +127,63 @@ class SlotQuestions:
 
     # --- date and time --------------------------------------------------------------------------------
 
-    def _ask_date(self, intro: str = "") -> list[Command]:
-        return self.ask(Ask("date", self.prompt("date"), self._date_heard, self._date_chosen,
+    def _ask_date(self, intro: str = "", by_keys: bool = False) -> list[Command]:
+        question = self.prompt("date_keys") if by_keys else self.prompt("date")
+        return self.ask(Ask("date", question, self._date_heard, self._date_chosen,
                             listen=Listen(timeout_s=ENTRY, max_digits=4, terminator="#", inter_digit_timeout_s=5),
-                            keys_prompt=self.prompt("date_keys"), zero_answers=True), intro=intro)
+                            keys_prompt=self.prompt("date_keys"), zero_answers=True,
+                            menu=None if by_keys else self._days_menu), intro=intro)
+
+    # a date not understood twice: the free days read out a few at a time, chosen by number (Whisper base
+    # hears 「十二月八日」 as 「海が降ろうか」, but 「二番」 among three scored well)
+
+    def _days_menu(self, intro: str = "", first_day: datetime.date | None = None) -> list[Command]:
+        venue_id = self.draft.venue.id if self.draft.venue else None
+        return [self.request(FindDays, lambda result: self._days_offered(result, intro, first_day is not None),
+                             venue_id=venue_id, first_day=first_day or self.today, limit=DAYS_PER_PAGE)]
+
+    def _days_offered(self, result: object, intro: str, paged: bool) -> list[Command]:
+        if not isinstance(result, DaysFound):
+            return self._cannot(result)
+        if not result.days:
+            if paged:  # past the last free day: from the first again
+                return self._days_menu(intro + self.prompt("days_end"))
+            return self._ask_venue(intro=intro + self.prompt("none_found", venue=self._venue_words()))
+        self.draft.menu_days = result.days
+        options = "、".join(f"{number}番、{speech.day(day)}" for number, day in enumerate(result.days, 1))
+        text = self.prompt("days", options=options)
+        return self.ask(Ask("date_menu", text, self._menu_day_heard, self._menu_day_chosen, keys_prompt=text,
+                            zero_answers=True, expected=phrases_of(self._menu_day_phrases())), intro=intro)
+
+    def _menu_day_phrases(self) -> dict[str, tuple[str, ...]]:
+        return {**{day.isoformat(): (f"{number}番", f"{day.month}月{day.day}日")
+                   for number, day in enumerate(self.draft.menu_days, 1)}, "next": NEXT_SAID}
+
+    def _menu_day_heard(self, answer: Answered) -> object:
+        days = self.draft.menu_days
+        if isinstance(answer, DigitsEntered):
+            if answer.digits in ("0", "9"):
+                return {"0": "keys", "9": "next"}[answer.digits]
+            index = int(answer.digits) - 1 if answer.digits.isdigit() else -1
+            return days[index] if 0 <= index < len(days) else UNCLEAR
+        matched = None
+        if asks_next(answer.hypotheses):
+            matched = Guess("next", True)
+        elif number := choice(answer.hypotheses, len(days)):
+            matched = Guess(days[number - 1].isoformat(), True)
+        elif (wish := parse_date(answer.hypotheses, self.today)) is not None and wish.day in days:
+            matched = Guess(wish.day.isoformat(), False)
+        guess = agree(matched, scored(answer.scores, self._menu_day_phrases()))
+        if guess is None:
+            return UNCLEAR
+        return guess.key if guess.key == "next" else datetime.date.fromisoformat(guess.key)
+
+    def _menu_day_chosen(self, value) -> list[Command]:
+        if value == "keys":
+            return self._ask_date(by_keys=True)
+        if value == "next":
+            return self._days_menu(first_day=self.draft.menu_days[-1] + datetime.timedelta(days=1))
+        return self._date_chosen(DateWish(day=value))
 
     def _date_heard(self, answer: Answered) -> object:
         if isinstance(answer, DigitsEntered):
