@@ -547,3 +547,32 @@ def test_a_date_not_understood_twice_is_chosen_from_the_free_days_read_out():
             << reply(DaysFound(days)) >> said("これより後に空いている日はありません", "1番、12月2日") >> Listen
             << keys("0") >> said("日にちを、月と日の4けたで押してください") >> Listen
             << keys("1203") >> asked(FindSlots, first_day=DAY))
+
+
+def test_a_day_past_the_reception_window_offers_the_earliest_free_slots_from_today():
+    """「十二月八日」 heard as 「12月4日」 on 7 December is next year's 4 December: no slot that day nor after
+    it, so the earliest from today are offered (it went back to the venue question, round and round)."""
+    booking = flow()
+    next_year = D(2027, 11, 20)  # the call comes in on 1 December 2026
+    assert (up_to_the_venue(Playbook(booking))
+            << heard("本庁舎でお願いします") >> said("ご希望の日にち") >> Listen
+            << heard("11月20日") >> asked(FindSlots, first_day=next_year, last_day=next_year)
+            << reply(SlotsFound(())) >> asked(FindSlots, first_day=next_year, last_day=None)
+            << reply(SlotsFound(())) >> asked(FindSlots, first_day=D(2026, 12, 1), last_day=None)
+            << reply(SlotsFound(DAY_SLOTS[:3]))
+            >> said("11月20日", "ご案内できるのは", "1番、9時から") >> Listen)
+
+
+def test_a_question_asked_anew_a_fifth_time_hands_the_caller_over():
+    """Answers understood each time, yet the dialog comes back to the same question (here: the venue
+    whose every day the caller names has no slots): the fifth time, a person instead."""
+    booking = flow()
+    playbook = up_to_the_venue(Playbook(booking))
+    for _ in range(4):
+        playbook = (playbook << heard("本庁舎でお願いします") >> said("ご希望の日にち") >> Listen
+                    << heard("十二月三日") >> asked(FindSlots) << reply(SlotsFound(())) >> asked(FindSlots)
+                    << reply(SlotsFound(())) >> asked(FindSlots) << reply(SlotsFound(())) >> said("ご希望の会場") >> Listen)
+    assert playbook << heard("本庁舎でお願いします") >> said("ご希望の日にち") >> Listen << heard("十二月三日") \
+        >> asked(FindSlots) << reply(SlotsFound(())) >> asked(FindSlots) << reply(SlotsFound(())) >> asked(FindSlots) \
+        << reply(SlotsFound(())) >> said("担当者におつなぎします") >> Transfer("staff")
+    assert booking.log.path[-2:] == ["venue_again", "transfer"] and booking.outcome == "not_understood"

@@ -2,8 +2,9 @@
 at a time, answered by speech or keys; what was heard is understood or counted as a miss, with a
 no-match and no-input count per question: the first miss asks again, the second says how to answer by
 keys (or reads a numbered menu of the answers), the third offers a person (0), the fourth hands the
-caller over (or, with nobody to take the call, gives the city's number and says goodbye). A read-back the caller denies three times (the venue,
-the slot, the phone number …) hands the caller over the same way: the line cannot hear it right.
+caller over (or, with nobody to take the call, gives the city's number and says goodbye). A read-back
+the caller denies three times (the venue, the slot, the phone number …), or a question asked anew a
+fifth time, hands the caller over the same way: the line cannot hear it right.
 
 At any question: 「もう一度」 or * says it again, 「ゆっくり」 or # alone slows speech for the rest of the
 call, 「オペレーター」 (or 0 at a one-key question) asks for a person. Requests go out with a handler
@@ -49,6 +50,7 @@ STAFF = "staff"  # the transfer target (transfer_targets) that takes callers the
 MISSES_BEFORE_KEYS, MISSES_BEFORE_PERSON, MISSES_BEFORE_HANDOVER = 2, 3, 4
 DENIALS_BEFORE_HANDOVER = 3  # a read-back denied this often: heard wrong again and again
 ENTRY = 30.0  # seconds to press an entry of several keys
+ASKED_BEFORE_HANDOVER = 5  # a question asked anew this often in one call: the dialog is going round
 MENU = Listen(timeout_s=7.0, max_digits=1)
 
 
@@ -99,6 +101,12 @@ class Dialog:
         return Say(text, next(self._prompts))
 
     def ask(self, ask: Ask, intro: str = "") -> list[Command]:
+        if self.log.path.count(ask.name) >= ASKED_BEFORE_HANDOVER:
+            # answers understood each time, yet back at the same question (a venue, a day misheard the
+            # same way that has no slots): a person, rather than round and round
+            self.log.path.append(f"{ask.name}_again")
+            self.outcome = "not_understood"
+            return self.transfer()
         self.asking = ask
         self.log.path.append(ask.name)
         self.last_said = [self.say(intro + self._question(ask)), self._listen(ask)]

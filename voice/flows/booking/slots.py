@@ -218,8 +218,17 @@ class SlotQuestions:
             return self._ask_date(intro=self.prompt("not_open", day=day, opens=opens))
         venue_id = self.draft.venue.id if self.draft.venue else None
         intro = self.prompt("no_slots", day=day, venue=self._venue_words())
-        return [self.request(FindSlots, lambda r: self._offered(r, intro), venue_id=venue_id,
+        return [self.request(FindSlots, lambda r: self._offered_after(r, intro), venue_id=venue_id,
                              first_day=self.draft.day, limit=OFFERS)]
+
+    def _offered_after(self, result: object, intro: str) -> list[Command]:
+        """The free slots after a day without any; none after it (a day past the reception window, as
+        「12月4日」 heard on 7 December is next year's): the earliest from today."""
+        if isinstance(result, SlotsFound) and not result.slots and self.draft.day > self.today:
+            venue_id = self.draft.venue.id if self.draft.venue else None
+            return [self.request(FindSlots, lambda r: self._offered(r, intro), venue_id=venue_id,
+                                 first_day=self.today, limit=OFFERS)]
+        return self._offered(result, intro)
 
     def _offered(self, result: object, intro: str = "") -> list[Command]:
         if not isinstance(result, SlotsFound):
