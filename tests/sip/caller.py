@@ -187,7 +187,7 @@ OPTION = re.compile(r"([1-9１-９一二三四五六七八九])番")
 def picked(expectation: dict, text: str) -> int | None:
     """Which numbered option (「1番、…、2番、…」) holds what the caller expects, as it heard them."""
     marks = list(OPTION.finditer(text))
-    for mark, following in zip(marks, [*marks[1:], None], strict=True):
+    for mark, following in zip(marks, [*marks[1:], None][:len(marks)], strict=True):
         option = text[mark.end():following.start() if following else len(text)]
         if holds([expectation], option):
             digit = unicodedata.normalize("NFKC", mark.group(1))
