@@ -576,3 +576,11 @@ def test_a_question_asked_anew_a_fifth_time_hands_the_caller_over():
         >> asked(FindSlots) << reply(SlotsFound(())) >> asked(FindSlots) << reply(SlotsFound(())) >> asked(FindSlots) \
         << reply(SlotsFound(())) >> said("担当者におつなぎします") >> Transfer("staff")
     assert booking.log.path[-2:] == ["venue_again", "transfer"] and booking.outcome == "not_understood"
+
+
+def test_a_date_heard_as_next_years_gives_way_to_a_near_one_among_the_hypotheses():
+    """「十二月三日」 heard first as 「11月30日」 (past: next year's) and then as 「12月3日」: the near one."""
+    booking = flow()
+    assert (up_to_the_venue(Playbook(booking))
+            << heard("本庁舎でお願いします") >> said("ご希望の日にち") >> Listen
+            << heard("11月30日", alternatives=("12月3日",)) >> asked(FindSlots, first_day=DAY, last_day=DAY))

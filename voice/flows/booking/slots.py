@@ -22,6 +22,7 @@ from voice.nlu.venues import phrases, said
 DAY_SLOTS = 20  # the most slots one day has (09:00-17:00 in half hours)
 OFFERS = 3  # alternatives offered when a wish is full
 DAYS_PER_PAGE = 3  # free days read per page of the day menu
+NEAR_DAYS = 183  # a day said further ahead than this is more likely misheard than meant
 VENUE_PAGE = 4  # venues read per page of the key menu (1-4, 9 for the next page)
 ANOTHER_DAY = ("ほかの日", "他の日", "違う日", "別の日", "ほかの日にち")
 VENUES_DENIED_BEFORE_MENU = 2  # a venue read back wrong twice: the numbered menu is read instead
@@ -190,8 +191,12 @@ class SlotQuestions:
             if answer.digits == "0":
                 return DateWish(earliest=True)
             return date_from_keys(answer.digits, self.today) or UNCLEAR
-        wish = parse_date(answer.hypotheses, self.today)
-        return wish if wish is not None and (wish.day or wish.earliest or wish.month) else UNCLEAR
+        # the first hypothesis that is a date, unless a later one is a date near enough to book and it
+        # is not: 「十二月八日」 came back as 「12月4日」 (next year's, on 7 December) before 「12月8日」
+        wishes = [wish for text in answer.hypotheses if (wish := parse_date((text,), self.today)) is not None
+                  and (wish.day or wish.earliest or wish.month)]
+        near = self.today + datetime.timedelta(days=NEAR_DAYS)
+        return next((wish for wish in wishes if wish.day is None or wish.day <= near), wishes[0] if wishes else UNCLEAR)
 
     def _date_chosen(self, wish: DateWish) -> list[Command]:
         venue_id = self.draft.venue.id if self.draft.venue else None
