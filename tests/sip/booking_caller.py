@@ -125,7 +125,8 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
          "expect": [{"exactly": [*its_name, "窓口でお伺い"]}, its_venue, its_time], "otherwise": no},
         {"when": ["ですね"], "say": yes, "keys": "1", "confirms": True, "otherwise": no},  # any other read-back
         {"when": ["ご用件をお話し", "新しく予約する場合は"], "say": wav("予約をお願いします"), "keys": "1"},
-        {"when": ["当てはまる場合は", "お答えください"], "say": wav("はい、そうです"), "keys": "1"},
+        {"when": ["当てはまる場合は", "当てはまらない場合は"], "say": wav("はい、そうです"), "keys": "1"},
+        {"when": ["「はい」か「いいえ」でお答え", "はいは1、いいえは2です"], "repeat_last": True},
         # the venue menu, heard to its end, a page at a time: the venue on its page, else the next page
         {"when": ["番号で選びます", "次の会場は"], "menu_page": menu_page, **menu, "expect_next": [its_venue]},
         {"when": ["ご希望の会場", "どの会場でも"], "say": wav(f"{venue}でお願いします"), "keys": "9",

@@ -26,7 +26,10 @@ Script: {"uri": ..., "codec": "PCMU/8000/1", "steps": [...], "heard": "out.wav"}
                               answers "next_say"/"next_keys" until page N; one with "pick" (an
                               expectation) presses the number of the option that holds it (or says
                               its "pick_say" WAV for that number: 「二番です」), or answers
-                              "none_say"/"none_keys". A prompt no rule knows gets no answer. With "barge_in": true it also transcribes at each pause within
+                              "none_say"/"none_keys"; one with "repeat_last" answers as the caller
+                              did last (a re-prompt that only says how to answer). A read-back asked
+                              again is checked as the first time. A prompt no rule knows gets no
+                              answer. With "barge_in": true it also transcribes at each pause within
                               a prompt and answers as soon as a rule matches, unless a "listen_to_end"
                               phrase was heard or the rule has "hear_all" (a read-back or a menu,
                               whose question comes last).
@@ -209,6 +212,7 @@ def converse(step: dict, port: Port, call: Call, poll) -> list[dict]:
     unknown = 0
     expect_next = None
     menu = None  # (the menu's rule, the page the caller thinks is read, whether it asked for the next)
+    last_answer = last_expected = None  # what it answered last, and what it checked that read-back for
     hold = [loose(w) for w in step.get("listen_to_end", ())]
 
     def understand(pcm: bytes) -> tuple[str, dict | None]:
@@ -260,7 +264,13 @@ def converse(step: dict, port: Port, call: Call, poll) -> list[dict]:
         asked_again = any(sounds_in(w, said) for w in missed) or (
             previous.get("rule") == turn["rule"] and (previous.get("said") or previous.get("pressed")) is not None
             and difflib.SequenceMatcher(None, loose(previous["prompt"]), said, autojunk=False).ratio() >= 0.8)
+        if rule.get("repeat_last"):  # 「はい」か「いいえ」で…: the question just asked, answered as before
+            if last_answer is None:
+                continue
+            rule, turn["repeated"] = last_answer, True
         expected = rule.get("expect") or (expect_next if rule.get("confirms") else None)
+        if expected is None and asked_again and rule.get("confirms"):
+            expected = last_expected  # the same read-back again: checked as the first time
         expect_next = rule.get("expect_next")  # what the read-back of this answer must hold
         if "menu_page" in rule:  # which page is read: the first, the same again after a miss, else the next
             page = 0 if menu is None or menu[0] is not rule else menu[1] + (0 if asked_again or not menu[2] else 1)
@@ -280,6 +290,7 @@ def converse(step: dict, port: Port, call: Call, poll) -> list[dict]:
             turn["picked"] = number
             rule = ({**rule, "keys": str(number), **({"say": rule["pick_say"][number - 1]} if "pick_say" in rule else {})}
                     if number else {**rule, "say": rule["none_say"], "keys": rule["none_keys"]})
+        last_answer, last_expected = rule, expected
         # a caller who may press keys does so once the engine did not understand it (or always, for
         # what cannot be said well: a rule with only keys)
         keys = rule.get("keys") if step.get("keys") and (asked_again or "say" not in rule) else None
