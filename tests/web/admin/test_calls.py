@@ -364,3 +364,18 @@ def test_hostile_corrections_are_refused_or_kept_as_text(clerk, recorded_call, t
     corrected = CallTurn.get_by_id(name.id).corrected
     assert (corrected is None) == (response.status_code == 422)
     assert corrected is None or (len(corrected) <= 200 and "\x00" not in corrected)
+
+
+def test_every_question_of_the_booking_line_has_a_name_staff_read():
+    """A call's turns and the abandoned-call counts name each question in Japanese: every question the
+    booking dialog asks (Ask("…"), confirm("…")) has its label in web/admin/calls.toml."""
+    import re
+    from pathlib import Path
+
+    from web.admin.calls import label
+    flows = Path(__file__).resolve().parents[3] / "voice" / "flows" / "booking"
+    steps = {name for path in flows.glob("*.py")
+             for name in re.findall(r'(?:Ask|confirm)\("([a-z_]+)"', path.read_text(encoding="utf-8"))}
+    assert len(steps) > 20
+    assert [step for step in sorted(steps) if label("step", step) == step] == []
+    assert label("step", "question_2") == "確認事項2"
