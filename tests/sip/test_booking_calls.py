@@ -234,7 +234,7 @@ def turns_of(engine, call_id: int) -> list[dict]:
 
 
 def test_a_caller_cancels_a_booking_by_voice_with_noise(clean_engine, tmp_path):
-    """A caller who listens to each prompt asks by voice to cancel (with white noise at 15 dB), presses
+    """A caller who listens to each prompt asks by voice to cancel (with white noise at 15 dB; 2 if asked again), presses
     the reservation number (a number is keys only), says the birth date with its era, says
     「取り消したいです」 to the read-back and 「はい、お願いします」 to the confirmation: the booking is
     cancelled, and the line understood each of those answers from speech, its expected answers scored."""
@@ -250,7 +250,9 @@ def test_a_caller_cancels_a_booking_by_voice_with_noise(clean_engine, tmp_path):
         return str(path)
     from voice.asr.whisper import FOLDER_NAME
     rules = [  # what the caller answers to each prompt (first match), as it hears them
-        {"when": ["ご用件をお話し", "新しく予約する場合は"], "say": wav("intent", "予約の取り消しをお願いします", 15)},
+        # asked again, it presses 2 as the line offers: the answers below are the ones heard by voice
+        {"when": ["ご用件をお話し", "新しく予約する場合は"], "say": wav("intent", "予約の取り消しをお願いします", 15),
+         "keys": "2"},
         {"when": ["予約番号8けた", "ボタンで押して"], "keys": number},
         {"when": ["生年月日をお話し", "西暦の8けた"], "say": wav("born", "昭和二十五年三月四日です")},
         {"when": ["確認だけの場合は", "取り消す場合は"], "say": wav("cancel", "取り消したいです", 15)},

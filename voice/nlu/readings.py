@@ -64,6 +64,13 @@ def similarity(heard: str, expected: str, partial: bool = False) -> float:
                         for i in range(len(a) - size + 1)))
 
 
+# an answer heard inside a sentence that is part of another key's longer answer: how alike the longer
+# one must sound to be read as it misheard, and what the part counts for otherwise (a guess worth
+# confirming at most: 「予約の端に乗った」 was 「予約の確認をしたい」)
+LONGER_LIKENESS = 0.7
+PART_LIKENESS = 0.75
+
+
 def closest(heard: tuple[str, ...], phrases: dict[str, tuple[str, ...]], partial: bool = False) -> tuple[str, float]:
     """The key whose phrases sound most like any of the heard texts (the recogniser's best and its
     other hypotheses, best first: later ones count a little less), with that score; ("", 0.0) when
@@ -73,8 +80,27 @@ def closest(heard: tuple[str, ...], phrases: dict[str, tuple[str, ...]], partial
         weight = 1.0 - 0.05 * rank
         for key, options in phrases.items():
             for phrase in options:
-                value = similarity(text, phrase, partial) * weight
+                found, value, size = key, similarity(text, phrase, partial), len(phrase)
+                if value == 1.0:
+                    found, value, size = _read_as_part(text, phrase, key, phrases) or (found, value, size)
+                value *= weight
                 # on a tie the longer phrase wins: 「予約の確認」 is about checking, not about 「予約」
-                if value > 0 and (value, len(phrase)) > (score, length):
-                    best, score, length = key, value, len(phrase)
+                if value > 0 and (value, size) > (score, length):
+                    best, score, length = found, value, size
     return best, score
+
+
+def _read_as_part(text: str, phrase: str, key: str,
+                  phrases: dict[str, tuple[str, ...]]) -> tuple[str, float, int] | None:
+    """An answer heard inside a sentence that is part of another key's longer answer (「予約」 of
+    「予約の取り消し」) says little alone, and the sentence may be the longer one misheard: 「予約の取決を
+    お願いします」 is a cancellation, not a booking. The longer answer most like the sentence when alike
+    enough (key, likeness, length), else the part at PART_LIKENESS; None when the answer is no part."""
+    part = loose(phrase)
+    longer = [(similarity(text, other, partial=True), len(other), other_key)
+              for other_key, options in phrases.items() if other_key != key
+              for other in options if part in loose(other) and len(loose(other)) > len(part)]
+    if not longer:
+        return None
+    likeness, size, other_key = max(longer)
+    return (other_key, likeness, size) if likeness >= LONGER_LIKENESS else (key, PART_LIKENESS, len(phrase))
