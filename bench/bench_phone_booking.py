@@ -140,7 +140,8 @@ def place(engine, folder: Path, caller: Caller, venue_names: list[str], turns_fi
               "rules": [t.get("rule") for t in turns], "error": report.get("error")}
     if turns_file:
         with turns_file.open("a", encoding="utf-8") as out:
-            out.write(json.dumps({"caller": caller.__dict__, "result": result["result"], "turns": turns,
+            out.write(json.dumps({"caller": caller.__dict__, "result": result["result"],
+                                  "seconds": round(result["seconds"]), "turns": turns,
                                   "line": heard_by_the_line(engine, caller), "error": result["error"]},
                                  ensure_ascii=False, default=str) + "\n")
     print(f"caller {caller.number} ({'keys' if caller.keys else 'voice only'}, noise {caller.noise_db}): "
