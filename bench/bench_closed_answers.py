@@ -90,7 +90,7 @@ class Heard:
                 self.seconds["without scoring"].append(time.perf_counter() - started)
                 transcript = self.recognizer.transcribe(samples, expected)
                 self.seconds[f"scoring {len(expected)} answers"].append(transcript.seconds)
-                yield transcript.hypotheses, transcript.confidence, tuple(zip(expected, transcript.scores, strict=True))
+                yield transcript.hypotheses, transcript.confidence, paired(expected, transcript.scores)
 
 
 def noise_alone(heard: Heard):
@@ -206,16 +206,21 @@ def main() -> None:
         for samples in noise_alone(heard):  # what the dialog would do with it at three questions
             for answers, said_ in ((YES_NO, YES_NO_SAID), (INTENTS, INTENTS_SAID)):
                 transcript = heard.recognizer.transcribe(samples, said_)
-                case = (transcript.hypotheses, transcript.confidence, tuple(zip(said_, transcript.scores, strict=True)))
+                case = (transcript.hypotheses, transcript.confidence, paired(said_, transcript.scores))
                 tally.add("noise alone at a yes/no or intent question", None, decided(*case[:2], answers, case[2]))
             transcript = heard.recognizer.transcribe(samples, phrases_of(every))
-            scores = tuple(zip(phrases_of(every), transcript.scores, strict=True))
+            scores = paired(phrases_of(every), transcript.scores)
             tally.add("noise alone at the venue question", None,
                       three_ways(venue_matched(transcript.hypotheses, venues), scores, every))
     tally.print()
     for label, values in heard.seconds.items():
         print(f"recognition {label}: p50 {np.percentile(values, 50):.2f} s, p95 {np.percentile(values, 95):.2f} s "
               f"({len(values)} utterances)")
+
+
+def paired(said_: tuple[str, ...], scores: tuple[float, ...]) -> tuple[tuple[str, float], ...]:
+    """The answers with their scores, as the engine pairs them: none when the recogniser heard silence."""
+    return tuple(zip(said_, scores, strict=True)) if scores else ()
 
 
 if __name__ == "__main__":
