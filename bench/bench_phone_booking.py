@@ -122,7 +122,8 @@ def heard_by_the_line(engine, caller: Caller) -> list[dict]:
             db.close()
 
 
-def place(engine, folder: Path, caller: Caller, venue_names: list[str], turns_file: Path | None = None) -> dict:
+def place(engine, folder: Path, caller: Caller, venue_names: list[str], turns_file: Path | None = None,
+          at_once: int = 1) -> dict:
     started = time.monotonic()
     steps = [conversation(engine, folder / f"caller{caller.number}", caller, venue_names), {"wait_end": 20}]
     try:
@@ -141,7 +142,7 @@ def place(engine, folder: Path, caller: Caller, venue_names: list[str], turns_fi
     if turns_file:
         with turns_file.open("a", encoding="utf-8") as out:
             out.write(json.dumps({"caller": caller.__dict__, "result": result["result"],
-                                  "seconds": round(result["seconds"]), "turns": turns,
+                                  "seconds": round(result["seconds"]), "at_once": at_once, "turns": turns,
                                   "line": heard_by_the_line(engine, caller), "error": result["error"]},
                                  ensure_ascii=False, default=str) + "\n")
     print(f"caller {caller.number} ({'keys' if caller.keys else 'voice only'}, noise {caller.noise_db}): "
@@ -159,7 +160,11 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,4", help="callers at once, one phase each (calls split evenly)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--turns", type=Path, help="write each call's turns here (JSON lines), to see where calls fail")
+    parser.add_argument("--summarise", type=Path, metavar="TURNS", help="only sum up the calls of a --turns file")
     args = parser.parse_args()
+    if args.summarise:
+        summarise(args.summarise)
+        return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stopped: the engine is stopped too
     phases = [int(n) for n in args.concurrency.split(",")]
     rng = random.Random(args.seed)
@@ -172,7 +177,8 @@ def main() -> None:
             for n, phase in enumerate(phases):
                 share = everyone[n::len(phases)]
                 with ThreadPoolExecutor(phase) as pool:
-                    done = list(pool.map(lambda c: place(engine, Path(tmp), c, names, args.turns), share))
+                    done = list(pool.map(lambda c, phase=phase: place(engine, Path(tmp), c, names, args.turns, phase),
+                                         share))
                 per_phase[phase] = done
                 results += done
         finally:
@@ -202,6 +208,21 @@ def report(results: list[dict], per_phase: dict[int, list[dict]]) -> None:
     print(json.dumps({"failed": [{"caller": r["caller"].number, "result": r["result"], "error": r["error"],
                                   "answered": r["rules"]} for r in results if r["result"] != "success"]},
                      ensure_ascii=False))
+
+
+def summarise(turns_file: Path) -> None:
+    """The report of the calls a --turns file holds (a run stopped early keeps its finished calls)."""
+    results, per_phase = [], {}
+    for line in turns_file.read_text(encoding="utf-8").splitlines():
+        call_ = json.loads(line)
+        caller = argparse.Namespace(**call_["caller"])
+        turns = call_["turns"]
+        row = {"caller": caller, "result": call_["result"], "seconds": call_.get("seconds", float("nan")),
+               "turns": len(turns), "latencies": [t["reply_after_s"] for t in turns if "reply_after_s" in t],
+               "rules": [t.get("rule") for t in turns], "error": call_.get("error")}
+        results.append(row)
+        per_phase.setdefault(call_.get("at_once", 1), []).append(row)
+    report(results, per_phase)
 
 
 if __name__ == "__main__":

@@ -123,7 +123,8 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
         {"when": ["この内容で予約して", "直す場合は", "ご予約の内容です"], "hear_all": True,
          "say": wav("はい、お願いします"), "keys": "1",
          "expect": [{"exactly": [*its_name, "窓口でお伺い"]}, its_venue, its_time], "otherwise": no},
-        {"when": ["ですね"], "say": yes, "keys": "1", "confirms": True, "otherwise": no},  # any other read-back
+        # any other read-back (its 「…ですね」 may be misheard: 「出帳場ですめ」; its question is the same)
+        {"when": ["ですね", "違う場合は"], "say": yes, "keys": "1", "confirms": True, "otherwise": no},
         {"when": ["ご用件をお話し", "新しく予約する場合は"], "say": wav("予約をお願いします"), "keys": "1"},
         {"when": ["当てはまる場合は", "当てはまらない場合は"], "say": wav("はい、そうです"), "keys": "1"},
         {"when": ["「はい」か「いいえ」でお答え", "はいは1、いいえは2です"], "repeat_last": True},
@@ -151,9 +152,10 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
 
 def conversation(engine, folder: Path, caller: Caller, venue_names: list[str]) -> dict:
     """The caller's `converse` step: answers as soon as it knows the question (barge-in), the final
-    read-back and the venue menu heard to their end."""
+    read-back and the menus (venues, times, days) heard to their end."""
     from voice.asr.whisper import FOLDER_NAME
     return {"converse": rules(folder, caller, venue_names), "keys": caller.keys, "turns": 60, "barge_in": True,
-            "listen_to_end": ["ご予約の内容です", "番号で選びます", "次の会場は", "ご案内できるのは", "ご希望の番号か時間"],
+            "listen_to_end": ["ご予約の内容です", "番号で選びます", "次の会場は", "ご案内できるのは", "ご希望の番号か時間",
+                              "空いている日は", "その後の日は"],
             "prompt_timeout": 70,
             "model": str(engine.settings.models_dir / FOLDER_NAME)}
