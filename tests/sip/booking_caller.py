@@ -56,11 +56,12 @@ class Caller:
     keys: bool
 
 
+def era_year(born: datetime.date) -> int:
+    return born.year - 1988 if born >= datetime.date(1989, 1, 8) else born.year - 1925
+
+
 def era_words(born: datetime.date) -> str:
-    if born >= datetime.date(1989, 1, 8):
-        era, year = "平成", born.year - 1988
-    else:
-        era, year = "昭和", born.year - 1925
+    era, year = ("平成" if born >= datetime.date(1989, 1, 8) else "昭和"), era_year(born)
     return f"{era}{'元' if year == 1 else kanji_number(year)}年{kanji_number(born.month)}月{kanji_number(born.day)}日"
 
 
@@ -112,9 +113,12 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
                 if caller.start.minute else
                 {"digits": hours, "unless": others + [f"{h}{m}" for h in hours for m in ("半", "3", "1", "4", "2", "5")]})
     its_name = [f"{caller.kana}様", f"{caller.name}様"]
+    # its birth date read back (「昭和44年12月21日、西暦1969年12月21日」): its month and day, and its year
+    its_birth = {"date": [caller.born.month, caller.born.day], "years": [f"{caller.born.year}年", f"{era_year(caller.born)}年"]}
     menu_page, menu_key = divmod(caller.venue_index, 4)
     time_wav = wav(f"{said_time(caller.start)[0]}でお願いします")
     date_wav = wav(f"{kanji_number(caller.day.month)}月{kanji_number(caller.day.day)}日")
+    numbers = [wav(f"{kanji_number(n)}番です") for n in (1, 2, 3, 4)]  # an option of a menu, by its number
     its_day = {"digits": [f"{caller.day.month}月{caller.day.day}日",
                           f"{kanji_number(caller.day.month)}月{kanji_number(caller.day.day)}日"], "unless": []}
     menu = ({"keys": str(menu_key + 1), "next_keys": "9"} if caller.keys else
@@ -132,9 +136,11 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
         {"when": ["番号で選びます", "次の会場は"], "menu_page": menu_page, **menu, "expect_next": [its_venue]},
         {"when": ["ご希望の会場", "どの会場でも"], "say": wav(f"{venue}でお願いします"), "keys": "9",
          "expect_next": [its_venue]},
+        # free times read by number when its time was not understood: its time by number, else the next ones
+        {"when": ["空いている時間は", "その後の時間は"], "pick": its_time, "say": time_wav, "pick_say": numbers,
+         "none_say": wav("次"), "none_keys": "9", "expect_next": [its_venue, its_time]},
         # free days read by number when its date was not understood: its day by number, else the next days
-        {"when": ["空いている日は", "その後の日は"], "pick": its_day, "say": date_wav,
-         "pick_say": [wav(f"{kanji_number(n)}番です") for n in (1, 2, 3)],
+        {"when": ["空いている日は", "その後の日は"], "pick": its_day, "say": date_wav, "pick_say": numbers,
          "none_say": wav("次"), "none_keys": "9"},
         # times offered by number: its own time said again (or the number pressed), else another day
         {"when": ["ご案内できるのは", "ご希望の番号か時間を", "ほかの日をご希望の場合は"], "pick": its_time, "say": time_wav,
@@ -145,7 +151,8 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
         {"when": ["フルネーム", "お名前を、ゆっくり", "もう一度、お名前"], "say": wav(f"{caller.name}です"), "keys": "1",
          "expect_next": [{"exactly": its_name}]},
         {"when": ["おかけいただいている", "別の番号にする"], "say": yes, "keys": "1"},
-        {"when": ["生年月日をお話し", "西暦の8けた"], "say": wav(era_words(caller.born)), "keys": f"{caller.born:%Y%m%d}"},
+        {"when": ["生年月日をお話し", "西暦の8けた"], "say": wav(era_words(caller.born)), "keys": f"{caller.born:%Y%m%d}",
+         "expect_next": [its_birth]},
         {"when": ["ショートメッセージでお送りします"], "say": yes, "keys": "1"},
     ]
 
@@ -156,6 +163,6 @@ def conversation(engine, folder: Path, caller: Caller, venue_names: list[str]) -
     from voice.asr.whisper import FOLDER_NAME
     return {"converse": rules(folder, caller, venue_names), "keys": caller.keys, "turns": 60, "barge_in": True,
             "listen_to_end": ["ご予約の内容です", "番号で選びます", "次の会場は", "ご案内できるのは", "ご希望の番号か時間",
-                              "空いている日は", "その後の日は"],
+                              "空いている日は", "その後の日は", "空いている時間は", "その後の時間は"],
             "prompt_timeout": 70,
             "model": str(engine.settings.models_dir / FOLDER_NAME)}

@@ -549,6 +549,33 @@ def test_a_date_not_understood_twice_is_chosen_from_the_free_days_read_out():
             << keys("1203") >> asked(FindSlots, first_day=DAY))
 
 
+def test_a_time_not_understood_twice_is_chosen_from_the_free_times_read_out():
+    """「九時半でお願いします」 heard as 「おじさんておめがいてます」 twice: the line reads the day's free times
+    four at a time by number (the keys prompt alone left a voice-only caller nothing to say); 「次」 reads
+    the next ones, past the last it starts again, and 「二番」 there is read back for a yes."""
+    booking = flow()
+    menu = (up_to_the_time(Playbook(booking))
+            << heard("おじさんておめがいてます") >> said("聞き取れませんでした", "ご希望の時間") >> Listen
+            << heard("おじさんておめがいてます")
+            >> said("聞き取れませんでした", "12月3日、木曜日の空いている時間は、1番、9時、2番、9時30分、3番、10時、4番、10時30分")
+            >> expecting("1番", "4番", "9時半", "次"))
+    assert (menu << heard("次") >> said("空いている時間は、1番、11時、2番、11時30分です") >> expecting("2番", "11時半")
+            << heard("次") >> said("これより後に空いている時間はありません", "1番、9時、2番、9時30分") >> Listen
+            << heard("にばん", **{"2番": 7.5, "1番": 1.0, "次": -1.0})
+            >> said("12月3日、木曜日、9時30分から、デモ市役所 本庁舎 市民課ですね") >> Listen)
+    by_keys = flow()
+    assert (up_to_the_time(Playbook(by_keys))
+            << heard("おじさん") >> said("ご希望の時間") >> Listen
+            << heard("おじさん") >> said("空いている時間は") >> Listen
+            << keys("4") >> said("10時30分から") >> Listen)
+    keys_asked = flow()
+    assert (up_to_the_time(Playbook(keys_asked))
+            << heard("おじさん") >> said("ご希望の時間") >> Listen
+            << heard("おじさん") >> said("空いている時間は") >> Listen
+            << keys("0") >> said("ご希望の時間を、4けたで押してください") >> Listen
+            << keys("1100") >> said("11時から") >> Listen)
+
+
 def test_a_day_past_the_reception_window_offers_the_earliest_free_slots_from_today():
     """「十二月八日」 heard as 「12月4日」 on 7 December is next year's 4 December: no slot that day nor after
     it, so the earliest from today are offered (it went back to the venue question, round and round)."""

@@ -68,6 +68,8 @@ class Draft:
     venues_denied: set[int] = field(default_factory=set)  # venues read back and denied: not guessed again
     venue_runner_up: VenueChoice | None = None  # the one the audio spoke for next: asked about if denied
     menu_days: tuple[datetime.date, ...] = ()  # the free days the day menu is reading
+    menu_times: tuple[SlotOffer, ...] = ()  # the free times the time menu is reading
+    times_first: int = 0  # the place of its first among the day's free times
     booking: BookingInfo | None = None  # looked up (change, cancel)
     number: str = ""
     fixing: bool = False  # back from the final read-back to mend one part

@@ -1,7 +1,7 @@
 """Where and when (a part of the booking line, voice/flows/booking/flow.py): the venue (by name, 「どこでも」,
-or a numbered menu read four at a time), the day (said, or MMDD), the time among the day's free ones (said,
-HHMM, or the first), offers by number when a wish is full or a slot read back was wrong, and the slot
-read back for a yes."""
+or a numbered menu read four at a time), the day (said, MMDD, or from the free days read three at a time),
+the time among the day's free ones (said, HHMM, the first, or from them read four at a time), offers by
+number when a wish is full or a slot read back was wrong, and the slot read back for a yes."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from voice.nlu.venues import phrases, said
 DAY_SLOTS = 20  # the most slots one day has (09:00-17:00 in half hours)
 OFFERS = 3  # alternatives offered when a wish is full
 DAYS_PER_PAGE = 3  # free days read per page of the day menu
+TIMES_PER_PAGE = 4  # free times read per page of the time menu
 NEAR_DAYS = 183  # a day said further ahead than this is more likely misheard than meant
 VENUE_PAGE = 4  # venues read per page of the key menu (1-4, 9 for the next page)
 ANOTHER_DAY = ("ほかの日", "他の日", "違う日", "別の日", "ほかの日にち")
@@ -272,25 +273,59 @@ class SlotQuestions:
     def _offer_matched(self, answer: Answered) -> Guess | None:
         if closest(answer.hypotheses, {"another_day": ANOTHER_DAY})[1] >= 0.8:
             return Guess("another_day", True)
-        number = choice(answer.hypotheses, len(self.draft.offers))
-        wish = parse_time(answer.hypotheses)
-        number = number or next((n for n, slot in enumerate(self.draft.offers, 1)
-                                 if wish and wish.at and slot.start == wish.at), None)
-        return Guess(str(number), True) if number else None
+        return _numbered_slot(answer, self.draft.offers)
 
     def _slot_picked(self, value) -> list[Command]:
         if value == "another_day":
             return self._ask_date()
         return self._confirm_slot(value)
 
-    def _ask_time(self, intro: str = "") -> list[Command]:
+    def _ask_time(self, intro: str = "", by_keys: bool = False) -> list[Command]:
         slots = self.draft.day_slots
-        text = self.prompt("time", day=speech.day(self.draft.day), first=spoken_time(slots[0].start),
-                      last=spoken_time(slots[-1].start))
+        text = self.prompt("time_keys") if by_keys else self.prompt(
+            "time", day=speech.day(self.draft.day), first=spoken_time(slots[0].start), last=spoken_time(slots[-1].start))
         return self.ask(Ask("time", text, self._time_heard, self._time_chosen,
                             listen=Listen(timeout_s=ENTRY, max_digits=4, inter_digit_timeout_s=5),
                             keys_prompt=self.prompt("time_keys"),
-                            expected=phrases_of(said_times([slot.start for slot in slots]))), intro=intro)
+                            expected=phrases_of(said_times([slot.start for slot in slots])),
+                            menu=None if by_keys else self._times_menu), intro=intro)
+
+    # a time not understood twice: the day's free times read out a few at a time, chosen by number (a
+    # voice-only caller has no other way: 「九時半でお願いします」 in noise came back as 「おじさんて…」 four times)
+    def _times_menu(self, intro: str = "", first: int = 0) -> list[Command]:
+        slots = self.draft.day_slots
+        if first >= len(slots):  # past the last free time: from the first again
+            intro, first = intro + self.prompt("times_end"), 0
+        self.draft.times_first = first
+        self.draft.menu_times = page = slots[first:first + TIMES_PER_PAGE]
+        options = "、".join(f"{number}番、{spoken_time(slot.start)}" for number, slot in enumerate(page, 1))
+        text = self.prompt("times", day=speech.day(self.draft.day), options=options)
+        return self.ask(Ask("time_menu", text, self._menu_time_heard, self._menu_time_chosen, keys_prompt=text,
+                            zero_answers=True, expected=phrases_of(self._menu_time_phrases())), intro=intro)
+
+    def _menu_time_phrases(self) -> dict[str, tuple[str, ...]]:
+        return {**{str(n): (f"{n}番", *written(slot.start)) for n, slot in enumerate(self.draft.menu_times, 1)},
+                "next": NEXT_SAID}
+
+    def _menu_time_heard(self, answer: Answered) -> object:
+        page = self.draft.menu_times
+        if isinstance(answer, DigitsEntered):
+            if answer.digits in ("0", "9"):
+                return {"0": "keys", "9": "next"}[answer.digits]
+            index = int(answer.digits) - 1 if answer.digits.isdigit() else -1
+            return page[index] if 0 <= index < len(page) else UNCLEAR
+        matched = Guess("next", True) if asks_next(answer.hypotheses) else _numbered_slot(answer, page)
+        guess = agree(matched, scored(answer.scores, self._menu_time_phrases()))
+        if guess is None:
+            return UNCLEAR
+        return guess.key if guess.key == "next" else page[int(guess.key) - 1]
+
+    def _menu_time_chosen(self, value) -> list[Command]:
+        if value == "keys":
+            return self._ask_time(by_keys=True)
+        if value == "next":
+            return self._times_menu(first=self.draft.times_first + TIMES_PER_PAGE)
+        return self._confirm_slot(value)
 
     def _time_heard(self, answer: Answered) -> object:
         if isinstance(answer, DigitsEntered):
@@ -345,3 +380,11 @@ class SlotQuestions:
 
 def _minutes(at: datetime.time | None) -> int:
     return at.hour * 60 + at.minute if at else 0
+
+
+def _numbered_slot(answer: Answered, slots: tuple[SlotOffer, ...]) -> Guess | None:
+    """One of slots read out by number, said by its number (sure) or its time (sure: it is read back)."""
+    number = choice(answer.hypotheses, len(slots))
+    wish = parse_time(answer.hypotheses)
+    number = number or next((n for n, slot in enumerate(slots, 1) if wish and wish.at and slot.start == wish.at), None)
+    return Guess(str(number), True) if number else None
