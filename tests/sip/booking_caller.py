@@ -114,7 +114,7 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
                 {"digits": hours, "unless": others + [f"{h}{m}" for h in hours for m in ("半", "3", "1", "4", "2", "5")]})
     its_name = [f"{caller.kana}様", f"{caller.name}様"]
     # its birth date read back (「昭和44年12月21日、西暦1969年12月21日」): its month and day, and its year
-    its_birth = {"date": [caller.born.month, caller.born.day], "years": [f"{caller.born.year}年", f"{era_year(caller.born)}年"]}
+    its_birth = {"date": [caller.born.month, caller.born.day], "years": [caller.born.year, era_year(caller.born)]}
     menu_page, menu_key = divmod(caller.venue_index, 4)
     time_wav = wav(f"{said_time(caller.start)[0]}でお願いします")
     date_wav = wav(f"{kanji_number(caller.day.month)}月{kanji_number(caller.day.day)}日")

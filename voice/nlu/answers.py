@@ -99,6 +99,12 @@ def choice(hypotheses: tuple[str, ...], count: int) -> int | None:
     return None
 
 
+def numbered(number: int) -> tuple[str, ...]:
+    """A numbered option as callers' 「…番」 is written, for scoring: 「1番」 and 「一番」 (Whisper writes
+    either; a lone 「一番です」 in noise scored clearly only as 「一番」, and is the menus' worst heard)."""
+    return (f"{number}番", f"{'一二三四五六七八九'[number - 1]}番") if 1 <= number <= 9 else (f"{number}番",)
+
+
 NEXT = ("ツギ", "ツギノ", "ツギオネガイシマス", "ツギヘ")
 NEXT_SAID = ("次の会場", "次")  # scored against the audio
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from voice.call.requests import VenueChoice
+from voice.nlu.answers import numbered as said_numbered
 
 ANYWHERE = ("どこでも", "どこでもいいです", "一番近いところ", "近いところ", "どの会場でも", "どこでも大丈夫です", "空いているところ")
 _PARTS = re.compile(r"[\s　・]+")
@@ -29,5 +30,5 @@ def said(venues: tuple[VenueChoice, ...], numbered: bool = False) -> dict[str, t
     table: dict[str, tuple[str, ...]] = {"anywhere": (ANYWHERE[0], ANYWHERE[2])}
     for number, venue in enumerate(venues, 1):
         parts = [part for part in _PARTS.split(venue.name) if len(part) >= 2]
-        table[str(venue.id)] = (*(parts if len(parts) > 1 else [venue.name]), *([f"{number}番"] if numbered else []))
+        table[str(venue.id)] = (*(parts if len(parts) > 1 else [venue.name]), *(said_numbered(number) if numbered else ()))
     return table

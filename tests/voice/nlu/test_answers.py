@@ -129,3 +129,14 @@ def test_a_word_that_is_part_of_a_longer_answer_is_at_most_confirmed():
     scores = (("予約", 8.96), ("予約の確認", 16.53), ("予約の変更", 7.9), ("予約したい", 3.0))
     assert (decide(heard, 0.9, INTENTS, scores).key, decide(heard, 0.9, INTENTS, scores).action) == ("manage", "confirm")
     assert decide(("予約をお願いします",), 0.9, INTENTS).action == "accept"  # a whole answer is still taken
+
+
+def test_a_numbered_option_is_scored_as_whisper_writes_it_either_way():
+    """「一番です」 in noise scored 1.4 as 「1番」 against 0.9 for 「2番」 (no lead), but 4.5 as 「一番」: both
+    forms are sent to the recogniser, and an option counts by its best."""
+    from voice.nlu.answers import numbered
+    from voice.nlu.scores import Guess, scored
+    assert numbered(1) == ("1番", "一番") and numbered(4) == ("4番", "四番")
+    table = {"1": numbered(1), "2": numbered(2)}
+    assert scored((("1番", 1.4), ("一番", 4.5), ("2番", 0.9), ("二番", 1.5)), table) == Guess("1", False)
+    assert scored((("1番", 1.4), ("2番", 0.9)), table) is None

@@ -40,13 +40,13 @@ from voice.flows.booking.applicant import ApplicantQuestions
 from voice.flows.booking.dialog import UNCLEAR, Answered, Ask, Dialog
 from voice.flows.booking.manage import ManageBooking
 from voice.flows.booking.slots import OFFERS, SlotQuestions
-from voice.nlu.answers import INTENTS, INTENTS_SAID, choice, decide
+from voice.nlu.answers import INTENTS, INTENTS_SAID, choice, decide, numbered
 from voice.nlu.readings import closest
 from voice.nlu.scores import Guess, agree, phrases_of, scored
 
 FIX = {"slot": ("日にち", "時間", "日時", "会場"), "name": ("名前", "お名前"), "phone": ("電話番号", "電話"),
        "birth": ("生年月日", "誕生日")}
-FIX_SAID = {key: (*phrases[:2], f"{number}番") for number, (key, phrases) in enumerate(FIX.items(), 1)}
+FIX_SAID = {key: (*phrases[:2], *numbered(number)) for number, (key, phrases) in enumerate(FIX.items(), 1)}
 
 
 @dataclass

@@ -12,7 +12,7 @@ from voice.call.events import Command, DigitsEntered, Listen
 from voice.call.requests import DaysFound, FindDays, FindSlots, SlotOffer, SlotsFound, VenueChoice
 from voice.flows.booking import speech
 from voice.flows.booking.dialog import ENTRY, UNCLEAR, Answered, Ask
-from voice.nlu.answers import NEXT_SAID, asks_next, choice
+from voice.nlu.answers import NEXT_SAID, asks_next, choice, numbered
 from voice.nlu.dates import DateWish, date_from_keys, parse_date
 from voice.nlu.readings import closest
 from voice.nlu.scores import Guess, agree, phrases_of, runner_up, scored
@@ -158,7 +158,7 @@ class SlotQuestions:
                             zero_answers=True, expected=phrases_of(self._menu_day_phrases())), intro=intro)
 
     def _menu_day_phrases(self) -> dict[str, tuple[str, ...]]:
-        return {**{day.isoformat(): (f"{number}番", f"{day.month}月{day.day}日")
+        return {**{day.isoformat(): (*numbered(number), f"{day.month}月{day.day}日")
                    for number, day in enumerate(self.draft.menu_days, 1)}, "next": NEXT_SAID}
 
     def _menu_day_heard(self, answer: Answered) -> object:
@@ -255,7 +255,7 @@ class SlotQuestions:
 
     def _offer_phrases(self) -> dict[str, tuple[str, ...]]:
         """An offer by its number (「2番」) or its time, or another day."""
-        return {**{str(n): (f"{n}番", *written(slot.start)) for n, slot in enumerate(self.draft.offers, 1)},
+        return {**{str(n): (*numbered(n), *written(slot.start)) for n, slot in enumerate(self.draft.offers, 1)},
                 "another_day": ANOTHER_DAY[:2]}
 
     def _offer_heard(self, answer: Answered) -> object:
@@ -304,7 +304,7 @@ class SlotQuestions:
                             zero_answers=True, expected=phrases_of(self._menu_time_phrases())), intro=intro)
 
     def _menu_time_phrases(self) -> dict[str, tuple[str, ...]]:
-        return {**{str(n): (f"{n}番", *written(slot.start)) for n, slot in enumerate(self.draft.menu_times, 1)},
+        return {**{str(n): (*numbered(n), *written(slot.start)) for n, slot in enumerate(self.draft.menu_times, 1)},
                 "next": NEXT_SAID}
 
     def _menu_time_heard(self, answer: Answered) -> object:
