@@ -165,7 +165,7 @@ def main() -> None:
     if args.summarise:
         summarise(args.summarise)
         return
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stopped: the engine is stopped too
+    signal.signal(signal.SIGTERM, stopped)
     phases = [int(n) for n in args.concurrency.split(",")]
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="madoguchi-bench-") as tmp:
@@ -176,9 +176,12 @@ def main() -> None:
             results, per_phase = [], {}
             for n, phase in enumerate(phases):
                 share = everyone[n::len(phases)]
-                with ThreadPoolExecutor(phase) as pool:
+                pool = ThreadPoolExecutor(phase)
+                try:
                     done = list(pool.map(lambda c, phase=phase: place(engine, Path(tmp), c, names, args.turns, phase),
                                          share))
+                finally:  # stopped: the calls not begun are dropped
+                    pool.shutdown(cancel_futures=True)
                 per_phase[phase] = done
                 results += done
         finally:
@@ -208,6 +211,15 @@ def report(results: list[dict], per_phase: dict[int, list[dict]]) -> None:
     print(json.dumps({"failed": [{"caller": r["caller"].number, "result": r["result"], "error": r["error"],
                                   "answered": r["rules"]} for r in results if r["result"] != "success"]},
                      ensure_ascii=False))
+
+
+def stopped(*_) -> None:
+    """SIGTERM: the callers on the line are ended, so that the engine is stopped at once, not after them."""
+    import psutil
+    for child in psutil.Process().children():
+        if "tests.sip.caller" in " ".join(child.cmdline()):
+            child.kill()
+    sys.exit(1)
 
 
 def summarise(turns_file: Path) -> None:
