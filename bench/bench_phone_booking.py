@@ -174,8 +174,9 @@ def main() -> None:
             everyone = callers(engine, args.calls, rng)
             names = [name for _, name, _ in free_slots(engine).values()]
             results, per_phase = [], {}
+            size = -(-len(everyone) // len(phases))
             for n, phase in enumerate(phases):
-                share = everyone[n::len(phases)]
+                share = everyone[n * size:(n + 1) * size]  # in turn keys and voice only, clean and noisy
                 pool = ThreadPoolExecutor(phase)
                 try:
                     done = list(pool.map(lambda c, phase=phase: place(engine, Path(tmp), c, names, args.turns, phase),
