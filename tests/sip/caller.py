@@ -268,9 +268,10 @@ def converse(step: dict, port: Port, call: Call, poll) -> list[dict]:
             poll(2, lambda: call.state == "disconnected")
             break
         # asked again: the line says it did not understand, or asks the same question the same way (a
-        # long prompt's apology may be before the 25 s transcribed)
+        # long prompt's apology may be before the 25 s transcribed), or asks anew after a read-back the
+        # caller denied (what it said was misheard: a caller who may press keys does so now)
         previous = turns[-2] if len(turns) > 1 else {}
-        asked_again = any(sounds_in(w, said) for w in missed) or (
+        asked_again = previous.get("denied") or any(sounds_in(w, said) for w in missed) or (
             previous.get("rule") == turn["rule"] and (previous.get("said") or previous.get("pressed")) is not None
             and difflib.SequenceMatcher(None, loose(previous["prompt"]), said, autojunk=False).ratio() >= 0.8)
         if rule.get("repeat_last"):  # 「はい」か「いいえ」で…: the question just asked, answered as before

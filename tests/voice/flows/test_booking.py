@@ -501,9 +501,9 @@ def test_a_read_back_denied_three_times_hands_the_caller_over():
                 << heard("山田花子です") >> said("ヤマダハナコ様ですね") >> Listen
                 << heard("はい") >> said("0、9、0の") >> Listen
                 << heard("はい") >> said("生年月日") >> Listen)
-    for _ in range(2):
+    for _ in range(2):  # asked again, the keys come first: the same words are misheard alike
         playbook = (playbook << heard("昭和二十五年三月四日") >> said("昭和25年3月4日") >> Listen
-                    << heard("いいえ") >> said("生年月日") >> Listen)
+                    << heard("いいえ") >> said("聞き違えて申し訳ありません", "できればボタンで") >> Listen)
     assert (playbook << heard("昭和二十五年三月四日") >> said("昭和25年3月4日") >> Listen
             << heard("いいえ") >> said("担当者におつなぎします") >> Transfer("staff")
             << TransferFailed("staff", "unknown_target") >> said("0、5、8、6の") << finished() >> HangUp("not_understood"))

@@ -75,8 +75,11 @@ class ApplicantQuestions:
         self.draft.phone = number
         return self._final() if self.draft.fixing else self._ask_birth()
 
-    def _ask_birth(self, after=None) -> list[Command]:
-        return self.ask(Ask("birth", self.prompt("birth"), self._birth_heard, after or self._birth_said,
+    def _ask_birth(self, after=None, again: bool = False) -> list[Command]:
+        # a spoken birth date read back wrong is misheard alike the next time (「十月一日」 was 「10月2日」
+        # three times): asked again, the keys come first
+        question = self.prompt("birth_again") if again else self.prompt("birth")
+        return self.ask(Ask("birth", question, self._birth_heard, after or self._birth_said,
                             listen=Listen(timeout_s=ENTRY, max_digits=8, inter_digit_timeout_s=6),
                             keys_prompt=self.prompt("birth_keys"), zero_answers=True))
 
@@ -87,7 +90,7 @@ class ApplicantQuestions:
 
     def _birth_said(self, born: datetime.date) -> list[Command]:
         return self.confirm("birth_confirm", self.prompt("birth_confirm", birth=speech.birth_date(born)),
-                            lambda: self._birth_set(born), self._ask_birth)
+                            lambda: self._birth_set(born), lambda: self._ask_birth(again=True))
 
     def _birth_set(self, born: datetime.date) -> list[Command]:
         self.draft.born = born
