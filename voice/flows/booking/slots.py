@@ -164,10 +164,7 @@ class SlotQuestions:
     def _menu_day_heard(self, answer: Answered) -> object:
         days = self.draft.menu_days
         if isinstance(answer, DigitsEntered):
-            if answer.digits in ("0", "9"):
-                return {"0": "keys", "9": "next"}[answer.digits]
-            index = int(answer.digits) - 1 if answer.digits.isdigit() else -1
-            return days[index] if 0 <= index < len(days) else UNCLEAR
+            return _menu_key(answer.digits, days)
         matched = None
         if asks_next(answer.hypotheses):
             matched = Guess("next", True)
@@ -310,10 +307,7 @@ class SlotQuestions:
     def _menu_time_heard(self, answer: Answered) -> object:
         page = self.draft.menu_times
         if isinstance(answer, DigitsEntered):
-            if answer.digits in ("0", "9"):
-                return {"0": "keys", "9": "next"}[answer.digits]
-            index = int(answer.digits) - 1 if answer.digits.isdigit() else -1
-            return page[index] if 0 <= index < len(page) else UNCLEAR
+            return _menu_key(answer.digits, page)
         matched = Guess("next", True) if asks_next(answer.hypotheses) else _numbered_slot(answer, page)
         guess = agree(matched, scored(answer.scores, self._menu_time_phrases()))
         if guess is None:
@@ -388,3 +382,11 @@ def _numbered_slot(answer: Answered, slots: tuple[SlotOffer, ...]) -> Guess | No
     wish = parse_time(answer.hypotheses)
     number = number or next((n for n, slot in enumerate(slots, 1) if wish and wish.at and slot.start == wish.at), None)
     return Guess(str(number), True) if number else None
+
+
+def _menu_key(digits: str, options: tuple) -> object:
+    """A key at the day or time menu: 0 for the question by keys, 9 for the next options, N the Nth."""
+    if digits in ("0", "9"):
+        return {"0": "keys", "9": "next"}[digits]
+    index = int(digits) - 1 if digits.isdigit() else -1
+    return options[index] if 0 <= index < len(options) else UNCLEAR
