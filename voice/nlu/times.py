@@ -19,12 +19,14 @@ NOON = ("ショゴ", "オヒル", "ヒルノジュニジ")
 
 @dataclass(frozen=True)
 class TimeWish:
-    """A time asked for (`at`), or a span to choose within (earliest..latest), or the first free one."""
+    """A time asked for (`at`), or a span to choose within (earliest..latest: any of it will do when
+    `whichever`, 「午前中ならいつでも」; else the caller has a time in it to choose), or the first free one."""
 
     at: datetime.time | None = None
     earliest: datetime.time | None = None
     latest: datetime.time | None = None
     first_free: bool = False
+    whichever: bool = False
 
     def allows(self, start: datetime.time) -> bool:
         if self.at is not None:
@@ -66,13 +68,14 @@ def _time(said: str) -> TimeWish | None:
         if hour > 23:
             return None
         return TimeWish(at=datetime.time(hour, minute or 0))
+    whichever = any(word in said for word in ANY)
     if any(word in said for word in NOON):
-        return TimeWish(earliest=datetime.time(12), latest=datetime.time(13))
+        return TimeWish(earliest=datetime.time(12), latest=datetime.time(13), whichever=whichever)
     if "ゴゼンチュ" in said or (morning and not afternoon):
-        return TimeWish(earliest=datetime.time(0), latest=datetime.time(11, 59))
+        return TimeWish(earliest=datetime.time(0), latest=datetime.time(11, 59), whichever=whichever)
     if afternoon:
-        return TimeWish(earliest=datetime.time(12), latest=datetime.time(23, 59))
-    if any(word in said for word in ANY):
+        return TimeWish(earliest=datetime.time(12), latest=datetime.time(23, 59), whichever=whichever)
+    if whichever:
         return TimeWish(first_free=True)
     return None
 

@@ -576,6 +576,44 @@ def test_a_time_not_understood_twice_is_chosen_from_the_free_times_read_out():
             << keys("1100") >> said("11時から") >> Listen)
 
 
+def test_a_part_of_the_day_alone_reads_its_free_times_and_any_of_it_takes_the_first():
+    """「午後三時半」 heard as 「午後」 alone: the caller has a time in mind, so the free times from the
+    first afternoon one are read to choose from (taking 13:00 had the caller deny it); 「午後ならいつでも」
+    takes the first afternoon time, read back for a yes."""
+    slots = tuple(slot(20 + i, at) for i, at in enumerate((T(10), T(10, 30), T(13), T(13, 30), T(14), T(15, 30))))
+
+    def up_to_the_time_of(playbook: Playbook) -> Playbook:
+        return (up_to_the_venue(playbook)
+                << heard("本庁舎でお願いします") >> said("ご希望の日にち") >> Listen
+                << heard("十二月三日") >> asked(FindSlots, first_day=DAY)
+                << reply(SlotsFound(slots)) >> said("ご希望の時間") >> Listen)
+
+    menu = flow()
+    assert (up_to_the_time_of(Playbook(menu))
+            << heard("午後")
+            >> said("空いている時間は、1番、午後1時、2番、午後1時30分、3番、午後2時、4番、午後3時30分です") >> Listen
+            << heard("4番です") >> said("午後3時30分から", "ですね") >> Listen)
+    any_of_it = flow()
+    assert (up_to_the_time_of(Playbook(any_of_it))
+            << heard("午後なら何時でもいいです") >> said("午後1時から", "ですね") >> Listen)
+
+
+def test_a_free_time_said_at_a_list_that_does_not_hold_it_is_read_back():
+    """After 11:00 was denied the three nearest free times are offered; the caller says the time it
+    wants, free but not offered (「九時でお願いします」): that slot is read back rather than asked again.
+    So at the time menu for a free time on another page."""
+    offers = flow()
+    assert (up_to_the_time(Playbook(offers))
+            << heard("十一時") >> said("11時から") >> Listen
+            << heard("いいえ") >> said("失礼しました", "1番、10時から") >> Listen
+            << heard("九時でお願いします") >> said("12月3日、木曜日、9時から", "ですね") >> Listen)
+    menu = flow()
+    assert (up_to_the_time(Playbook(menu))
+            << heard("おじさん") >> said("ご希望の時間") >> Listen
+            << heard("おじさん") >> said("1番、9時、2番、9時30分、3番、10時、4番、10時30分") >> Listen
+            << heard("十一時半です") >> said("11時30分から", "ですね") >> Listen)
+
+
 def test_a_day_past_the_reception_window_offers_the_earliest_free_slots_from_today():
     """「十二月八日」 heard as 「12月4日」 on 7 December is next year's 4 December: no slot that day nor after
     it, so the earliest from today are offered (it went back to the venue question, round and round)."""

@@ -94,8 +94,10 @@ def test_birth_dates_as_keys():
     ("午前九時", TimeWish(at=T(9, 0))),
     ("14時", TimeWish(at=T(14, 0))),
     ("二時十五分", TimeWish(at=T(14, 15))),
-    ("午前中ならいつでも", TimeWish(earliest=T(0, 0), latest=T(11, 59))),
-    ("午後", TimeWish(earliest=T(12, 0), latest=T(23, 59))),
+    ("午前中ならいつでも", TimeWish(earliest=T(0, 0), latest=T(11, 59), whichever=True)),
+    ("午後", TimeWish(earliest=T(12, 0), latest=T(23, 59))),  # 「午後三時半」 heard in part: which time?
+    ("午後でお願いします", TimeWish(earliest=T(12, 0), latest=T(23, 59))),
+    ("午後なら何時でもいいです", TimeWish(earliest=T(12, 0), latest=T(23, 59), whichever=True)),
     ("お昼", TimeWish(earliest=T(12, 0), latest=T(13, 0))),
     ("一番早い時間", TimeWish(first_free=True)),
     ("何時でもいいです", TimeWish(first_free=True)),

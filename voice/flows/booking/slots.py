@@ -262,10 +262,23 @@ class SlotQuestions:
                 return "another_day"
             index = int(answer.digits) - 1 if answer.digits.isdigit() and answer.digits != "0" else -1
             return offers[index] if 0 <= index < len(offers) else UNCLEAR
+        if (elsewhere := self._free_time_said(answer, offers)) is not None:
+            return elsewhere
         guess = agree(self._offer_matched(answer), scored(answer.scores, self._offer_phrases()))
         if guess is None:
             return UNCLEAR
         return "another_day" if guess.key == "another_day" else offers[int(guess.key) - 1]
+
+    def _free_time_said(self, answer: Answered, shown: tuple[SlotOffer, ...]) -> SlotOffer | None:
+        """A free time of the day said at a list of that day's slots that does not hold it (「午後三時半」
+        after the three nearest a misheard one were offered): that slot, read back for a yes like any."""
+        wish = parse_time(answer.hypotheses)
+        if wish is None or wish.at is None or choice(answer.hypotheses, len(shown)):
+            return None
+        if any(slot.start == wish.at for slot in shown) or len({slot.day for slot in shown}) != 1:
+            return None
+        return next((slot for slot in self.draft.day_slots or ()
+                     if slot.day == shown[0].day and slot.start == wish.at), None)
 
     def _offer_matched(self, answer: Answered) -> Guess | None:
         if closest(answer.hypotheses, {"another_day": ANOTHER_DAY})[1] >= 0.8:
@@ -308,6 +321,8 @@ class SlotQuestions:
         page = self.draft.menu_times
         if isinstance(answer, DigitsEntered):
             return _menu_key(answer.digits, page)
+        if (elsewhere := self._free_time_said(answer, page)) is not None:
+            return elsewhere
         matched = Guess("next", True) if asks_next(answer.hypotheses) else _numbered_slot(answer, page)
         guess = agree(matched, scored(answer.scores, self._menu_time_phrases()))
         if guess is None:
@@ -346,6 +361,10 @@ class SlotQuestions:
     def _time_chosen(self, wish: TimeWish) -> list[Command]:
         slots = self.draft.day_slots
         chosen = next((slot for slot in slots if wish.first_free or wish.allows(slot.start)), None)
+        if chosen is not None and wish.at is None and not (wish.first_free or wish.whichever):
+            # 「午後」 alone: the caller has a time in mind (「午後三時半」 heard in part), so the free
+            # times from the span's first are read to choose from, not the first taken
+            return self._times_menu(first=slots.index(chosen))
         if chosen is not None:
             return self._confirm_slot(chosen)
         near = sorted(slots, key=lambda s: abs(_minutes(s.start) - _minutes(wish.at or wish.earliest)))[:OFFERS]
