@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from voice.asr import Transcript
 from voice.call.dtmf import DigitCollector
-from voice.call.endpointer import Endpointer, SpeechStarted, Utterance
+from voice.call.endpointer import Endpointer, SpeechStarted, Utterance, VoiceHeard
 from voice.call.events import (
     Answer,
     CallEnded,
@@ -138,6 +138,10 @@ class CallSession:
         self.listening: Listen | None = None
         self.listen_deadline = 0.0
         self.recognizing: int | None = None  # request id awaited
+        self.recognizing_by_level = False  # that utterance was loud but the VAD heard no voice in it
+        # an answer the VAD did not hear, said over the prompt (so it could not barge in): recognised
+        # once the prompt has played and the question listens, with where it was on the recording
+        self.held: tuple[Utterance, tuple[float, float]] | None = None
         self.answered_at = 0.0  # monotonic: turns are placed on the recording from here
         self.spoken: tuple[float, float] = (0.0, 0.0)  # the utterance being recognised: its offset, length
         # when the latest prompt was first heard (None: not yet): speech that began before it is the
@@ -161,22 +165,37 @@ class CallSession:
             return []
         effects: list[Effect] = []
         for item in self.endpointer.feed(frame, is_speech):
-            if isinstance(item, SpeechStarted):
+            a_voice = isinstance(item, VoiceHeard) or (isinstance(item, SpeechStarted) and not item.by_level)
+            if isinstance(item, SpeechStarted) or a_voice:
+                # when it began: its voice, or for what only loudness started, its sound (noise may have
+                # started the utterance long before the caller spoke)
                 self.speech_began_at = now
-                if self.asked_at is not None and now - self.asked_at >= BARGE_IN_AFTER_S:
-                    effects += self._barge_in(now)
-            elif isinstance(item, Utterance) and (self.asked_at is None or self.speech_began_at < self.asked_at):
+            if a_voice and self.asked_at is not None and now - self.asked_at >= BARGE_IN_AFTER_S:
+                effects += self._barge_in(now)
+            if not isinstance(item, Utterance):
+                continue
+            if self.asked_at is None or self.speech_began_at < self.asked_at:
                 log.info("call %s: speech that began before the question is not its answer", self.call_id)
-            elif isinstance(item, Utterance) and self.listening and self.recognizing is None:
-                self.recognizing = next(self._requests)
-                length = len(item.pcm) / BYTES_PER_SECOND
-                self.spoken = (round(max(0.0, now - self.answered_at - length), 2), round(length, 2))
-                effects.append(Recognize(self.recognizing, item.pcm, self.listening.expected))
+            elif self.listening and self.recognizing is None:
+                effects += self._recognize(item, self._place(item, now))
+            elif item.by_level and self.saying is not None and self.speech_began_at - self.asked_at >= BARGE_IN_AFTER_S:
+                self.held = (item, self._place(item, now))
         return effects
+
+    def _place(self, utterance: Utterance, now: float) -> tuple[float, float]:
+        """Where an utterance just finished is on the call's recording: its offset and length."""
+        length = len(utterance.pcm) / BYTES_PER_SECOND
+        return round(max(0.0, now - self.answered_at - length), 2), round(length, 2)
+
+    def _recognize(self, utterance: Utterance, place: tuple[float, float]) -> list[Effect]:
+        self.held = None
+        self.recognizing, self.recognizing_by_level, self.spoken = next(self._requests), utterance.by_level, place
+        return [Recognize(self.recognizing, utterance.pcm, self.listening.expected)]
 
     def digit(self, digit: str, now: float) -> list[Effect]:
         if self.over or not self.answered or self.transferring or self.handed_over:
             return []
+        self.held = None  # keys answer the question, not what was said over the prompt
         effects = self._barge_in(now)
         entry = self.digits.digit(digit, now)
         if entry is not None:
@@ -202,6 +221,9 @@ class CallSession:
     def recognized(self, request_id: int, transcript: Transcript, now: float) -> list[Effect]:
         if self.over or request_id != self.recognizing:
             return []  # a key press answered first: the late transcript is stale
+        if self.recognizing_by_level and not transcript.failed and not transcript.text.strip():
+            self.recognizing = None  # a noise, not a voice: the question goes on listening
+            return []
         expected = self.listening.expected if self.listening else ()
         self.recognizing = None
         self.listening = None
@@ -296,7 +318,7 @@ class CallSession:
         if self.listening is None:
             return []  # keys pressed when nothing was asked
         self.listening = None
-        self.recognizing = None
+        self.recognizing, self.held = None, None
         return self._deliver(replace(entry, offset_s=round(now - self.answered_at, 2)), now)
 
     def _deliver(self, event: Event, now: float) -> list[Effect]:
@@ -320,7 +342,7 @@ class CallSession:
                     pass  # answered already
                 case Say():
                     self.saying, self.playing_until, self.prompt_complete = command, None, False
-                    self.asked_at = None
+                    self.asked_at, self.held = None, None
                     upcoming = next((c for c in self.pending if isinstance(c, Listen)), None)
                     if upcoming is not None:
                         self._expect_keys(upcoming)  # keys may come during the prompt
@@ -340,6 +362,8 @@ class CallSession:
                     self.asked_at = now if self.asked_at is None else self.asked_at
                     self._expect_keys(command)
                     self.listen_deadline = now + command.timeout_s
+                    if self.held is not None:
+                        effects += self._recognize(*self.held)
                 case Transfer():
                     self.transferring = command
                     self.digits.buffer = ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.voice.call import test_endpointer
 from tests.voice.playbook import STARTED_AT, context
 from voice.asr import Transcript
 from voice.call.events import (
@@ -325,6 +326,58 @@ def test_short_noise_while_listening_is_not_recognised():
     effects, now = feed(s, 6, now, speech=True)
     more, now = feed(s, 40, now, speech=False)
     assert [e for e in effects + more if isinstance(e, Recognize)] == []
+
+
+VOICED = test_endpointer.voiced(8000.0)  # a loud voiced frame
+
+
+def feed_loud(s, frames, start):
+    """Loud voiced frames in which the VAD hears no voice (Silero misses some quick, high 「はい」),
+    after a moment of the line's silence (loud is louder than that)."""
+    effects, now = feed(s, 10, start, speech=False)
+    for _ in range(frames):
+        effects += s.audio(VOICED, False, now)
+        now += FRAME_S
+    return effects, now
+
+
+def test_a_loud_answer_the_vad_missed_is_recognised_and_kept_only_if_words_are_heard():
+    """While listening, an utterance only loudness found is recognised like any; a transcript with no
+    words in it (noise) is no answer, and the question goes on listening to its no-input timeout."""
+    flow = ScriptedFlow([Answer(), Say("本庁舎ですね", 1), Listen(timeout_s=5)], [], [Say("はい", 2)])
+    s = session(flow)
+    now = listening(s)
+    _, now = feed_loud(s, 12, now)
+    (recognize,), now = feed(s, 35, now, speech=False)
+    assert s.recognized(recognize.request_id, Transcript("", 0.0), now) == []
+    assert flow.of(SpeechRecognized) == [] and s.listening is not None
+    _, now = feed_loud(s, 12, now)
+    (recognize,), now = feed(s, 35, now, speech=False)
+    s.recognized(recognize.request_id, Transcript("はい", 0.6), now)
+    assert [e.text for e in flow.of(SpeechRecognized)] == ["はい"]
+
+
+def test_a_loud_answer_over_the_prompt_does_not_cut_it_but_answers_it_once_it_has_played():
+    """「はい」 said over 「…ですね。よろしければ…」 that the VAD did not hear: it does not stop the prompt
+    (a bump must not), and when the prompt has played it is recognised as the answer, unless a key
+    answered first."""
+    flow = asking("本庁舎ですね。よろしければ1を押してください", max_digits=1)
+    s = session(flow)
+    s.start(0.0)
+    s.prompt_ready(1, pcm(5.0), 0.0)
+    effects, now = feed_loud(s, 12, 0.8)
+    more, now = feed(s, 35, now, speech=False)
+    assert effects + more == [] and flow.of(PromptFinished) == []
+    (recognize,) = s.tick(5.0 + PLAYOUT_MARGIN_S + 0.01)
+    assert isinstance(recognize, Recognize) and recognize.pcm.count(VOICED) == 12
+    keyed = asking("本庁舎ですね。よろしければ1を押してください", max_digits=1)
+    s = session(keyed)
+    s.start(0.0)
+    s.prompt_ready(1, pcm(5.0), 0.0)
+    _, now = feed_loud(s, 12, 0.8)
+    feed(s, 35, now, speech=False)
+    assert not any(isinstance(e, Recognize) for e in s.digit("1", 3.0))
+    assert [e.digits for e in keyed.of(DigitsEntered)] == ["1"]
 
 
 def test_stale_recognition_after_a_key_entry_is_ignored():
