@@ -127,24 +127,31 @@ def prompt_heard(port: Port, poll, timeout_s: float, quiet_s: float = 1.0,
     caller who knows the answer speaks while the rest of the prompt plays."""
     start, quiet, pause = len(port.heard), int(quiet_s * 50), 12
     checked = 0  # frames of the prompt already shown to understood()
+    # each frame's level is measured once, as it arrives (measuring all of a 20 s prompt every 10 ms poll
+    # took most of a core per caller, which four callers took from the engine they measure)
+    measured = 0
+    first = last = None  # the prompt's first and latest frames above SPEECH_LEVEL
 
     def over():
-        nonlocal checked
+        nonlocal checked, measured, first, last
         frames = port.heard[start:]
-        spoke = [i for i, f in enumerate(frames) if rms(f) > SPEECH_LEVEL]
-        if not spoke:
+        for i in range(measured, len(frames)):
+            if rms(frames[i]) > SPEECH_LEVEL:
+                first = i if first is None else first
+                last = i
+        measured = len(frames)
+        if last is None:
             return False
-        silent = len(frames) - spoke[-1]
+        silent = len(frames) - last
         if silent > quiet:
             return True
-        if silent >= pause and spoke[-1] - checked >= 40:  # a pause after at least 0.8 s of new speech
-            checked = spoke[-1]
-            return understood(b"".join(frames[spoke[0]:]))
+        if silent >= pause and last - checked >= 40:  # a pause after at least 0.8 s of new speech
+            checked = last
+            return understood(b"".join(frames[first:]))
         return False
     if not poll(timeout_s, over):
         return None
     frames = port.heard[start:]
-    first = next(i for i, f in enumerate(frames) if rms(f) > SPEECH_LEVEL)
     return b"".join(frames[first:]), first
 
 
