@@ -139,9 +139,7 @@ class CallSession:
         self.listen_deadline = 0.0
         self.recognizing: int | None = None  # request id awaited
         self.recognizing_by_level = False  # that utterance was loud but the VAD heard no voice in it
-        # an answer the VAD did not hear, said over the prompt (so it could not barge in): recognised
-        # once the prompt has played and the question listens, with where it was on the recording
-        self.held: tuple[Utterance, tuple[float, float]] | None = None
+        self.recognizing_expected: tuple[str, ...] = ()  # the answers sent with it to be scored
         self.answered_at = 0.0  # monotonic: turns are placed on the recording from here
         self.spoken: tuple[float, float] = (0.0, 0.0)  # the utterance being recognised: its offset, length
         # when the latest prompt was first heard (None: not yet): speech that began before it is the
@@ -177,9 +175,14 @@ class CallSession:
             if self.asked_at is None or self.speech_began_at < self.asked_at:
                 log.info("call %s: speech that began before the question is not its answer", self.call_id)
             elif self.listening and self.recognizing is None:
-                effects += self._recognize(item, self._place(item, now))
-            elif item.by_level and self.saying is not None and self.speech_began_at - self.asked_at >= BARGE_IN_AFTER_S:
-                self.held = (item, self._place(item, now))
+                effects += self._recognize(item, self._place(item, now), self.listening.expected)
+            elif (item.by_level and self.recognizing is None and self.saying is not None and self.saying.barge_in
+                  and self.speech_began_at - self.asked_at >= BARGE_IN_AFTER_S
+                  and (upcoming := next((c for c in self.pending if isinstance(c, Listen)), None)) is not None):
+                # an answer the VAD did not hear, said over the prompt: recognised now, and if words are
+                # heard in it, it cuts the prompt short then (a caller who said 「はい」 and heard the prompt
+                # go on said it again, into the next question)
+                effects += self._recognize(item, self._place(item, now), upcoming.expected)
         return effects
 
     def _place(self, utterance: Utterance, now: float) -> tuple[float, float]:
@@ -187,15 +190,16 @@ class CallSession:
         length = len(utterance.pcm) / BYTES_PER_SECOND
         return round(max(0.0, now - self.answered_at - length), 2), round(length, 2)
 
-    def _recognize(self, utterance: Utterance, place: tuple[float, float]) -> list[Effect]:
-        self.held = None
+    def _recognize(self, utterance: Utterance, place: tuple[float, float], expected: tuple[str, ...]) -> list[Effect]:
         self.recognizing, self.recognizing_by_level, self.spoken = next(self._requests), utterance.by_level, place
-        return [Recognize(self.recognizing, utterance.pcm, self.listening.expected)]
+        self.recognizing_expected = expected
+        return [Recognize(self.recognizing, utterance.pcm, expected)]
 
     def digit(self, digit: str, now: float) -> list[Effect]:
         if self.over or not self.answered or self.transferring or self.handed_over:
             return []
-        self.held = None  # keys answer the question, not what was said over the prompt
+        if self.recognizing_by_level:
+            self.recognizing = None  # a key answers the question, not what loudness alone found
         effects = self._barge_in(now)
         entry = self.digits.digit(digit, now)
         if entry is not None:
@@ -224,14 +228,17 @@ class CallSession:
         if self.recognizing_by_level and not transcript.failed and not transcript.text.strip():
             self.recognizing = None  # a noise, not a voice: the question goes on listening
             return []
-        expected = self.listening.expected if self.listening else ()
+        effects = self._barge_in(now) if self.listening is None else []  # said over the prompt
+        if self.listening is None:
+            self.recognizing = None
+            return effects  # the flow went on without listening: nothing to answer
         self.recognizing = None
         self.listening = None
         offset, length = self.spoken
-        scores = tuple(zip(expected, transcript.scores, strict=True)) if transcript.scores else ()
+        scores = tuple(zip(self.recognizing_expected, transcript.scores, strict=True)) if transcript.scores else ()
         event = SpeechRecognized(transcript.text, transcript.confidence, transcript.alternatives, offset, length,
                                  transcript.failed, scores)
-        return self._deliver(event, now)
+        return effects + self._deliver(event, now)
 
     def replied(self, request_id: int, result: object, now: float) -> list[Effect]:
         """The answer to a request this call performed (dropped after the call ended)."""
@@ -318,7 +325,7 @@ class CallSession:
         if self.listening is None:
             return []  # keys pressed when nothing was asked
         self.listening = None
-        self.recognizing, self.held = None, None
+        self.recognizing = None
         return self._deliver(replace(entry, offset_s=round(now - self.answered_at, 2)), now)
 
     def _deliver(self, event: Event, now: float) -> list[Effect]:
@@ -342,7 +349,7 @@ class CallSession:
                     pass  # answered already
                 case Say():
                     self.saying, self.playing_until, self.prompt_complete = command, None, False
-                    self.asked_at, self.held = None, None
+                    self.asked_at = None
                     upcoming = next((c for c in self.pending if isinstance(c, Listen)), None)
                     if upcoming is not None:
                         self._expect_keys(upcoming)  # keys may come during the prompt
@@ -362,8 +369,6 @@ class CallSession:
                     self.asked_at = now if self.asked_at is None else self.asked_at
                     self._expect_keys(command)
                     self.listen_deadline = now + command.timeout_s
-                    if self.held is not None:
-                        effects += self._recognize(*self.held)
                 case Transfer():
                     self.transferring = command
                     self.digits.buffer = ""

@@ -357,27 +357,41 @@ def test_a_loud_answer_the_vad_missed_is_recognised_and_kept_only_if_words_are_h
     assert [e.text for e in flow.of(SpeechRecognized)] == ["はい"]
 
 
-def test_a_loud_answer_over_the_prompt_does_not_cut_it_but_answers_it_once_it_has_played():
-    """「はい」 said over 「…ですね。よろしければ…」 that the VAD did not hear: it does not stop the prompt
-    (a bump must not), and when the prompt has played it is recognised as the answer, unless a key
-    answered first."""
-    flow = asking("本庁舎ですね。よろしければ1を押してください", max_digits=1)
+def test_a_loud_answer_over_the_prompt_cuts_it_short_once_words_are_heard_in_it():
+    """「はい」 said over 「…ですね。よろしければ…」 that the VAD did not hear: it does not stop the prompt at
+    once (a bump must not), but is recognised with the question's expected answers while the prompt
+    plays; words heard in it cut the prompt short and answer the question (a caller who heard the
+    prompt go on said 「はい」 again, into the next question). No words: the prompt plays on."""
+    flow = ScriptedFlow([Answer(), Say("本庁舎ですね。よろしければ…", 1), Listen(expected=("はい", "いいえ"))], [], [])
     s = session(flow)
     s.start(0.0)
     s.prompt_ready(1, pcm(5.0), 0.0)
     effects, now = feed_loud(s, 12, 0.8)
     more, now = feed(s, 35, now, speech=False)
-    assert effects + more == [] and flow.of(PromptFinished) == []
-    (recognize,) = s.tick(5.0 + PLAYOUT_MARGIN_S + 0.01)
-    assert isinstance(recognize, Recognize) and recognize.pcm.count(VOICED) == 12
-    keyed = asking("本庁舎ですね。よろしければ1を押してください", max_digits=1)
+    (recognize,) = effects + more
+    assert isinstance(recognize, Recognize) and recognize.expected == ("はい", "いいえ")
+    assert flow.of(PromptFinished) == []
+    effects = s.recognized(recognize.request_id, Transcript("はい", 0.6, scores=(6.0, -1.0)), now + 0.2)
+    assert effects[0] == StopPlayback() and flow.of(PromptFinished) == [PromptFinished(1, interrupted=True)]
+    (event,) = flow.of(SpeechRecognized)
+    assert event.text == "はい" and event.scores == (("はい", 6.0), ("いいえ", -1.0))
+    noise = asking("本庁舎ですね。よろしければ…")
+    s = session(noise)
+    s.start(0.0)
+    s.prompt_ready(1, pcm(5.0), 0.0)
+    _, now = feed_loud(s, 12, 0.8)
+    (recognize,), now = feed(s, 35, now, speech=False)
+    assert s.recognized(recognize.request_id, Transcript("", 0.0), now + 0.2) == []
+    assert noise.of(PromptFinished) == [] and s.saying is not None
+    keyed = asking("本庁舎ですね。よろしければ1を押してください", max_digits=4)
     s = session(keyed)
     s.start(0.0)
     s.prompt_ready(1, pcm(5.0), 0.0)
     _, now = feed_loud(s, 12, 0.8)
-    feed(s, 35, now, speech=False)
-    assert not any(isinstance(e, Recognize) for e in s.digit("1", 3.0))
-    assert [e.digits for e in keyed.of(DigitsEntered)] == ["1"]
+    (recognize,), now = feed(s, 35, now, speech=False)
+    s.digit("1", now)  # a key first: what loudness found is no answer any more
+    assert s.recognized(recognize.request_id, Transcript("はい", 0.6), now + 0.2) == []
+    assert keyed.of(SpeechRecognized) == []
 
 
 def test_stale_recognition_after_a_key_entry_is_ignored():
