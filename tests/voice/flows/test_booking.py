@@ -491,6 +491,20 @@ def test_a_venue_read_back_wrong_twice_is_chosen_from_the_menu_instead():
             << keys("1") >> said("ご希望の日にち") >> Listen)
 
 
+def test_a_venue_denied_can_still_be_named_from_the_menu():
+    """A caller who misheard a right read-back (「北支所ですね」 heard as 「北市町ですね」) says no, and at the
+    menu names 北支所 from the page that reads it: it is taken (the slot's read-back names it), not refused
+    for ever."""
+    booking = flow()
+    assert (up_to_the_venue(Playbook(booking))
+            << heard("ありがとう", 北支所=4.0, 本庁舎=0.5) >> said("北支所ですね") >> Listen
+            << heard("いいえ") >> said("ご希望の会場") >> Listen
+            << heard("ありがとう", 東支所=4.0, 本庁舎=0.5) >> said("東支所ですね") >> Listen
+            << heard("いいえ、違います") >> said("会場を番号で選びます", "2番、北支所") >> Listen
+            << heard("北支所でお願いします") >> said("ご希望の日にち") >> Listen)
+    assert booking.draft.venue == KITA
+
+
 def test_a_read_back_denied_three_times_hands_the_caller_over():
     """A birth date heard wrong three times over: the line stops asking and hands the caller to a
     person (with nobody to take the call: the city's number), rather than looping for ever."""

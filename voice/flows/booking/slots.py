@@ -55,11 +55,13 @@ class SlotQuestions:
         if menu_read and asks_next(answer.hypotheses):
             return "page"
         # after the menu was read, a name is one of its page's four: a smaller closed set, heard better;
-        # a venue the caller said no to is not guessed again (by keys it can still be chosen)
+        # a venue the caller said no to is not guessed again from the name said, but from a menu page the
+        # caller chooses (a caller who misheard a right read-back and denied it named it there four times)
         page = self._venue_page() if menu_read else venues
+        denied = set() if menu_read else self.draft.venues_denied
         table = {key: phrases for key, phrases in said(page, numbered=menu_read).items()
-                 if key not in {str(v) for v in self.draft.venues_denied}} | ({"page": NEXT_SAID} if menu_read else {})
-        pool = tuple(v for v in page if v.id not in self.draft.venues_denied)
+                 if key not in {str(v) for v in denied}} | ({"page": NEXT_SAID} if menu_read else {})
+        pool = tuple(v for v in page if v.id not in denied)
         guess = agree(self._venue_matched(answer, pool), scored(answer.scores, table))
         if guess is None:
             return UNCLEAR
