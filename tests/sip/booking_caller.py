@@ -127,6 +127,9 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
         {"when": ["この内容で予約して", "直す場合は", "ご予約の内容です"], "hear_all": True,
          "say": wav("はい、お願いします"), "keys": "1",
          "expect": [{"exactly": [*its_name, "窓口でお伺い"]}, its_venue, its_time], "otherwise": no},
+        # which part of a slot read back wrong twice is wrong: the first the caller found wrong in it
+        {"when": ["違っているのは", "会場は1、日にちは2"], "parts_say": [wav("会場が違います"), wav("時間が違います")],
+         "parts_keys": ["1", "3"]},
         # any other read-back (its 「…ですね」 may be misheard: 「出帳場ですめ」; its question is the same)
         {"when": ["ですね", "違う場合は"], "say": yes, "keys": "1", "confirms": True, "otherwise": no},
         {"when": ["ご用件をお話し", "新しく予約する場合は"], "say": wav("予約をお願いします"), "keys": "1"},

@@ -26,7 +26,9 @@ Script: {"uri": ..., "codec": "PCMU/8000/1", "steps": [...], "heard": "out.wav"}
                               answers "next_say"/"next_keys" until page N; one with "pick" (an
                               expectation) presses the number of the option that holds it (or says
                               its "pick_say" WAV for that number: 「二番です」), or answers
-                              "none_say"/"none_keys"; one with "repeat_last" answers as the caller
+                              "none_say"/"none_keys"; one with "parts_say"/"parts_keys" (a list per
+                              expectation) names the part of the read-back it denied last that was
+                              wrong (the first expectation it did not hold); one with "repeat_last" answers as the caller
                               did last (a re-prompt that only says how to answer). A read-back asked
                               again is checked as the first time. A prompt no rule knows gets no
                               answer. With "barge_in": true it also transcribes at each pause within
@@ -229,6 +231,7 @@ def converse(step: dict, port: Port, call: Call, poll) -> list[dict]:
     expect_next = None
     menu = None  # (the menu's rule, the page the caller thinks is read, whether it asked for the next)
     last_answer = last_expected = None  # what it answered last, and what it checked that read-back for
+    wrong_part = 0  # which expectation the read-back it denied last did not hold
     hold = [loose(w) for w in step.get("listen_to_end", ())]
 
     def understand(pcm: bytes) -> tuple[str, dict | None]:
@@ -308,10 +311,16 @@ def converse(step: dict, port: Port, call: Call, poll) -> list[dict]:
             turn["menu_page"] = page
         else:
             menu = None
-        if expected and not holds(expected, text) and not any(holds(expected, t) for t in heard_carefully(pcm)):
+        careful = heard_carefully(pcm) if expected and not holds(expected, text) else []
+        if expected and not holds(expected, text) and not any(holds(expected, t) for t in careful):
             # a read-back of something else than the caller said: it says no (and presses 2)
             rule = {**rule, "say": rule["otherwise"], "keys": "2"}
             turn["denied"] = True
+            wrong_part = next((i for i, e in enumerate(expected) if not any(holds([e], t) for t in (text, *careful))), 0)
+        elif "parts_say" in rule:  # which part of the read-back it denied is wrong
+            part = min(wrong_part, len(rule["parts_say"]) - 1)
+            rule = {**rule, "say": rule["parts_say"][part], "keys": rule["parts_keys"][part]}
+            turn["wrong_part"] = wrong_part
         elif menu and menu[2]:  # a page without what the caller wants: the next one
             rule = {k: v for k, v in {**rule, "say": rule.get("next_say"), "keys": rule.get("next_keys")}.items()
                     if v is not None}

@@ -385,6 +385,27 @@ def test_a_slot_read_back_wrong_offers_the_nearest_free_times_that_day():
             << heard("ほかの日でお願いします") >> said("ご希望の日にち") >> Listen)
 
 
+def test_a_slot_read_back_wrong_twice_asks_which_part_is_wrong():
+    """The second no to a slot's read-back: the line asks what is wrong rather than offering times
+    again. 「会場が違います」 asks the venue anew, and the venue read back is not guessed again; 2 asks the
+    day; 「時間」 offers the free times nearest."""
+    def twice_denied(booking):
+        return (up_to_the_time(Playbook(booking))
+                << heard("十一時") >> said("11時から") >> Listen
+                << heard("いいえ") >> said("失礼しました", "1番、10時から") >> Listen
+                << heard("一番") >> said("10時から", "ですね") >> Listen
+                << heard("いいえ") >> said("違っているのは、会場、日にち、時間のどれですか")
+                >> expecting("会場", "日にち", "時間", "1番", "一番"))
+    venue = flow()
+    assert (twice_denied(venue)
+            << heard("会場が違います") >> said("ご希望の会場") >> Listen
+            << heard("ありがとう", 市民課=4.0, 北支所=1.0) >> said("聞き取れませんでした") >> Listen)
+    day = flow()
+    assert twice_denied(day) << keys("2") >> said("ご希望の日にち") >> Listen
+    time = flow()
+    assert twice_denied(time) << heard("時間です") >> said("1番、") >> Listen
+
+
 def test_next_misheard_as_a_word_like_it_still_pages_on():
     """Whisper base hears a lone 「次」 as 「月」: at a menu that is the next page, not a miss."""
     booking = flow()

@@ -42,9 +42,10 @@ from voice.call.events import (
 from voice.call.requests import SlotOffer, VenueChoice
 from voice.flows.base import FlowContext
 from voice.flows.booking import speech
-from voice.nlu.answers import YES_NO, YES_NO_SAID, command, decide
+from voice.nlu.answers import YES_NO, YES_NO_SAID, choice, command, decide
 from voice.nlu.dates import spoken_digits
-from voice.nlu.readings import canonical
+from voice.nlu.readings import canonical, closest
+from voice.nlu.scores import Guess, agree, scored
 
 STAFF = "staff"  # the transfer target (transfer_targets) that takes callers the line cannot help
 MISSES_BEFORE_KEYS, MISSES_BEFORE_PERSON, MISSES_BEFORE_HANDOVER = 2, 3, 4
@@ -296,3 +297,17 @@ def yes_or_no(answer: Answered, *, firm: str = "") -> bool | Unclear:
     if decision.action == "retry" or (decision.key == firm and decision.action != "accept"):
         return UNCLEAR
     return decision.key == "yes"
+
+
+def part_heard(answer: Answered, parts: dict[str, tuple[str, ...]], said: dict[str, tuple[str, ...]]) -> object:
+    """Which of a read-back's numbered parts the caller names (「会場が違います」, 「一番」, or its key);
+    said: each part's phrases the recogniser scored."""
+    keys = tuple(parts)
+    if isinstance(answer, DigitsEntered):
+        index = int(answer.digits) - 1 if answer.digits.isdigit() and answer.digits != "0" else -1
+        return keys[index] if 0 <= index < len(keys) else UNCLEAR
+    key, likeness = closest(answer.hypotheses, parts)
+    number = choice(answer.hypotheses, len(keys))
+    matched = Guess(key, True) if likeness >= 0.8 else (Guess(keys[number - 1], True) if number else None)
+    guess = agree(matched, scored(answer.scores, said))
+    return guess.key if guess else UNCLEAR

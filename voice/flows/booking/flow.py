@@ -37,12 +37,11 @@ from voice.call.requests import (
 )
 from voice.flows.booking import speech
 from voice.flows.booking.applicant import ApplicantQuestions
-from voice.flows.booking.dialog import UNCLEAR, Answered, Ask, Dialog
+from voice.flows.booking.dialog import UNCLEAR, Answered, Ask, Dialog, part_heard
 from voice.flows.booking.manage import ManageBooking
 from voice.flows.booking.slots import OFFERS, SlotQuestions
 from voice.nlu.answers import INTENTS, INTENTS_SAID, choice, decide, numbered
-from voice.nlu.readings import closest
-from voice.nlu.scores import Guess, agree, phrases_of, scored
+from voice.nlu.scores import phrases_of
 
 FIX = {"slot": ("日にち", "時間", "日時", "会場"), "name": ("名前", "お名前"), "phone": ("電話番号", "電話"),
        "birth": ("生年月日", "誕生日")}
@@ -148,17 +147,8 @@ class BookingFlow(ManageBooking, ApplicantQuestions, SlotQuestions, Dialog):
         return self.confirm("final", text, self._book, self._ask_fix, firm="yes")
 
     def _ask_fix(self) -> list[Command]:
-        return self.ask(Ask("fix", self.prompt("fix"), self._fix_heard, self._fix, expected=phrases_of(FIX_SAID)))
-
-    def _fix_heard(self, answer: Answered) -> object:
-        parts = tuple(FIX)
-        if isinstance(answer, DigitsEntered):
-            return parts[int(answer.digits) - 1] if answer.digits in ("1", "2", "3", "4") else UNCLEAR
-        key, score = closest(answer.hypotheses, FIX)
-        number = choice(answer.hypotheses, len(parts))
-        matched = Guess(key, True) if score >= 0.8 else (Guess(parts[number - 1], True) if number else None)
-        guess = agree(matched, scored(answer.scores, FIX_SAID))
-        return guess.key if guess else UNCLEAR
+        return self.ask(Ask("fix", self.prompt("fix"), lambda answer: part_heard(answer, FIX, FIX_SAID), self._fix,
+                            expected=phrases_of(FIX_SAID)))
 
     def _fix(self, part: str) -> list[Command]:
         self.draft.fixing = True

@@ -11,7 +11,7 @@ from db import normalize
 from voice.call.events import Command, DigitsEntered, Listen
 from voice.call.requests import DaysFound, FindDays, FindSlots, SlotOffer, SlotsFound, VenueChoice
 from voice.flows.booking import speech
-from voice.flows.booking.dialog import ENTRY, UNCLEAR, Answered, Ask
+from voice.flows.booking.dialog import ENTRY, UNCLEAR, Answered, Ask, part_heard
 from voice.nlu.answers import NEXT_SAID, asks_next, choice, numbered
 from voice.nlu.dates import DateWish, date_from_keys, parse_date
 from voice.nlu.readings import closest
@@ -28,6 +28,9 @@ VENUE_PAGE = 4  # venues read per page of the key menu (1-4, 9 for the next page
 ANOTHER_DAY = ("ほかの日", "他の日", "違う日", "別の日", "ほかの日にち")
 VENUES_DENIED_BEFORE_MENU = 2  # a venue read back wrong twice: the numbered menu is read instead
 TIME_LIKENESS = 0.75  # a free time this alike to what was heard is read back for a yes (「ごちん」 is not 九時)
+SLOT_DENIALS_BEFORE_ASKING_WHAT = 2  # a slot read back wrong twice: which part is wrong is asked
+SLOT_PARTS = {"venue": ("会場", "場所"), "day": ("日にち", "日付"), "time": ("時間",)}
+SLOT_PARTS_SAID = {key: (phrases[0], *numbered(n)) for n, (key, phrases) in enumerate(SLOT_PARTS.items(), 1)}
 
 
 class SlotQuestions:
@@ -379,7 +382,20 @@ class SlotQuestions:
 
     def _slot_denied(self, slot: SlotOffer) -> list[Command]:
         """Not that slot: most often the time was misheard, so the free times nearest it that day are
-        offered by number (and 「ほかの日」 or 9 for another day)."""
+        offered by number (and 「ほかの日」 or 9 for another day); the second time, the caller is asked
+        which part is wrong (a venue taken wrongly, said yes to too soon, is not mended by other times)."""
+        if self.denials["slot_confirm"] >= SLOT_DENIALS_BEFORE_ASKING_WHAT:
+            return self.ask(Ask("slot_fix", self.prompt("slot_fix"), lambda answer: part_heard(answer, SLOT_PARTS, SLOT_PARTS_SAID),
+                                lambda part: self._slot_part_wrong(part, slot), expected=phrases_of(SLOT_PARTS_SAID)))
+        return self._times_near(slot)
+
+    def _slot_part_wrong(self, part: str, slot: SlotOffer) -> list[Command]:
+        if part == "venue":
+            self.draft.venues_denied.add(slot.venue_id)
+            return self._ask_venue()
+        return self._ask_date() if part == "day" else self._times_near(slot)
+
+    def _times_near(self, slot: SlotOffer) -> list[Command]:
         others = [s for s in self.draft.day_slots or () if s.day == slot.day and s.slot_id != slot.slot_id]
         if not others:
             return self._ask_date()
