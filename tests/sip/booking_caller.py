@@ -127,6 +127,9 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
         {"when": ["この内容で予約して", "直す場合は", "ご予約の内容です"], "hear_all": True,
          "say": wav("はい、お願いします"), "keys": "1",
          "expect": [{"exactly": [*its_name, "窓口でお伺い"]}, its_venue, its_time], "otherwise": no},
+        # free days or times asked about one at a time (the menu's number not understood): yes to its own
+        {"when": ["ほかの日にする場合は"], "say": yes, "keys": "1", "expect": [its_day], "otherwise": no},
+        {"when": ["ほかの時間にする場合は"], "say": yes, "keys": "1", "expect": [its_time], "otherwise": no},
         # which part of a slot read back wrong twice is wrong: the first the caller found wrong in it
         {"when": ["違っているのは", "会場は1、日にちは2"], "parts_say": [wav("会場が違います"), wav("時間が違います")],
          "parts_keys": ["1", "3"]},

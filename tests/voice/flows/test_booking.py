@@ -584,6 +584,34 @@ def test_a_date_not_understood_twice_is_chosen_from_the_free_days_read_out():
             << keys("1203") >> asked(FindSlots, first_day=DAY))
 
 
+def test_a_menu_number_not_understood_twice_reads_the_options_one_at_a_time_for_a_yes():
+    """「一番です」 in noise came back as 「2時間です」 every time: after two misses at the day menu the line
+    asks about each free day in turn (yes and no are heard best); 「いいえ」 goes on to the next, past
+    the page's last the next free days follow, and 「はい」 takes that day. The time menu does the same
+    from its page, and a yes there is the slot (the final read-back still reads it)."""
+    booking = flow()
+    days = (D(2026, 12, 2), D(2026, 12, 3))
+    assert (up_to_the_venue(Playbook(booking))
+            << heard("本庁舎でお願いします") >> said("ご希望の日にち") >> Listen
+            << heard("海が降ろうか") >> said("ご希望の日にち") >> Listen
+            << heard("海が降ろうか") >> asked(FindDays) << reply(DaysFound(days)) >> said("空いている日は") >> Listen
+            << heard("2時間です") >> said("聞き取れませんでした", "空いている日は") >> Listen
+            << heard("2時間です") >> said("一つずつお伺いします。12月2日、水曜日は、いかがですか") >> expecting("はい", "いいえ")
+            << heard("いいえ") >> said("12月3日、木曜日は、いかがですか") >> Listen
+            << heard("いいえ、違います") >> asked(FindDays, first_day=D(2026, 12, 4))
+            << reply(DaysFound((D(2026, 12, 7),))) >> said("12月7日、月曜日は、いかがですか") >> Listen
+            << heard("はい") >> asked(FindSlots, venue_id=1, first_day=D(2026, 12, 7), last_day=D(2026, 12, 7)))
+    times = flow()
+    assert (up_to_the_time(Playbook(times))
+            << heard("おじさん") >> said("ご希望の時間") >> Listen
+            << heard("おじさん") >> said("1番、9時、2番、9時30分") >> Listen
+            << heard("2時間です") >> said("聞き取れませんでした", "空いている時間は") >> Listen
+            << silence() >> said("一つずつお伺いします。9時からは、いかがですか") >> Listen
+            << keys("2") >> said("9時30分からは、いかがですか") >> Listen
+            << keys("1") >> said("お名前を") >> Listen)
+    assert times.draft.slot == DAY_SLOTS[1]
+
+
 def test_a_time_not_understood_twice_is_chosen_from_the_free_times_read_out():
     """「九時半でお願いします」 heard as 「おじさんておめがいてます」 twice: the line reads the day's free times
     four at a time by number (the keys prompt alone left a voice-only caller nothing to say); 「次」 reads

@@ -6,13 +6,14 @@ number when a wish is full or a slot read back was wrong, and the slot read back
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 
 from db import normalize
 from voice.call.events import Command, DigitsEntered, Listen
 from voice.call.requests import DaysFound, FindDays, FindSlots, SlotOffer, SlotsFound, VenueChoice
 from voice.flows.booking import speech
-from voice.flows.booking.dialog import ENTRY, UNCLEAR, Answered, Ask, part_heard
-from voice.nlu.answers import NEXT_SAID, asks_next, choice, numbered
+from voice.flows.booking.dialog import ENTRY, UNCLEAR, Answered, Ask, part_heard, yes_or_no
+from voice.nlu.answers import NEXT_SAID, YES_NO_SAID, asks_next, choice, numbered
 from voice.nlu.dates import DateWish, date_from_keys, parse_date
 from voice.nlu.readings import closest
 from voice.nlu.scores import Guess, agree, phrases_of, runner_up, scored
@@ -144,23 +145,41 @@ class SlotQuestions:
     # a date not understood twice: the free days read out a few at a time, chosen by number (Whisper base
     # hears 「十二月八日」 as 「海が降ろうか」, but 「二番」 among three scored well)
 
-    def _days_menu(self, intro: str = "", first_day: datetime.date | None = None) -> list[Command]:
+    def _days_menu(self, intro: str = "", first_day: datetime.date | None = None, each: bool = False) -> list[Command]:
         venue_id = self.draft.venue.id if self.draft.venue else None
-        return [self.request(FindDays, lambda result: self._days_offered(result, intro, first_day is not None),
+        return [self.request(FindDays, lambda result: self._days_offered(result, intro, first_day is not None, each),
                              venue_id=venue_id, first_day=first_day or self.today, limit=DAYS_PER_PAGE)]
 
-    def _days_offered(self, result: object, intro: str, paged: bool) -> list[Command]:
+    def _days_offered(self, result: object, intro: str, paged: bool, each: bool) -> list[Command]:
         if not isinstance(result, DaysFound):
             return self._cannot(result)
         if not result.days:
             if paged:  # past the last free day: from the first again
-                return self._days_menu(intro + self.prompt("days_end"))
+                return self._days_menu(intro + self.prompt("days_end"), each=each)
             return self._ask_venue(intro=intro + self.prompt("none_found", venue=self._venue_words()))
         self.draft.menu_days = result.days
+        if each:
+            return self._days_each(intro)
         options = "、".join(f"{number}番、{speech.day(day)}" for number, day in enumerate(result.days, 1))
         text = self.prompt("days", options=options)
         return self.ask(Ask("date_menu", text, self._menu_day_heard, self._menu_day_chosen, keys_prompt=text,
-                            zero_answers=True, expected=phrases_of(self._menu_day_phrases())), intro=intro)
+                            zero_answers=True, expected=phrases_of(self._menu_day_phrases()),
+                            menu=lambda sorry: self._days_each(sorry + self.prompt("each_start"))), intro=intro)
+
+    # a menu's numbers not understood twice: its options read one at a time for a yes (「一番です」 came
+    # back as 「2時間です」 every time in noise; yes and no are what Whisper base hears best)
+    def _days_each(self, intro: str = "", index: int = 0) -> list[Command]:
+        days = self.draft.menu_days
+        if index >= len(days):
+            return self._days_menu(intro, first_day=days[-1] + datetime.timedelta(days=1), each=True)
+        day = days[index]
+        return self._each("date_each", self.prompt("day_each", day=speech.day(day)),
+                          lambda: self._date_chosen(DateWish(day=day)), lambda: self._days_each(index=index + 1), intro)
+
+    def _each(self, step: str, text: str, yes: Callable[[], list[Command]], no: Callable[[], list[Command]],
+              intro: str) -> list[Command]:
+        return self.ask(Ask(step, text, yes_or_no, lambda value: yes() if value else no(),
+                            keys_prompt=self.prompt("yes_no_keys"), expected=YES_NO_SAID), intro=intro)
 
     def _menu_day_phrases(self) -> dict[str, tuple[str, ...]]:
         return {**{day.isoformat(): (*numbered(number), f"{day.month}月{day.day}日")
@@ -316,7 +335,17 @@ class SlotQuestions:
         options = "、".join(f"{number}番、{spoken_time(slot.start)}" for number, slot in enumerate(page, 1))
         text = self.prompt("times", day=speech.day(self.draft.day), options=options)
         return self.ask(Ask("time_menu", text, self._menu_time_heard, self._menu_time_chosen, keys_prompt=text,
-                            zero_answers=True, expected=phrases_of(self._menu_time_phrases())), intro=intro)
+                            zero_answers=True, expected=phrases_of(self._menu_time_phrases()),
+                            menu=lambda sorry: self._times_each(sorry + self.prompt("each_start"), first)),
+                        intro=intro)
+
+    def _times_each(self, intro: str, index: int) -> list[Command]:
+        slots = self.draft.day_slots
+        if index >= len(slots):  # past the last free time: from the first again
+            intro, index = intro + self.prompt("times_end"), 0
+        slot = slots[index]
+        return self._each("time_each", self.prompt("time_each", at=spoken_time(slot.start)),
+                          lambda: self._slot_set(slot), lambda: self._times_each("", index + 1), intro)
 
     def _menu_time_phrases(self) -> dict[str, tuple[str, ...]]:
         return {**{str(n): (*numbered(n), *written(slot.start)) for n, slot in enumerate(self.draft.menu_times, 1)},
