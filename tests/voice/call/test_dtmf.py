@@ -26,10 +26,19 @@ def test_pause_ends_an_entry():
 
 def test_storm_and_junk_are_ignored():
     c = DigitCollector(max_digits=8)
+    c.digit("3", 0.0)
     for i in range(100):
-        c.digit("5", i * 0.001)  # 1,000 digits a second: no hand does that
+        c.digit("5", 0.5 + i * 0.001)  # 1,000 digits a second: no hand does that
     c.digit("x", 1.0)
-    assert c.buffer == "5"
+    assert c.buffer == "3"
+
+
+def test_a_hands_keys_handed_over_together_all_count():
+    """A worker busy for a moment takes the keys that queued meanwhile at the same instant: a few of
+    them are a hand's, not a storm (「19481212」 arrived as 1948, then 1, 2, 1, 2 at once)."""
+    c = DigitCollector(max_digits=8)
+    entries = [c.digit(d, t) for d, t in zip("19481212", (0.0, 0.3, 0.6, 0.9, 1.5, 1.5, 1.5, 1.5), strict=True)]
+    assert entries[-1] == DigitsEntered("19481212", "length")
 
 
 def test_hash_alone_is_an_empty_entry():
