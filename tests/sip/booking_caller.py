@@ -157,7 +157,8 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
         {"when": ["フルネーム", "お名前を、ゆっくり", "もう一度、お名前"], "say": wav(f"{caller.name}です"), "keys": "1",
          "expect_next": [{"exactly": its_name}]},
         {"when": ["おかけいただいている", "別の番号にする"], "say": yes, "keys": "1"},
-        {"when": ["生年月日をお話し", "西暦の8けた"], "say": wav(era_words(caller.born)), "keys": f"{caller.born:%Y%m%d}",
+        # (its example is heard best: 「生年月日」 came back as 「正面学気」, 「西暦の8けた」 as 「精力の発欠」)
+        {"when": ["生年月日をお話し", "西暦の8けた", "昭和25年3月4日", "1950年3月4日"], "say": wav(era_words(caller.born)), "keys": f"{caller.born:%Y%m%d}",
          "expect_next": [its_birth]},
         {"when": ["ショートメッセージでお送りします"], "say": yes, "keys": "1"},
     ]
