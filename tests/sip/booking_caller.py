@@ -154,7 +154,7 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
         {"when": ["ご希望の時間", "までの間で空き"], "say": time_wav,
          "keys": f"{caller.start:%H%M}", "expect_next": [its_venue, its_time]},
         {"when": ["ご希望の日にち", "月と日"], "say": date_wav, "keys": f"{caller.day:%m%d}"},
-        {"when": ["フルネーム", "お名前を、ゆっくり", "もう一度、お名前"], "say": wav(f"{caller.name}です"), "keys": "1",
+        {"when": ["フルネーム", "お名前を、ゆっくり", "もう一度、お名前", "お名前を"], "say": wav(f"{caller.name}です"), "keys": "1",
          "expect_next": [{"exactly": its_name}]},
         {"when": ["おかけいただいている", "別の番号にする"], "say": yes, "keys": "1"},
         # (its example is heard best: 「生年月日」 came back as 「正面学気」, 「西暦の8けた」 as 「精力の発欠」)
