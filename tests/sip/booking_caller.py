@@ -121,6 +121,10 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
     numbers = [wav(f"{kanji_number(n)}番です") for n in (1, 2, 3, 4)]  # an option of a menu, by its number
     its_day = {"digits": [f"{caller.day.month}月{caller.day.day}日",
                           f"{kanji_number(caller.day.month)}月{kanji_number(caller.day.day)}日"], "unless": []}
+    # a free day asked about alone (「12月8日、火曜日は、いかがですか」): the caller's Whisper wrote 8日 as 4日 or
+    # 6日 there every time, but its weekday right; the days asked about follow on, so the weekday tells
+    weekday = "月火水木金土日"[caller.day.weekday()] + "曜日"
+    its_day_alone = {"digits": [*its_day["digits"], weekday], "unless": []}
     menu = ({"keys": str(menu_key + 1), "next_keys": "9"} if caller.keys else
             {"say": wav(f"{venue}でお願いします"), "next_say": wav("次の会場")})
     return [  # first match wins: the final read-back holds the words of the other questions
@@ -128,7 +132,7 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
          "say": wav("はい、お願いします"), "keys": "1",
          "expect": [{"exactly": [*its_name, "窓口でお伺い"]}, its_venue, its_time], "otherwise": no},
         # free days or times asked about one at a time (the menu's number not understood): yes to its own
-        {"when": ["ほかの日にする場合は"], "say": yes, "keys": "1", "expect": [its_day], "otherwise": no},
+        {"when": ["ほかの日にする場合は"], "say": yes, "keys": "1", "expect": [its_day_alone], "otherwise": no},
         {"when": ["ほかの時間にする場合は"], "say": yes, "keys": "1", "expect": [its_time], "otherwise": no},
         # which part of a slot read back wrong twice is wrong: the first the caller found wrong in it
         {"when": ["違っているのは", "会場は1、日にちは2"], "parts_say": [wav("会場が違います"), wav("時間が違います")],
