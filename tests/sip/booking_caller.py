@@ -130,13 +130,14 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
     return [  # first match wins: the final read-back holds the words of the other questions
         {"when": ["この内容で予約して", "直す場合は", "ご予約の内容です"], "hear_all": True,
          "say": wav("はい、お願いします"), "keys": "1",
-         "expect": [{"exactly": [*its_name, "窓口でお伺い"]}, its_venue, its_time], "otherwise": no},
+         "expect": [{"exactly": [*its_name, "窓口でお伺い"]}, its_venue, its_day_alone, its_time], "otherwise": no},
         # free days or times asked about one at a time (the menu's number not understood): yes to its own
         {"when": ["ほかの日にする場合は"], "say": yes, "keys": "1", "expect": [its_day_alone], "otherwise": no},
-        {"when": ["ほかの時間にする場合は"], "say": yes, "keys": "1", "expect": [its_time], "otherwise": no},
+        {"when": ["ほかの時間にする場合は"], "say": yes, "keys": "1", "expect": [its_time], "otherwise": no,
+         "expect_next": [its_venue, its_day_alone, its_time]},
         # which part of a slot read back wrong twice is wrong: the first the caller found wrong in it
-        {"when": ["違っているのは", "会場は1、日にちは2"], "parts_say": [wav("会場が違います"), wav("時間が違います")],
-         "parts_keys": ["1", "3"]},
+        {"when": ["違っているのは", "会場は1、日にちは2"], "parts_say": [wav("会場が違います"), wav("日にちが違います"), wav("時間が違います")],
+         "parts_keys": ["1", "2", "3"]},
         # any other read-back (its 「…ですね」 may be misheard: 「出帳場ですめ」; its question is the same)
         {"when": ["ですね", "違う場合は"], "say": yes, "keys": "1", "confirms": True, "otherwise": no},
         {"when": ["ご用件をお話し", "新しく予約する場合は"], "say": wav("予約をお願いします"), "keys": "1"},
@@ -148,15 +149,15 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
          "expect_next": [its_venue]},
         # free times read by number when its time was not understood: its time by number, else the next ones
         {"when": ["空いている時間は", "その後の時間は"], "pick": its_time, "say": time_wav, "pick_say": numbers,
-         "none_say": wav("次"), "none_keys": "9", "expect_next": [its_venue, its_time]},
+         "none_say": wav("次"), "none_keys": "9", "expect_next": [its_venue, its_day_alone, its_time]},
         # free days read by number when its date was not understood: its day by number, else the next days
         {"when": ["空いている日は", "その後の日は"], "pick": its_day, "say": date_wav, "pick_say": numbers,
          "none_say": wav("次"), "none_keys": "9"},
         # times offered by number: its own time said again (or the number pressed), else another day
         {"when": ["ご案内できるのは", "ご希望の番号か時間を", "ほかの日をご希望の場合は"], "pick": its_time, "say": time_wav,
-         "none_say": wav("ほかの日でお願いします"), "none_keys": "9", "expect_next": [its_venue, its_time]},
+         "none_say": wav("ほかの日でお願いします"), "none_keys": "9", "expect_next": [its_venue, its_day_alone, its_time]},
         {"when": ["ご希望の時間", "までの間で空き"], "say": time_wav,
-         "keys": f"{caller.start:%H%M}", "expect_next": [its_venue, its_time]},
+         "keys": f"{caller.start:%H%M}", "expect_next": [its_venue, its_day_alone, its_time]},
         {"when": ["ご希望の日にち", "月と日"], "say": date_wav, "keys": f"{caller.day:%m%d}"},
         {"when": ["フルネーム", "お名前を、ゆっくり", "もう一度、お名前", "お名前を"], "say": wav(f"{caller.name}です"), "keys": "1",
          "expect_next": [{"exactly": its_name}]},

@@ -50,9 +50,6 @@ def _date(said: str, today: datetime.date) -> DateWish | None:
     for word, days in sorted(RELATIVE.items(), key=lambda item: -len(item[0])):
         if word in said and not ("ガツ" in said or "ニチ" in said.replace("ニチヨ", "")):
             return DateWish(day=today + datetime.timedelta(days=days))
-    weekday = _weekday(said, today)
-    if weekday is not None:
-        return DateWish(day=weekday)
     month = day = None
     for numerals, counter in runs(said):
         number = value(numerals)
@@ -61,9 +58,12 @@ def _date(said: str, today: datetime.date) -> DateWish | None:
         elif counter is not None and counter.text == "ニチ" and number and 1 <= number <= 31:
             day = number
     day = day or _day_word(said)
-    if day is None:
-        return DateWish(month=_year_month(month, today)) if month else None
-    return _resolve(month, day, today)
+    if day is not None:  # a day said wins over its weekday (「十二月十五日の火曜日」 is the 15th)
+        return _resolve(month, day, today)
+    weekday = _weekday(said, today)
+    if weekday is not None:
+        return DateWish(day=weekday)
+    return DateWish(month=_year_month(month, today)) if month else None
 
 
 def _day_word(said: str) -> int | None:

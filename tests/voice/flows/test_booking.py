@@ -588,7 +588,8 @@ def test_a_menu_number_not_understood_twice_reads_the_options_one_at_a_time_for_
     """「一番です」 in noise came back as 「2時間です」 every time: after two misses at the day menu the line
     asks about each free day in turn (yes and no are heard best); 「いいえ」 goes on to the next, past
     the page's last the next free days follow, and 「はい」 takes that day. The time menu does the same
-    from its page, and a yes there is the slot (the final read-back still reads it)."""
+    from its page, and a yes there reads the slot back with its day and venue (a day taken from a garbled
+    date is checked there)."""
     booking = flow()
     days = (D(2026, 12, 2), D(2026, 12, 3))
     assert (up_to_the_venue(Playbook(booking))
@@ -608,6 +609,7 @@ def test_a_menu_number_not_understood_twice_reads_the_options_one_at_a_time_for_
             << heard("2時間です") >> said("聞き取れませんでした", "空いている時間は") >> Listen
             << silence() >> said("一つずつお伺いします。9時からは、いかがですか") >> Listen
             << keys("2") >> said("9時30分からは、いかがですか") >> Listen
+            << keys("1") >> said("12月3日、木曜日、9時30分から、デモ市役所 本庁舎 市民課ですね") >> Listen
             << keys("1") >> said("お名前を") >> Listen)
     assert times.draft.slot == DAY_SLOTS[1]
 

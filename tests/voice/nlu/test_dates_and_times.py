@@ -34,6 +34,10 @@ T = datetime.time
     ("一番早い日", DateWish(earliest=True)),
     ("いつでもいいです", DateWish(earliest=True)),
     ("一月", DateWish(month=(2027, 1))),
+    # a day said wins over its weekday, and the よ after a day is no 「火曜」: both were read as the
+    # coming Tuesday (「十二月十五日の火曜日」 as 8 December)
+    ("十二月十五日の火曜日", DateWish(day=D(2026, 12, 15))),
+    ("海だってここのかよ", DateWish(day=D(2026, 12, 9))),
     # Whisper base on 「十二月十日の朝十時に本庁舎でお願いします」 over a noisy line: a wrong date the
     # dialog reads back for confirmation
     ("1月10日の明日。90日に放送者でおめがします", DateWish(day=D(2027, 1, 10))),

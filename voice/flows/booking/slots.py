@@ -345,7 +345,7 @@ class SlotQuestions:
             intro, index = intro + self.prompt("times_end"), 0
         slot = slots[index]
         return self._each("time_each", self.prompt("time_each", at=spoken_time(slot.start)),
-                          lambda: self._slot_set(slot), lambda: self._times_each("", index + 1), intro)
+                          lambda: self._confirm_slot(slot), lambda: self._times_each("", index + 1), intro)
 
     def _menu_time_phrases(self) -> dict[str, tuple[str, ...]]:
         return {**{str(n): (*numbered(n), *written(slot.start)) for n, slot in enumerate(self.draft.menu_times, 1)},
