@@ -129,20 +129,20 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
             {"say": wav(f"{venue}でお願いします"), "next_say": wav("次の会場")})
     return [  # first match wins: the final read-back holds the words of the other questions
         {"when": ["この内容で予約して", "直す場合は", "ご予約の内容です"], "hear_all": True,
-         "say": wav("はい、お願いします"), "keys": "1",
+         "say": wav("はい、お願いします"), "keys": "1", "yes_no": True,
          "expect": [{"exactly": [*its_name, "窓口でお伺い"]}, its_venue, its_day_alone, its_time], "otherwise": no},
         # free days or times asked about one at a time (the menu's number not understood): yes to its own
-        {"when": ["ほかの日にする場合は"], "say": yes, "keys": "1", "expect": [its_day_alone], "otherwise": no},
-        {"when": ["ほかの時間にする場合は"], "say": yes, "keys": "1", "expect": [its_time], "otherwise": no,
+        {"when": ["ほかの日にする場合は"], "say": yes, "keys": "1", "yes_no": True, "expect": [its_day_alone], "otherwise": no},
+        {"when": ["ほかの時間にする場合は"], "say": yes, "keys": "1", "yes_no": True, "expect": [its_time], "otherwise": no,
          "expect_next": [its_venue, its_day_alone, its_time]},
         # which part of a slot read back wrong twice is wrong: the first the caller found wrong in it
         {"when": ["違っているのは", "会場は1、日にちは2"], "parts_say": [wav("会場が違います"), wav("日にちが違います"), wav("時間が違います")],
          "parts_keys": ["1", "2", "3"]},
         # any other read-back (its 「…ですね」 may be misheard: 「出帳場ですめ」; its question is the same)
-        {"when": ["ですね", "違う場合は"], "say": yes, "keys": "1", "confirms": True, "otherwise": no},
+        {"when": ["ですね", "違う場合は"], "say": yes, "keys": "1", "confirms": True, "yes_no": True, "otherwise": no},
         {"when": ["ご用件をお話し", "新しく予約する場合は"], "say": wav("予約をお願いします"), "keys": "1"},
-        {"when": ["当てはまる場合は", "当てはまらない場合は"], "say": wav("はい、そうです"), "keys": "1"},
-        {"when": ["「はい」か「いいえ」でお答え", "はいは1、いいえは2です"], "repeat_last": True},
+        {"when": ["当てはまる場合は", "当てはまらない場合は"], "say": wav("はい、そうです"), "keys": "1", "yes_no": True},
+        {"when": ["「はい」か「いいえ」でお答え", "はいは1、いいえは2です"], "repeat_last": True, "say": yes, "keys": "1"},
         # the venue menu, heard to its end, a page at a time: the venue on its page, else the next page
         {"when": ["番号で選びます", "次の会場は"], "menu_page": menu_page, **menu, "expect_next": [its_venue]},
         {"when": ["ご希望の会場", "どの会場でも"], "say": wav(f"{venue}でお願いします"), "keys": "9",
@@ -161,11 +161,11 @@ def rules(folder: Path, caller: Caller, venue_names: list[str]) -> list[dict]:
         {"when": ["ご希望の日にち", "月と日"], "say": date_wav, "keys": f"{caller.day:%m%d}"},
         {"when": ["フルネーム", "お名前を、ゆっくり", "もう一度、お名前", "お名前を"], "say": wav(f"{caller.name}です"), "keys": "1",
          "expect_next": [{"exactly": its_name}]},
-        {"when": ["おかけいただいている", "別の番号にする"], "say": yes, "keys": "1"},
+        {"when": ["おかけいただいている", "別の番号にする"], "say": yes, "keys": "1", "yes_no": True},
         # (its example is heard best: 「生年月日」 came back as 「正面学気」, 「西暦の8けた」 as 「精力の発欠」)
         {"when": ["生年月日をお話し", "西暦の8けた", "昭和25年3月4日", "1950年3月4日"], "say": wav(era_words(caller.born)), "keys": f"{caller.born:%Y%m%d}",
          "expect_next": [its_birth]},
-        {"when": ["ショートメッセージでお送りします"], "say": yes, "keys": "1"},
+        {"when": ["ショートメッセージでお送りします"], "say": yes, "keys": "1", "yes_no": True},
     ]
 
 

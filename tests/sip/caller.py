@@ -29,7 +29,8 @@ Script: {"uri": ..., "codec": "PCMU/8000/1", "steps": [...], "heard": "out.wav"}
                               "none_say"/"none_keys"; one with "parts_say"/"parts_keys" (a list per
                               expectation) names the part of the read-back it denied last that was
                               wrong (the first expectation it did not hold); one with "repeat_last" answers as the caller
-                              did last (a re-prompt that only says how to answer). A read-back asked
+                              did last when that was a "yes_no" rule (a re-prompt that only says how to
+                              answer), else with its own answer. A read-back asked
                               again is checked as the first time. A prompt no rule knows gets no
                               answer. With "barge_in": true it also transcribes at each pause within
                               a prompt and answers as soon as a rule matches, unless a "listen_to_end"
@@ -297,9 +298,9 @@ def converse(step: dict, port: Port, call: Call, poll) -> list[dict]:
         asked_again = previous.get("denied") or any(sounds_in(w, said) for w in missed) or (
             previous.get("rule") == turn["rule"] and (previous.get("said") or previous.get("pressed")) is not None
             and difflib.SequenceMatcher(None, loose(previous["prompt"]), said, autojunk=False).ratio() >= 0.8)
-        if rule.get("repeat_last"):  # 「はい」か「いいえ」で…: the question just asked, answered as before
-            if last_answer is None:
-                continue
+        if rule.get("repeat_last") and last_answer is not None and last_answer.get("yes_no"):
+            # 「はい」か「いいえ」で…: the yes/no question just asked, answered as before (else the rule's own
+            # answer: a misheard yes/no question is no cue to say 「予約をお願いします」 again)
             rule, turn["repeated"] = last_answer, True
         expected = rule.get("expect") or (expect_next if rule.get("confirms") else None)
         if expected is None and asked_again and rule.get("confirms"):
