@@ -225,14 +225,12 @@ class CallSession:
     def recognized(self, request_id: int, transcript: Transcript, now: float) -> list[Effect]:
         if self.over or request_id != self.recognizing:
             return []  # a key press answered first: the late transcript is stale
-        if self.recognizing_by_level and not transcript.failed and not transcript.text.strip():
-            self.recognizing = None  # a noise, not a voice: the question goes on listening
-            return []
-        effects = self._barge_in(now) if self.listening is None else []  # said over the prompt
-        if self.listening is None:
-            self.recognizing = None
-            return effects  # the flow went on without listening: nothing to answer
         self.recognizing = None
+        if self.recognizing_by_level and not transcript.failed and not transcript.text.strip():
+            return []  # a noise, not a voice: the question goes on listening
+        effects = self._barge_in(now) if self.listening is None else []  # said over the prompt: answers now
+        if self.listening is None:
+            return effects  # the flow went on without listening: nothing to answer
         self.listening = None
         offset, length = self.spoken
         scores = tuple(zip(self.recognizing_expected, transcript.scores, strict=True)) if transcript.scores else ()

@@ -500,15 +500,20 @@ def test_keys_only_calls_send_nothing_to_be_scored():
             >> (lambda c: isinstance(c, Listen) and c.expected == ()))
 
 
+def two_venues_denied(playbook: Playbook) -> Playbook:
+    """Up to the venue, then 北支所 and 東支所 guessed from the scores, read back and denied."""
+    return (up_to_the_venue(playbook)
+            << heard("ありがとう", 北支所=4.0, 本庁舎=0.5) >> said("北支所ですね") >> Listen
+            << heard("いいえ") >> said("ご希望の会場") >> Listen
+            << heard("ありがとう", 東支所=4.0, 本庁舎=0.5) >> said("東支所ですね") >> Listen
+            << heard("いいえ、違います"))
+
+
 def test_a_venue_read_back_wrong_twice_is_chosen_from_the_menu_instead():
     """Two wrong venue read-backs: the numbered menu is read from its first page (numbers are heard
     better than names) rather than the question asked again and again."""
     booking = flow()
-    assert (up_to_the_venue(Playbook(booking))
-            << heard("ありがとう", 北支所=4.0, 本庁舎=0.5) >> said("北支所ですね") >> Listen
-            << heard("いいえ") >> said("ご希望の会場") >> Listen
-            << heard("ありがとう", 東支所=4.0, 本庁舎=0.5) >> said("東支所ですね") >> Listen
-            << heard("いいえ、違います") >> said("会場を番号で選びます", "1番、デモ市役所 本庁舎 市民課") >> Listen
+    assert (two_venues_denied(Playbook(booking)) >> said("会場を番号で選びます", "1番、デモ市役所 本庁舎 市民課") >> Listen
             << keys("1") >> said("ご希望の日にち") >> Listen)
 
 
@@ -517,11 +522,7 @@ def test_a_venue_denied_can_still_be_named_from_the_menu():
     menu names 北支所 from the page that reads it: it is taken (the slot's read-back names it), not refused
     for ever."""
     booking = flow()
-    assert (up_to_the_venue(Playbook(booking))
-            << heard("ありがとう", 北支所=4.0, 本庁舎=0.5) >> said("北支所ですね") >> Listen
-            << heard("いいえ") >> said("ご希望の会場") >> Listen
-            << heard("ありがとう", 東支所=4.0, 本庁舎=0.5) >> said("東支所ですね") >> Listen
-            << heard("いいえ、違います") >> said("会場を番号で選びます", "2番、北支所") >> Listen
+    assert (two_venues_denied(Playbook(booking)) >> said("会場を番号で選びます", "2番、北支所") >> Listen
             << heard("北支所でお願いします") >> said("ご希望の日にち") >> Listen)
     assert booking.draft.venue == KITA
 

@@ -299,13 +299,18 @@ def yes_or_no(answer: Answered, *, firm: str = "") -> bool | Unclear:
     return decision.key == "yes"
 
 
+def keyed(digits: str, options: tuple) -> object:
+    """The option a key names (1 the first), else UNCLEAR."""
+    index = int(digits) - 1 if digits.isdigit() and digits != "0" else -1
+    return options[index] if 0 <= index < len(options) else UNCLEAR
+
+
 def part_heard(answer: Answered, parts: dict[str, tuple[str, ...]], said: dict[str, tuple[str, ...]]) -> object:
     """Which of a read-back's numbered parts the caller names (「会場が違います」, 「一番」, or its key);
     said: each part's phrases the recogniser scored."""
     keys = tuple(parts)
     if isinstance(answer, DigitsEntered):
-        index = int(answer.digits) - 1 if answer.digits.isdigit() and answer.digits != "0" else -1
-        return keys[index] if 0 <= index < len(keys) else UNCLEAR
+        return keyed(answer.digits, keys)
     key, likeness = closest(answer.hypotheses, parts)
     number = choice(answer.hypotheses, len(keys))
     matched = Guess(key, True) if likeness >= 0.8 else (Guess(keys[number - 1], True) if number else None)

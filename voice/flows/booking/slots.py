@@ -12,7 +12,7 @@ from db import normalize
 from voice.call.events import Command, DigitsEntered, Listen
 from voice.call.requests import DaysFound, FindDays, FindSlots, SlotOffer, SlotsFound, VenueChoice
 from voice.flows.booking import speech
-from voice.flows.booking.dialog import ENTRY, UNCLEAR, Answered, Ask, part_heard, yes_or_no
+from voice.flows.booking.dialog import ENTRY, UNCLEAR, Answered, Ask, keyed, part_heard, yes_or_no
 from voice.nlu.answers import NEXT_SAID, YES_NO_SAID, asks_next, choice, numbered
 from voice.nlu.dates import DateWish, date_from_keys, parse_date
 from voice.nlu.readings import closest
@@ -54,8 +54,8 @@ class SlotQuestions:
             if answer.digits == "9":
                 return "page"
             page = self._venue_page()
-            index = int(answer.digits) - 1 if answer.digits.isdigit() and answer.digits != "0" else -1
-            return ("keys", page[index]) if 0 <= index < len(page) else UNCLEAR
+            venue = keyed(answer.digits, page)
+            return UNCLEAR if venue is UNCLEAR else ("keys", venue)
         if menu_read and asks_next(answer.hypotheses):
             return "page"
         # after the menu was read, a name is one of its page's four: a smaller closed set, heard better;
@@ -284,8 +284,7 @@ class SlotQuestions:
         if isinstance(answer, DigitsEntered):
             if answer.digits == "9":
                 return "another_day"
-            index = int(answer.digits) - 1 if answer.digits.isdigit() and answer.digits != "0" else -1
-            return offers[index] if 0 <= index < len(offers) else UNCLEAR
+            return keyed(answer.digits, offers)
         if (elsewhere := self._free_time_said(answer, offers)) is not None:
             return elsewhere
         guess = agree(self._offer_matched(answer), scored(answer.scores, self._offer_phrases()))
@@ -454,5 +453,4 @@ def _menu_key(digits: str, options: tuple) -> object:
     """A key at the day or time menu: 0 for the question by keys, 9 for the next options, N the Nth."""
     if digits in ("0", "9"):
         return {"0": "keys", "9": "next"}[digits]
-    index = int(digits) - 1 if digits.isdigit() else -1
-    return options[index] if 0 <= index < len(options) else UNCLEAR
+    return keyed(digits, options)
