@@ -19,7 +19,7 @@ from db.models import PhoneLine
 if TYPE_CHECKING:
     from db.bookings import Actor
 
-FLOWS: tuple[str, ...] = ("booking", "echo")  # voice.flows.flow_names()
+FLOWS: tuple[str, ...] = ("booking", "echo", "ivr")  # voice.flows.flow_names()
 SPEED = (0.5, 2.0)  # phone_line.tts_speed CHECK, voice.tts.Voice.validate
 VOLUME = (0.05, 1.0)  # phone_line.tts_volume CHECK
 LABEL_MAX_CHARS = 100

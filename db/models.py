@@ -230,6 +230,9 @@ class Outbox(BaseModel):
     segments = peewee.IntegerField(default=0)
     receipt = peewee.TextField(default="")
     receipt_at = TimestampField(null=True)
+    recipient = EncryptedField(null=True)  # an IVR SMS's number (a booking's message goes to the booking's)
+    body = peewee.TextField(default="")  # an IVR SMS's text as staff wrote it
+    did = peewee.TextField(default="")  # the line whose flow sent an IVR SMS
 
     @property
     def reference(self) -> str:
@@ -282,6 +285,33 @@ class PhoneLine(BaseModel):
     tts_volume = peewee.FloatField(default=0.7)
     record = peewee.BooleanField(default=True)
     active = peewee.BooleanField(default=True)
+    mode = peewee.TextField(default="ai")  # "ai" or "dtmf_only": never reaches speech recognition
+
+
+class FlowVersion(BaseModel):
+    """One version of a phone line's flow graph (db/flows.py): draft → published → retired."""
+
+    did = peewee.TextField()
+    version = peewee.IntegerField()
+    status = peewee.TextField()
+    graph = peewee.TextField()  # JSON (db/flowgraph.py)
+    comment = peewee.TextField(default="")
+    created_at = TimestampField()
+    created_by = peewee.TextField(default="")
+    published_at = TimestampField(null=True)
+    published_by = peewee.TextField(default="")
+
+
+class Calendar(BaseModel):
+    """Opening hours a flow's schedule node reads (db/calendars.py)."""
+
+    name = peewee.TextField(unique=True)
+    weekly = peewee.TextField(default="{}")
+    holidays_closed = peewee.BooleanField(default=True)
+    year_end_closed = peewee.BooleanField(default=True)
+    exceptions = peewee.TextField(default="[]")
+    updated_at = TimestampField()
+    updated_by = peewee.TextField(default="")
 
 
 class CallRecord(BaseModel):
@@ -298,6 +328,7 @@ class CallRecord(BaseModel):
     outcome = peewee.TextField(default="")
     end_reason = peewee.TextField(default="")
     path = peewee.TextField(default="[]")
+    flow_version = peewee.IntegerField(null=True)  # the version of the line's flow graph it followed
     recording = peewee.TextField(default="")
     recording_seconds = peewee.FloatField(null=True)
     transcript = peewee.TextField(default="")
@@ -355,4 +386,4 @@ class PromptText(BaseModel):
 
 ALL_MODELS = (Venue, Slot, ReceptionWindow, Booking, EligibilityQuestion, StaffUser, RecoveryCode, AuditLog,
               AccessLog, Outbox, WebSession, RateLimit, SiteNotice, PhoneLine, CallRecord, MessageText,
-              Traffic, JobRun, CallTurn, PromptText)
+              Traffic, JobRun, CallTurn, PromptText, FlowVersion, Calendar)

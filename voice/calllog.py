@@ -10,7 +10,7 @@ import queue
 import threading
 
 from appliance import clock
-from db import crypto
+from db import crypto, flows
 from db.connection import write_transaction
 from db.models import CallRecord, CallTurn, PhoneLine
 from voice.flows.base import Line
@@ -32,7 +32,12 @@ def line_for(did: str) -> Line | None:
     if row is None:
         return None
     return Line(did=row.did, flow=row.flow, label=row.label, tts_engine=row.tts_engine, tts_voice=row.tts_voice,
-                tts_speed=row.tts_speed, tts_volume=row.tts_volume, record=bool(row.record))
+                tts_speed=row.tts_speed, tts_volume=row.tts_volume, record=bool(row.record), mode=row.mode)
+
+
+def program_for(line: Line) -> flows.Program | None:
+    """An IVR line's published flow graph (None for other flows, or when none is published)."""
+    return flows.program(line.did) if line.flow == "ivr" else None
 
 
 def lines_use_engine(engine: str) -> bool:
@@ -40,9 +45,9 @@ def lines_use_engine(engine: str) -> bool:
 
 
 def call_started(sip_call_id: str, did: str, caller: str, worker: int, at: datetime.datetime, *,
-                 kind: str = "ivr") -> None:
+                 kind: str = "ivr", flow_version: int | None = None) -> None:
     CallRecord.insert(
-        sip_call_id=sip_call_id, did=did, worker=worker, started_at=at, kind=kind,
+        sip_call_id=sip_call_id, did=did, worker=worker, started_at=at, kind=kind, flow_version=flow_version,
         caller=caller or None, caller_index=crypto.cipher().blind_index(caller, "phone") if caller else None,
     ).on_conflict_ignore().execute()  # a retransmitted INVITE is the same call
 
@@ -53,7 +58,7 @@ def call_answered(sip_call_id: str, at: datetime.datetime) -> None:
 
 def call_ended(sip_call_id: str, at: datetime.datetime, *, outcome: str, end_reason: str, path: list[str],
                turns: list[dict] = (), recording: str = "", recording_seconds: float | None = None,
-               transcript: str = "") -> None:
+               transcript: str = "", kind: str | None = None) -> None:
     record = CallRecord.get_or_none(CallRecord.sip_call_id == sip_call_id)
     if record is None or record.ended_at is not None:
         return
@@ -64,6 +69,7 @@ def call_ended(sip_call_id: str, at: datetime.datetime, *, outcome: str, end_rea
     record.path = json.dumps(path, ensure_ascii=False)
     record.recording, record.recording_seconds = recording, recording_seconds
     record.transcript = transcript
+    record.kind = kind or record.kind  # an IVR call handed to the AI dialog is billed as one
     record.save()
     rows = [_turn_row(record.id, seq, turn) for seq, turn in enumerate(list(turns)[:MAX_TURNS], 1)]
     if rows:

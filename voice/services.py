@@ -11,11 +11,13 @@ from itertools import islice
 
 from appliance import clock, runtime
 from appliance.clock import TOKYO
+from appliance.notify.sms import mobile_number
 from db import bookings, lookup
 from db.bookings import Actor, Applicant, BookingError, InvalidRequest, OutsideWindow
 from db.capacity import bookable_slots, window_for, window_rules
 from db.connection import Busy, database, write_transaction
-from db.models import Booking, EligibilityQuestion, Slot, Venue
+from db.models import Booking, EligibilityQuestion, Outbox, Slot, Venue
+from db.texts import sms_length
 from voice.call.requests import (
     Booked,
     BookingFound,
@@ -33,8 +35,10 @@ from voice.call.requests import (
     Question,
     Refused,
     Request,
+    SendSms,
     SlotOffer,
     SlotsFound,
+    SmsQueued,
     VenueChoice,
 )
 
@@ -159,5 +163,16 @@ def cancel_booking(request: CancelBooking, actor: Actor, now: datetime.datetime)
     return Changed(_info(booking))
 
 
+def send_sms(request: SendSms, actor: Actor, now: datetime.datetime) -> SmsQueued | Refused:
+    number = mobile_number(request.to)
+    if number is None:
+        return Refused("not_mobile")
+    key = f"ivr:{request.key}"[:200]
+    if Outbox.get_or_none(Outbox.idempotency_key == key) is None:
+        Outbox.create(created_at=now, event="ivr_sms", channel="sms", recipient=number, body=request.text,
+                      did=request.did, idempotency_key=key, next_attempt_at=now)
+    return SmsQueued(sms_length(request.text).segments)
+
+
 HANDLERS = {LoadChoices: load_choices, FindSlots: find_slots, FindDays: find_days, BookSlot: book_slot,
-            FindBooking: find_booking, MoveBooking: move_booking, CancelBooking: cancel_booking}
+            FindBooking: find_booking, MoveBooking: move_booking, CancelBooking: cancel_booking, SendSms: send_sms}

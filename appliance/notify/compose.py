@@ -69,6 +69,10 @@ def values(booking: Booking, now: datetime.datetime) -> dict[str, str]:
 
 def compose(message: Outbox, now: datetime.datetime) -> Composed:
     """The filled text and the address; Skip when there is nothing (left) to send."""
+    if message.event == "ivr_sms":  # a phone line's text, as staff wrote it, to the number the caller gave
+        if not message.recipient:
+            raise Skip("purged")
+        return Composed("sms", message.recipient, "", message.body)
     booking = message.booking
     if booking is None or booking.name is None:
         raise Skip("purged")

@@ -41,7 +41,7 @@ def test_saving_what_is_already_there_writes_nothing(line):
 
 
 BAD = [
-    ({"flow": "ivr"}, "この電話の流れは選べません。"),
+    ({"flow": "fax"}, "この電話の流れは選べません。"),
     ({"tts_engine": "openjtalk", "tts_voice": "jm_kumo"}, "この声は選べません。"),
     ({"tts_engine": "espeak"}, "この声は選べません。"),
     ({"tts_speed": 0.4}, "話す速さは0.5から2.0の間で入力してください"),

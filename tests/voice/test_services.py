@@ -152,3 +152,23 @@ def test_a_busy_database_and_a_bug_are_answers_too(db, dummy_slot, monkeypatch, 
     monkeypatch.setitem(services.HANDLERS, BookSlot, bug)
     assert ask(booking_request(dummy_slot)) == Refused("failed")
     assert "BookSlot failed" in caplog.text
+
+
+def test_an_ivr_sms_is_queued_once_for_a_mobile_number_and_refused_for_a_landline(db):
+    """The flow's text for the number the caller keyed (full-width, hyphens): one outbox row with the
+    number encrypted, however often the step is repeated; a landline is refused and queues nothing."""
+    from voice.call.requests import SendSms, SmsQueued
+
+    text = "国民健康保険のご案内です。" * 33  # 429 characters: 7 parts of 67
+    request = SendSms(1, to="０９０-１１１１-２２２２", text=text, key="call-9:sms", did="0725998128")
+    assert services.perform(request, "call-9") == SmsQueued(7)
+    assert services.perform(request, "call-9") == SmsQueued(7)
+    (row,) = Outbox.select()
+    assert (row.event, row.channel, row.recipient, row.body, row.did) == ("ivr_sms", "sms", "09011112222", text,
+                                                                           "0725998128")
+    from db.connection import database
+    (raw,) = database.execute_sql("SELECT recipient FROM outbox").fetchone()
+    assert b"09011112222" not in bytes(raw)
+    assert services.perform(SendSms(2, to="0725991234", text=text, key="call-9:x", did="0725998128"),
+                            "call-9") == Refused("not_mobile")
+    assert Outbox.select().count() == 1

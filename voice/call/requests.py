@@ -168,3 +168,20 @@ class Changed:
     """A booking moved or cancelled: how it is now."""
 
     booking: BookingInfo
+
+
+@dataclass(frozen=True)
+class SendSms(Request):
+    """Queue an IVR flow's text for a mobile number (the outbox sends it after commit, counted and
+    billed as every SMS). key: the call's Call-ID and the flow's node, so a repeated step queues one."""
+
+    writes: ClassVar[bool] = True
+    to: str
+    text: str
+    key: str
+    did: str  # the line whose flow sends it
+
+
+@dataclass(frozen=True)
+class SmsQueued:
+    segments: int  # the parts it will be billed as

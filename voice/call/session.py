@@ -116,12 +116,13 @@ TRANSFER_FAILED_ID = -2  # transfer_failed_announcement, then TransferFailed goe
 class CallSession:
     def __init__(self, flow, *, call_id: str, dialled: str, caller: str, started_at: datetime.datetime,
                  announcement: str = "", endpointer: Endpointer | None = None, ring_s: float = 0.0,
-                 transfer_failed_announcement: str = ""):
+                 transfer_failed_announcement: str = "", speech: bool = True):
         self.flow = flow
         self.call_id, self.dialled, self.caller, self.started_at = call_id, dialled, caller, started_at
         self.announcement = announcement.strip()
         self.ring_s = ring_s  # the caller hears ringing this long before the engine answers
         self.ringing_until: float | None = None
+        self.speech = speech  # False: a key-press-only line, whose audio never reaches the recogniser
         self.endpointer = endpointer or Endpointer()
         self.digits = DigitCollector()
         self.pending: deque[Command] = deque()
@@ -159,7 +160,7 @@ class CallSession:
         return self._deliver(CallStarted(self.call_id, self.dialled, self.caller, self.started_at), now)
 
     def audio(self, frame: bytes, is_speech: bool, now: float) -> list[Effect]:
-        if self.over or not self.answered or self.transferring or self.handed_over:
+        if self.over or not self.answered or self.transferring or self.handed_over or not self.speech:
             return []
         effects: list[Effect] = []
         for item in self.endpointer.feed(frame, is_speech):

@@ -23,5 +23,6 @@ def create_flow(name: str, context: FlowContext) -> Flow:
 def _flows() -> dict:
     from voice.flows.booking import BookingFlow
     from voice.flows.echo import EchoFlow
+    from voice.flows.ivr import IvrFlow
 
-    return {"booking": BookingFlow, "echo": EchoFlow}
+    return {"booking": BookingFlow, "echo": EchoFlow, "ivr": IvrFlow}

@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import Protocol
 
+from db.flows import Program
 from voice import prompts
 from voice.call.events import CallLog, Command, Event
 
@@ -24,6 +25,7 @@ class Line:
     tts_speed: float = 1.0
     tts_volume: float = 0.7
     record: bool = True
+    mode: str = "ai"  # "dtmf_only": the line's calls never reach speech recognition
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,11 @@ class FlowContext:
     started_at: datetime.datetime  # in Asia/Tokyo
     settings: object  # appliance.settings.Settings
     prompts: Mapping[str, str] = field(default_factory=prompts.defaults)  # "section.key" → what is said
+    program: Program | None = None  # an IVR line's published flow graph, taken when the call came in
 
 
 class Flow(Protocol):
-    kind: ClassVar[str]  # "ai" (recognises speech) or "ivr" (keys only): billed apart
+    kind: str  # "ai" (recognises speech) or "ivr" (keys only): billed apart
     log: CallLog
 
     def handle(self, event: Event) -> list[Command]: ...

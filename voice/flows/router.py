@@ -30,6 +30,8 @@ def route(line: Line | None, context: FlowContext, *, overflow: bool) -> Route |
         return Route(BusyFlow(context), Voice(), record=False)
     if line is None:
         return Refusal(404, "no active phone line for the dialled number")
+    if line.mode == "dtmf_only" and line.flow != "ivr":
+        return Refusal(500, f"phone line {line.did} is key-press only, but its flow {line.flow!r} listens to speech")
     try:
         flow = create_flow(line.flow, context)
         voice = Voice(engine=line.tts_engine, speed=line.tts_speed, volume=line.tts_volume, name=line.tts_voice)

@@ -41,6 +41,7 @@ class ActiveCall:
     session: CallSession | None = None
     voice: Voice = field(default_factory=Voice)
     record: bool = False
+    speech: bool = True  # the line listens to speech (not key-press only): its audio goes through the VAD
     recorder: CallRecorder | None = None
     recording_name: str = ""
     heard: list[dict] = field(default_factory=list)  # what was recognised and pressed, for staff review

@@ -224,7 +224,8 @@ class VoiceWorker(TransferLegs):
                 heard = bytes(FRAME_BYTES)
             if active.recorder is not None:
                 active.recorder.add(heard, played)
-            self._effects(active, active.session.audio(heard, vad.is_speech(heard), now))
+            if active.speech:
+                self._effects(active, active.session.audio(heard, vad.is_speech(heard), now))
         if active.media_connected and active.media.due(now):
             try:
                 packets = active.call.getStreamStat(0).rtcp.rxStat.pkt
@@ -251,17 +252,19 @@ class VoiceWorker(TransferLegs):
             return self._answer(call, 486)
         try:
             line = None if self.overflow else calllog.line_for(did)
+            program = calllog.program_for(line) if line is not None else None
         except Exception:
             log.exception("call %s refused: the phone line lookup failed", active.name)
             return self._answer(call, 503)
         started_at = calllog.now().astimezone(TOKYO)
         context = FlowContext(active.sip_call_id, line or Line(did, ""), caller, started_at, self.settings,
-                              prompts.for_call())
+                              prompts.for_call(), program)
         chosen = route(line, context, overflow=self.overflow)
         if isinstance(chosen, Refusal):
             (log.info if chosen.status == 404 else log.error)("call %s refused: %s", active.name, chosen.reason)
             return self._answer(call, chosen.status)
         active.record = self.settings.record_calls and chosen.record
+        active.speech = line is None or line.mode != "dtmf_only"  # key-press only: no VAD, no recognition
         slot.call, active.slot, active.voice = active, slot, chosen.voice
         slot.port.reset()
         slot.vad.reset()
@@ -269,11 +272,12 @@ class VoiceWorker(TransferLegs):
                                      started_at=started_at,
                                      announcement=self.settings.recording_announcement if active.record else "",
                                      ring_s=self.settings.voice_ring_ms / 1000,
-                                     transfer_failed_announcement=self.settings.transfer_failed_announcement)
+                                     transfer_failed_announcement=self.settings.transfer_failed_announcement,
+                                     speech=active.speech)
         log.info("call %s: incoming on line %s (worker %d, slot %d)", active.name, did, self.index,
                  self.slots.index(slot))
         self.log_writer.submit(calllog.call_started, active.sip_call_id, did, caller, self.index, started_at,
-                               kind=chosen.flow.kind)
+                               kind=chosen.flow.kind, flow_version=program.version if program else None)
         self._answer(call, 180)
         self._effects(active, active.session.start(time.monotonic()))
 
@@ -342,7 +346,7 @@ class VoiceWorker(TransferLegs):
             flow_log = active.session.flow.log
             self.log_writer.submit(calllog.call_ended, active.sip_call_id, calllog.now(), outcome=flow_log.outcome,
                                    end_reason=reason, path=list(flow_log.path), turns=list(flow_log.turns), recording=recording,
-                                   recording_seconds=seconds, transcript=transcript)
+                                   recording_seconds=seconds, transcript=transcript, kind=active.session.flow.kind)
             log.info("call %s ended: %s", active.name, reason)
         del self.calls[active.serial]
         del self._by_pj[id(active.call)]  # a leg still hanging up stays mapped until it is gone

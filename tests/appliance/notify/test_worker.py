@@ -266,3 +266,18 @@ def test_an_unexpected_error_fails_the_message_not_the_worker(dummy_slot, sender
     monkeypatch.setattr(worker, "compose", broken)
     assert send_all(senders) == ["failed"]
     assert Outbox.get().last_error == "internal error (see the worker log)"
+
+
+def test_an_ivr_sms_of_400_characters_reaches_the_gateway_whole(db, senders, sms_gateway):
+    """A key-press line's long SMS goes out as staff wrote it, to the number the caller gave, and is
+    counted in parts as every SMS."""
+    from voice import services
+    from voice.call.requests import SendSms
+
+    text = "国民健康保険の手続きは、市役所本庁舎一階の国保年金課でお受けします。" * 13
+    assert len(text) > 400
+    services.perform(SendSms(1, to="09011112222", text=text, key="c:sms", did="0725998128"), "c", now=NOW)
+    assert send_all(senders) == ["sent"]
+    [request] = sms_gateway.received
+    assert (request["to"], request["body"]) == ("09011112222", text)
+    assert Outbox.get().segments == 7

@@ -305,6 +305,23 @@ def test_utterance_while_listening_is_recognised_and_delivered():
     assert s.recognized(recognize.request_id, transcript, now + 2) == []  # delivered once only
 
 
+def test_a_key_press_only_line_never_sends_audio_to_be_recognised():
+    """On a dtmf_only line (speech=False) a caller talking over the prompt and into the question neither
+    cuts the prompt short nor is recognised: the question ends by keys or by its timeout."""
+    flow = ScriptedFlow([Answer(), Say("ボタンを押してください", 1), Listen(timeout_s=2.0)], [], [], [])
+    s = session(flow, speech=False)
+    s.start(0.0)
+    s.prompt_ready(1, pcm(2.0), 0.0)
+    effects, now = feed(s, 50, 0.5, speech=True)  # talking over the prompt
+    assert effects == [] and s.saying is not None
+    s.tick(2.2)
+    effects, now = feed(s, 100, 2.2, speech=True)  # and into the question
+    effects += feed(s, 50, now, speech=False)[0]
+    assert not [e for e in effects if isinstance(e, Recognize)]
+    s.tick(now + 1.0)
+    assert flow.of(NoInput) and not flow.of(SpeechRecognized)
+
+
 def test_a_questions_expected_answers_go_with_its_utterance_and_come_back_scored():
     """The answers a Listen expects are sent to be scored with the utterance; their scores reach the
     flow beside each answer, so the flow reads a score by the answer, not by position."""
