@@ -93,7 +93,7 @@ def line_list():
     _cli()._open()
     for ln in PhoneLine.select().order_by(PhoneLine.did):
         state = "active" if ln.active else "off"
-        click.echo(f"{ln.did}\t{ln.flow}\t{ln.tts_engine}:{ln.tts_voice or '-'} speed {ln.tts_speed} "
+        click.echo(f"{ln.did}\t{ln.flow}/{ln.mode}\t{ln.tts_engine}:{ln.tts_voice or '-'} speed {ln.tts_speed} "
                    f"volume {ln.tts_volume}\t{'recorded' if ln.record else 'not recorded'}\t{state}\t{ln.label}")
 
 
@@ -107,6 +107,8 @@ def line_list():
 @click.option("--tts-volume", type=click.FloatRange(0.05, 1.0))
 @click.option("--record/--no-record", default=None)
 @click.option("--active/--inactive", default=None)
+@click.option("--mode", type=click.Choice(["ai", "dtmf_only"]),
+              help="dtmf_only: keys only, the calls never reach speech recognition (flow ivr only).")
 def line_set(did, **options):
     """Create or change the phone line for the dialled number DID."""
     from voice.flows import check_flow_name
@@ -126,11 +128,159 @@ def line_set(did, **options):
             setattr(ln, name, value)
         try:
             check_flow_name(ln.flow)
+            if ln.mode == "dtmf_only" and ln.flow != "ivr":
+                raise ValueError(f"a dtmf_only line takes keys only: flow {ln.flow!r} listens to speech (use ivr)")
             Voice(engine=ln.tts_engine, speed=ln.tts_speed, volume=ln.tts_volume, name=ln.tts_voice).validate()
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         ln.save()
     click.echo(f"phone line {did}: {'changed' if existing else 'created'}")
+
+
+@voice.group("flow")
+def flow():
+    """The flow graphs of IVR lines (flow ivr): versions, import and export as JSON, publish, roll back."""
+
+
+def _flow_problems(error) -> click.ClickException:
+    listed = "\n".join(f"  {p.node or '(全体)'}: {p.message}" for p in error.problems)
+    return click.ClickException(f"the flow has {len(error.problems)} problem(s):\n{listed}")
+
+
+@flow.command("versions")
+@click.argument("did")
+def flow_versions(did):
+    """The versions of the line's flow, newest first."""
+    from db import flows
+    _cli()._open()
+    for version in flows.versions(did):
+        when = version.published_at or version.created_at
+        click.echo(f"v{version.version}\t{version.status}\t{when:%Y-%m-%d %H:%M}\t"
+                   f"{version.published_by or version.created_by}\t{version.comment}")
+
+
+@flow.command("export")
+@click.argument("did")
+@click.argument("file", type=click.File("w", encoding="utf-8"), default="-")
+@click.option("--version", "number", type=int, help="Default: the published version (else the draft).")
+def flow_export(did, file, number):
+    """Write the line's flow graph as JSON to FILE (default: standard output)."""
+    from db import flows
+    from db.models import FlowVersion
+    _cli()._open()
+    if number is not None:
+        version = FlowVersion.get_or_none((FlowVersion.did == did) & (FlowVersion.version == number))
+    else:
+        version = flows.published(did) or flows.draft(did)
+    if version is None:
+        raise click.ClickException(f"line {did} has no such flow version")
+    file.write(version.graph + "\n")
+
+
+@flow.command("import")
+@click.argument("did")
+@click.argument("file", type=click.File("rb"))
+@click.option("--publish", "comment", metavar="COMMENT", help="Publish it at once, with this comment.")
+def flow_import(did, file, comment):
+    """Keep the JSON flow graph in FILE as the line's draft, and list its problems (or publish it)."""
+    from db import flows
+    _cli()._open()
+    if PhoneLine.get_or_none(PhoneLine.did == did) is None:
+        raise click.ClickException(f"no phone line {did} (madoguchi voice line set {did} --flow ivr)")
+    data = file.read(2_000_000)
+    try:
+        with write_transaction():
+            version = flows.save_draft(did, data, _cli().cli_actor(), clock.now())
+            if comment is not None:
+                flows.publish(did, comment, _cli().cli_actor(), clock.now())
+    except flows.FlowError as error:
+        raise _flow_problems(error) from None
+    if comment is not None:
+        return click.echo(f"line {did}: v{version.version} published")
+    problems = flows.problems(version)
+    click.echo(f"line {did}: draft v{version.version} saved, {len(problems)} problem(s)")
+    for problem in problems:
+        click.echo(f"  {problem.node or '(全体)'}: {problem.message}")
+
+
+@flow.command("publish")
+@click.argument("did")
+@click.option("--comment", default="", help="What changed, for the history.")
+def flow_publish(did, comment):
+    """Publish the line's draft: the next call follows it."""
+    from db import flows
+    _cli()._open()
+    try:
+        with write_transaction():
+            version = flows.publish(did, comment, _cli().cli_actor(), clock.now())
+    except flows.FlowError as error:
+        raise _flow_problems(error) from None
+    click.echo(f"line {did}: v{version.version} published")
+
+
+@flow.command("rollback")
+@click.argument("did")
+@click.argument("version", type=int)
+@click.option("--comment", default="", help="Why, for the history.")
+def flow_rollback(did, version, comment):
+    """Publish an earlier VERSION's graph again (as a new version)."""
+    from db import flows
+    from db.models import FlowVersion
+    _cli()._open()
+    try:
+        with write_transaction():
+            published = flows.roll_back(did, version, comment, _cli().cli_actor(), clock.now())
+    except FlowVersion.DoesNotExist:
+        raise click.ClickException(f"line {did} has no version {version}") from None
+    except flows.FlowError as error:
+        raise _flow_problems(error) from None
+    click.echo(f"line {did}: v{published.version} published (the graph of v{version})")
+
+
+@voice.group("calendar")
+def calendar():
+    """Calendars of opening hours, read by the schedule nodes of IVR flows."""
+
+
+@calendar.command("set")
+@click.argument("file", type=click.File("rb"))
+def calendar_set(file):
+    """Create or replace a calendar from JSON: {"name", "weekly": {"0": ["08:45-17:15"]...},
+    "holidays_closed", "year_end_closed", "exceptions": [{"date", "hours", "label"}]}."""
+    from db import calendars
+    _cli()._open()
+    try:
+        data = json.loads(file.read(1_000_000))
+        with write_transaction():
+            schedule = calendars.save(data if isinstance(data, dict) else {}, _cli().cli_actor(), clock.now())
+    except ValueError as exc:
+        raise click.ClickException(f"not JSON: {exc}") from None
+    except calendars.CalendarError as error:
+        raise click.ClickException("\n".join(error.problems)) from None
+    click.echo(f"calendar {schedule.name}: saved")
+
+
+@calendar.command("show")
+@click.argument("name")
+@click.option("--at", "when", metavar="'YYYY-MM-DD HH:MM'", help="Also say whether it is open then.")
+def calendar_show(name, when):
+    """A calendar as JSON (and whether it is open at a given time)."""
+    import datetime
+
+    from appliance.clock import TOKYO
+    from db import calendars
+    _cli()._open()
+    schedule = calendars.get(name)
+    if schedule is None:
+        raise click.ClickException(f"no calendar {name!r}")
+    click.echo(json.dumps(schedule.to_json(), ensure_ascii=False, indent=1))
+    if when:
+        try:
+            moment = datetime.datetime.fromisoformat(when).replace(tzinfo=TOKYO)
+        except ValueError:
+            raise click.BadParameter("e.g. '2026-12-29 18:00'", param_hint="--at") from None
+        verdict = schedule.at(moment)
+        click.echo(f"{moment:%Y-%m-%d %H:%M}: {'open' if verdict.open else 'closed'} ({verdict.rule})")
 
 
 @voice.command("say")

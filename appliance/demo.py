@@ -7,11 +7,13 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from db import calendars, flows, targets
 from db.bookings import Actor
-from db.models import EligibilityQuestion, PhoneLine, Venue
+from db.models import Calendar, EligibilityQuestion, PhoneLine, TransferTarget, Venue
 from db.slots import WeeklyTemplate, generate_slots
 
 DEMO_CITY = Path(__file__).with_name("demo_city.toml")
+DEMO_FLOWS = Path(__file__).with_name("demo_flows")
 
 
 @dataclass
@@ -45,7 +47,18 @@ def create_demo_city(actor: Actor, now: datetime.datetime, weeks: int | None = N
                                         spec.get("phone_seats", 0), spec.get("staff_seats", 0))
         for slug in spec["venues"]:
             slots += len(generate_slots(Venue.get(Venue.slug == slug), first, last, template, actor, now).new)
+    for spec in city.get("calendar", []):
+        if not Calendar.select().where(Calendar.name == spec["name"]).exists():
+            calendars.save(spec, actor, now)
+    for spec in city.get("transfer_target", []):
+        if not TransferTarget.select().where(TransferTarget.name == spec["name"]).exists():
+            targets.save(spec["name"], spec["address"], spec.get("label", ""), actor, now)
     phone_lines = 0
     for spec in city.get("phone_line", []):
-        phone_lines += PhoneLine.get_or_create(did=spec["did"], defaults=spec)[1]
+        flow_file = spec.pop("flow_file", None)
+        line, created = PhoneLine.get_or_create(did=spec["did"], defaults=spec)
+        phone_lines += created
+        if flow_file and not flows.versions(line.did):
+            flows.save_draft(line.did, (DEMO_FLOWS / flow_file).read_text(encoding="utf-8"), actor, now)
+            flows.publish(line.did, "デモの流れ", actor, now)
     return DemoResult(venues, questions, slots, phone_lines)

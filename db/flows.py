@@ -15,8 +15,7 @@ import peewee
 
 from appliance import runtime
 from appliance.messages import catalogue
-from appliance.settings import parse_transfer_targets
-from db import audit, calendars, flowgraph
+from db import audit, calendars, flowgraph, targets
 from db.models import FlowVersion, PhoneLine
 
 if TYPE_CHECKING:
@@ -52,7 +51,7 @@ def known_for(line: PhoneLine) -> flowgraph.Known:
     folder = audio_dir()
     audio = frozenset(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else frozenset()
     return flowgraph.Known(calendars=frozenset(calendars.all_schedules()),
-                           targets=frozenset(parse_transfer_targets(runtime.settings().transfer_targets)),
+                           targets=frozenset(targets.all_targets()),
                            audio=audio, ai_allowed=line.mode == "ai", recorded=bool(line.record))
 
 

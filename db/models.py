@@ -302,6 +302,16 @@ class FlowVersion(BaseModel):
     published_by = peewee.TextField(default="")
 
 
+class TransferTarget(BaseModel):
+    """Where a flow's transfer node sends a caller (db/targets.py)."""
+
+    name = peewee.TextField(unique=True)
+    address = peewee.TextField()
+    label = peewee.TextField(default="")
+    updated_at = TimestampField()
+    updated_by = peewee.TextField(default="")
+
+
 class Calendar(BaseModel):
     """Opening hours a flow's schedule node reads (db/calendars.py)."""
 
@@ -386,4 +396,5 @@ class PromptText(BaseModel):
 
 ALL_MODELS = (Venue, Slot, ReceptionWindow, Booking, EligibilityQuestion, StaffUser, RecoveryCode, AuditLog,
               AccessLog, Outbox, WebSession, RateLimit, SiteNotice, PhoneLine, CallRecord, MessageText,
-              Traffic, JobRun, CallTurn, PromptText, FlowVersion, Calendar)
+              Traffic, JobRun, CallTurn, PromptText, FlowVersion, Calendar,
+              TransferTarget)

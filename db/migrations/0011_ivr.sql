@@ -33,6 +33,16 @@ CREATE TABLE calendar (
     updated_by TEXT NOT NULL DEFAULT ''
 );
 
+-- Where a flow's transfer node sends a caller (the transfer_targets setting still adds its own names).
+CREATE TABLE transfer_target (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    address TEXT NOT NULL,                             -- sip:user@host, or a number dialled via transfer_via
+    label TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL,
+    updated_by TEXT NOT NULL DEFAULT ''
+);
+
 ALTER TABLE call_record ADD COLUMN flow_version INTEGER;  -- the version of the line's flow the call followed
 
 -- SQLite cannot change a CHECK constraint in place: the outbox is rebuilt (nothing references it).

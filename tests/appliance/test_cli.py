@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -162,3 +163,32 @@ def test_db_prune_reports_what_it_deleted(box):
     """`madoguchi db prune` is the worker's ten-minute job by hand: it names what it deleted."""
     out = box.run("db", "prune").stdout
     assert "expired session(s)" in out and "rate-limit counter(s)" in out
+
+
+def test_demo_ivr_lines_are_published_and_flows_go_through_the_cli(box, tmp_path):
+    """`madoguchi demo` adds the key-press lines with their flows published (v1) and their calendars;
+    an administrator exports a flow, imports a broken one (its problems listed, the draft kept, the
+    published one untouched), publishes a fixed one and rolls back."""
+    lines = box.run("voice", "line", "list").stdout
+    for did in ("0725998128", "0725998129", "0725998169", "0462000001"):
+        assert f"{did}\tivr/dtmf_only" in lines
+        assert "\tpublished\t" in box.run("voice", "flow", "versions", did).stdout
+    out = box.run("voice", "calendar", "show", "和泉市役所", "--at", "2026-12-29 18:00").stdout
+    assert "2026-12-29 18:00: closed (年末年始（12/29〜1/3）)" in out
+    exported = tmp_path / "flow.json"
+    box.run("voice", "flow", "export", "0725998128", str(exported))
+    graph = json.loads(exported.read_text(encoding="utf-8"))
+    assert len(graph["nodes"]["sms_caller"]["text"]) >= 400
+    graph["nodes"]["staff"]["target"] = "存在しない係"
+    exported.write_text(json.dumps(graph, ensure_ascii=False), encoding="utf-8")
+    out = box.run("voice", "flow", "import", "0725998128", str(exported)).stdout
+    assert "draft v2 saved, 1 problem(s)" in out and "staff: 転送先「存在しない係」はありません。" in out
+    refused = box.run("voice", "flow", "publish", "0725998128", ok=False)
+    assert "存在しない係" in refused.stderr
+    graph["nodes"]["staff"]["target"] = "国保資格給付係"
+    exported.write_text(json.dumps(graph, ensure_ascii=False), encoding="utf-8")
+    box.run("voice", "flow", "import", "0725998128", str(exported))
+    assert "v2 published" in box.run("voice", "flow", "publish", "0725998128", "--comment", "転送先").stdout
+    assert "v3 published (the graph of v1)" in box.run("voice", "flow", "rollback", "0725998128", "1").stdout
+    assert "line 0725998128 has no version 9" in box.run("voice", "flow", "rollback", "0725998128", "9",
+                                                         ok=False).stderr

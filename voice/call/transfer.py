@@ -1,12 +1,13 @@
-"""Transfers without SIP: a target name (transfer_targets, whose syntax appliance/settings.py checks at
-load) becomes the SIP URI to call; TransferAttempt decides each step of one transfer (bridged or
+"""Transfers without SIP: a target name (db/targets.py: the table, and transfer_targets, whose syntax
+appliance/settings.py checks at load) becomes the SIP URI to call; TransferAttempt decides each step of one transfer (bridged or
 blind, the timeout, busy or unanswered targets) as actions the SIP adapter carries out."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from appliance.settings import SIP_URI, parse_transfer_targets, transfer_via_host
+from appliance.settings import SIP_URI, transfer_via_host
+from db import targets
 
 BUSY = frozenset({486, 600, 603})  # how a failed transfer leg ended, by its final SIP status
 NO_ANSWER = frozenset({408, 480, 487})
@@ -14,7 +15,7 @@ NO_ANSWER = frozenset({408, 480, 487})
 
 def target_uri(settings, name: str) -> str | None:
     """The SIP URI to call for a target name, or None when no such target is configured."""
-    target = parse_transfer_targets(settings.transfer_targets).get(name)
+    target = targets.address(name, settings.transfer_targets)
     if target is None or SIP_URI.fullmatch(target):
         return target
     via = transfer_via_host(settings.transfer_via, settings.sip_trunk_mode, settings.sip_registrar)

@@ -29,7 +29,7 @@ def settings(tmp_path, **values):
     return load_settings(path, environ={})
 
 
-def test_targets_are_names_with_uris_or_numbers(tmp_path):
+def test_targets_are_names_with_uris_or_numbers(tmp_path, db):
     s = settings(tmp_path, transfer_targets="staff=sip:2001@192.0.2.20, 市民課 = 0586-28-1111",
                  transfer_via="192.0.2.1:5060")
     assert parse_transfer_targets(s.transfer_targets) == {"staff": "sip:2001@192.0.2.20", "市民課": "0586-28-1111"}
@@ -38,7 +38,19 @@ def test_targets_are_names_with_uris_or_numbers(tmp_path):
     assert transfer.target_uri(s, "nobody") is None
 
 
-def test_register_mode_dials_numbers_through_the_registrar(tmp_path):
+def test_a_target_kept_as_data_is_found_and_wins_over_the_setting(tmp_path, db):
+    from db import targets
+    from tests.conftest import ADMIN, NOW
+    s = settings(tmp_path, transfer_targets="staff=sip:2001@192.0.2.20")
+    targets.save("staff", "sip:2002@192.0.2.20", "窓口", ADMIN, NOW)
+    targets.save("コールセンター", "sip:callcenter@192.0.2.30", "", ADMIN, NOW)
+    assert transfer.target_uri(s, "staff") == "sip:2002@192.0.2.20"
+    assert transfer.target_uri(s, "コールセンター") == "sip:callcenter@192.0.2.30"
+    with pytest.raises(ValueError, match="neither a SIP URI"):
+        targets.save("x", "http://x", "", ADMIN, NOW)
+
+
+def test_register_mode_dials_numbers_through_the_registrar(tmp_path, db):
     s = settings(tmp_path, transfer_targets="desk=201", sip_trunk_mode="register",
                  sip_registrar="pbx.example:5060", sip_username="city01")
     assert transfer.target_uri(s, "desk") == "sip:201@pbx.example:5060"
