@@ -64,6 +64,8 @@ run: $(BIN)/madoguchi
 	@echo "  citizens' mail/SMS:   kept by the demo's mail catcher: madoguchi mailcatcher list / show N"
 	@echo "  demo phone lines:     sip:0586000001@127.0.0.1:5060 books by voice or keys (G.711);"
 	@echo "                        sip:0586000009@127.0.0.1:5060 reads back what it heard"
+	@echo "  key-press IVR lines:   sip:0725998128@, 0725998129@, 0725998169@ (和泉市-like 国保),"
+	@echo "                        sip:0462000001@127.0.0.1:5060 (座間市-like, keys only; see README)"
 	@echo "  administer it:        MADOGUCHI_CONFIG=$(MADOGUCHI_CONFIG) $(BIN)/madoguchi --help"
 	@echo "  process logs:         $(VAR)/run/"
 	APPLIANCE_RUN_DIR=$(VAR)/run APPLIANCE_BIN=$(CURDIR)/$(BIN) $(BIN)/supervisord -c docker/supervisord.demo.conf

@@ -237,6 +237,37 @@ def flow_rollback(did, version, comment):
     click.echo(f"line {did}: v{published.version} published (the graph of v{version})")
 
 
+@voice.group("target")
+def target():
+    """Transfer targets: the names flows transfer to, and the SIP URI or number each rings."""
+
+
+@target.command("list")
+def target_list():
+    """The transfer targets (the table's and the transfer_targets setting's)."""
+    from db import targets
+    _cli()._open()
+    for name, address in sorted(targets.all_targets().items()):
+        click.echo(f"{name}\t{address}")
+
+
+@target.command("set")
+@click.argument("name")
+@click.argument("address")
+@click.option("--label", default="")
+def target_set(name, address, label):
+    """Create or change the transfer target NAME: ADDRESS is sip:user@host or a number (via transfer_via)."""
+    from appliance.settings import SettingsError
+    from db import targets
+    _cli()._open()
+    try:
+        with write_transaction():
+            targets.save(name, address, label, _cli().cli_actor(), clock.now())
+    except (ValueError, SettingsError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"transfer target {name}: {address}")
+
+
 @voice.group("calendar")
 def calendar():
     """Calendars of opening hours, read by the schedule nodes of IVR flows."""

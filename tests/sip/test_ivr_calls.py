@@ -1,0 +1,137 @@
+"""Key-press IVR lines over real SIP (the demo's 和泉市-like numbers): a DTMF-only call walks three menu
+levels to an SMS of the line's 433-character text to the caller's own mobile; at a closed hour the
+caller hears the closed branch and has the SMS sent to a number keyed in; a transfer rings the target
+(SIPp) and is recorded; speech on a key-press line never reaches the recogniser. No thread or descriptor
+is left behind by the calls."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from db import crypto
+from tests.conftest import process_globals_kept
+from tests.sip.conftest import (
+    call,
+    engine_problems,
+    free_port_block,
+    leaks,
+    run_sipp,
+    speech_wav,
+    start_engine,
+    start_uas,
+    stop_engine,
+)
+
+ALWAYS_OPEN = {"name": "和泉市役所", "weekly": {str(d): ["00:00-24:00"] for d in range(7)},
+               "holidays_closed": False, "year_end_closed": False}
+NEVER_OPEN = {"name": "いつも閉庁", "weekly": {}}
+MENU = {"wait_prompt": 60, "quiet": 1.5}  # the prompt (after an announcement) has been heard whole
+
+
+@pytest.fixture(scope="module")
+def ivr(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ivr")
+    staff_port = free_port_block(1, region=46000)
+
+    def prepare(cli):
+        for calendar in (ALWAYS_OPEN, NEVER_OPEN):
+            path = root / f"{calendar['name']}.json"
+            path.write_text(json.dumps(calendar, ensure_ascii=False), encoding="utf-8")
+            assert cli("voice", "calendar", "set", str(path)).returncode == 0
+        assert cli("voice", "target", "set", "国保資格給付係", f"sip:staff@127.0.0.1:{staff_port}").returncode == 0
+        exported = cli("voice", "flow", "export", "0725998169").stdout
+        graph = json.loads(exported)
+        graph["nodes"]["hours"]["calendar"] = "いつも閉庁"
+        (root / "closed.json").write_text(json.dumps(graph, ensure_ascii=False), encoding="utf-8")
+        result = cli("voice", "flow", "import", "0725998169", str(root / "closed.json"), "--publish", "閉庁の試験")
+        assert result.returncode == 0, result.stderr
+
+    engine = start_engine(root, prepare, voice_max_calls=4, voice_ring_ms=0, transfer_timeout_s=6,
+                          media_timeout_s=20)
+    assert run_sipp(engine, "basic.xml", service="0725998128").returncode == 0  # pools and sockets made
+    engine.wait_idle()
+    time.sleep(1.0)
+    baseline = engine.resources()
+    yield engine, staff_port
+    deadline = time.monotonic() + 10
+    while leaks(baseline, engine.resources()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert leaks(baseline, engine.resources()) == []
+    stop_engine(engine)
+    assert engine.process.returncode == 0, engine.log_text()[-3000:]
+    assert not engine_problems(engine.log_text())
+
+
+def outbox(engine) -> list[tuple[str, str, str, str]]:
+    rows = engine.query("SELECT event, did, recipient, body FROM outbox WHERE event = 'ivr_sms' ORDER BY id")
+    with process_globals_kept():
+        from appliance import runtime
+        runtime.configure(engine.settings)
+        cipher = crypto.cipher()
+        return [(event, did, cipher.decrypt(bytes(recipient), "outbox.recipient"), body)
+                for event, did, recipient, body in rows]
+
+
+def test_three_levels_by_keys_to_an_sms_to_the_callers_mobile(ivr, tmp_path):
+    engine, _ = ivr
+    before = engine.last_call_id()
+    report = call(engine, tmp_path, [MENU, {"dtmf": "1"}, MENU, {"dtmf": "1"}, MENU, {"dtmf": "1"}, MENU,
+                                     {"dtmf": "1"}, {"wait_end": 40}],
+                  uri=engine.uri_for("0725998128"), caller="09012345678")
+    assert report["answered"] and report["steps"][-1] == {"ended_by_engine": True}, report
+    engine.wait_idle()
+    [row] = engine.calls(before)
+    assert row["path"] == ["welcome", "hours", "main", "join", "join_how", "sms_choice", "sms_caller", "sent"], row
+    assert row["outcome"] == "sms" and row["end_reason"] == "finished"
+    assert engine.query("SELECT kind, flow_version FROM call_record WHERE id = ?", row["id"]) == [("ivr", 1)]
+    (event, did, recipient, body), *_ = outbox(engine)
+    assert (event, did, recipient) == ("ivr_sms", "0725998128", "09012345678") and len(body) >= 400
+
+
+def test_a_closed_hour_hears_the_closed_branch_and_keys_in_a_mobile_number(ivr, tmp_path):
+    engine, _ = ivr
+    before = engine.last_call_id()
+    sent = len(outbox(engine))
+    report = call(engine, tmp_path, [MENU, {"dtmf": "1"}, MENU, {"dtmf": "2"}, MENU, {"dtmf": "08011112222#"},
+                                     {"wait_end": 40}], uri=engine.uri_for("0725998169"), caller="0725991234")
+    assert report["steps"][-1] == {"ended_by_engine": True}, report
+    engine.wait_idle()
+    [row] = engine.calls(before)
+    assert row["path"] == ["welcome", "hours", "closed", "closed_menu", "sms_choice", "entry", "sms_entered",
+                           "sent"], row
+    assert outbox(engine)[sent][1:3] == ("0725998169", "08011112222")
+
+
+def test_a_transfer_rings_the_target_and_is_recorded(ivr, tmp_path):
+    engine, staff_port = ivr
+    staff = start_uas(tmp_path / "staff", "staff_answer.xml", staff_port, duration_ms=3000)
+    before = engine.last_call_id()
+    report = call(engine, tmp_path, [MENU, {"dtmf": "0"}, {"wait_end": 60}], uri=engine.uri_for("0725998128"),
+                  caller="09012345678")
+    out, err = staff.communicate(timeout=60)
+    assert staff.returncode == 0, out[-2000:] + err[-2000:]
+    assert report["steps"][-1] == {"ended_by_engine": True}, report
+    engine.wait_idle()
+    [row] = engine.calls(before)
+    assert row["path"][-1] == "staff" and row["outcome"] == "transferred", row
+    assert row["end_reason"] == "transfer_ended" and row["recording"] and row["recording_seconds"] > 3
+
+
+def test_speech_on_a_key_press_line_never_reaches_the_recogniser(ivr, tmp_path):
+    """A caller who talks at the menu of a dtmf_only line: the recognition service hears nothing (its log
+    of recognised utterances does not grow) and the menu treats it as silence."""
+    engine, _ = ivr
+    words = speech_wav(tmp_path / "words.wav", "国民健康保険に加入したいのですが、どうすればいいですか")
+    recognised = engine.log_text().count("recognised ")
+    before = engine.last_call_id()
+    call(engine, tmp_path, [MENU, {"say": str(words)}, {"say": str(words)}, {"wait_prompt": 30}, {"hangup": True}],
+         uri=engine.uri_for("0725998128"), caller="09012345678")
+    engine.wait_idle()
+    [row] = engine.calls(before)
+    turns = engine.query("SELECT result FROM call_turn t JOIN call_record c ON t.call_id = c.id WHERE c.id = ? "
+                         "ORDER BY seq", row["id"])
+    assert ("no_input",) in turns, turns
+    assert engine.log_text().count("recognised ") == recognised
