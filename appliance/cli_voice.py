@@ -237,6 +237,65 @@ def flow_rollback(did, version, comment):
     click.echo(f"line {did}: v{published.version} published (the graph of v{version})")
 
 
+@flow.command("simulate")
+@click.argument("did")
+@click.option("--version", "number", type=int, help="Default: the draft if there is one, else the published version.")
+@click.option("--at", "when", metavar="'YYYY-MM-DD HH:MM'", help="When the call comes in (default: now).")
+@click.option("--keys", default="", help="The caller's answers, comma-separated; an empty one is silence: '1,,1,09012345678#'.")
+@click.option("--caller", default="", help="The caller's number as presented (an SMS to it needs a mobile number).")
+@click.option("--transfer", type=click.Choice(["connected", "busy", "no_answer"]), default="connected",
+              show_default=True, help="How a transfer ends.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the admin site's simulator reads it).")
+@click.option("--stdin", "from_stdin", is_flag=True,
+              help='Read the flow from standard input instead: {"version", "graph", "calendars": [...]}.')
+def flow_simulate(did, number, when, keys, caller, transfer, as_json, from_stdin):
+    """What a call on the line's flow hears, given its keys, without a call."""
+    import dataclasses
+    import datetime
+
+    from appliance.clock import TOKYO
+    from db import calendars, flowgraph, flows
+    from db.models import FlowVersion
+    from voice.flows.ivr.simulate import simulate
+    if from_stdin:  # the admin site's simulator: the flow as it sees it, so nothing is read here
+        _cli()._settings()
+        try:
+            given = json.loads(sys.stdin.read(4_000_000))
+            schedules = {c["name"]: calendars.parse(c) for c in given["calendars"]}
+            program = flows.Program(did, int(given["version"]), flowgraph.parse(given["graph"])[0], schedules)
+        except (ValueError, KeyError, TypeError, calendars.CalendarError) as exc:
+            raise click.ClickException(f"not a flow to simulate: {exc}") from None
+        if program.graph is None:
+            raise click.ClickException("not a flow graph")
+    else:
+        _cli()._open()
+        if number is not None:
+            version = FlowVersion.get_or_none((FlowVersion.did == did) & (FlowVersion.version == number))
+        else:
+            version = flows.draft(did) or flows.published(did)
+        if version is None:
+            raise click.ClickException(f"line {did} has no such flow version")
+        program = flows.program_of(version)
+    try:
+        moment = datetime.datetime.fromisoformat(when).replace(tzinfo=TOKYO) if when else clock.now().astimezone(TOKYO)
+    except ValueError:
+        raise click.BadParameter("e.g. '2026-12-29 18:00'", param_hint="--at") from None
+    inputs = keys.split(",") if keys else []
+    result = simulate(program, did, moment, [k.strip() for k in inputs], caller=caller, transfer=transfer)
+    if as_json:
+        click.echo(json.dumps({"version": program.version, "at": moment.isoformat(), **dataclasses.asdict(result)},
+                              ensure_ascii=False))
+        return
+    click.echo(f"line {did} v{program.version}, a call at {moment:%Y-%m-%d %H:%M}:")
+    marks = {"said": "  said: ", "keys": "  keys: ", "turn": "    → ", "end": "  ended: "}
+    for moment_ in result.lines:
+        text = moment_.text if moment_.kind != "keys" else (moment_.text or "(nothing)")
+        text += f" ({moment_.detail})" if moment_.detail else ""
+        click.echo(f"[{moment_.node}]{marks[moment_.kind]}{text}")
+    if result.waiting:
+        click.echo("(waiting for the next keys)")
+
+
 @voice.group("target")
 def target():
     """Transfer targets: the names flows transfer to, and the SIP URI or number each rings."""

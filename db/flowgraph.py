@@ -57,7 +57,26 @@ SMS_TO = ("caller", "entered")  # the caller's own number, or the number keyed a
 
 
 def _msg(key: str, **values: object) -> str:
+    if "field" in values:
+        values["field"] = field_label(str(values["field"]))
     return catalogue(_CATALOGUE_PATH)[key].format(**values)
+
+
+def defaults() -> dict[str, object]:
+    """What a field is when a node leaves it out (the editor shows it)."""
+    return dict(_DEFAULTS)
+
+
+def field_label(name: str) -> str:
+    """「ボタン 1 の行き先」 for options.1, else the field's label."""
+    if name.startswith("options."):
+        return f"ボタン {name.split('.', 1)[1]} の行き先"
+    return catalogue(_CATALOGUE_PATH).get(f"field.{name}") or name
+
+
+def message(key: str, **values: object) -> str:
+    """A message of db/flowgraph.toml ("problem.…"), for staff."""
+    return _msg(key, **values)
 
 
 def default_text(key: str) -> str:
@@ -279,6 +298,30 @@ def _node_problems(node: Node, graph: Graph, known: Known) -> list[str]:
     if node.kind == "ai" and not known.ai_allowed:
         found.append(_msg("problem.ai_forbidden"))
     return found
+
+
+def outline(graph: Graph) -> list[tuple[int, str, str, bool]]:
+    """The graph as the editor's tree: (depth, node, the exit that leads there, first time shown), depth
+    first from the start; a node reached again is listed again without its children. Nodes no call
+    reaches follow at depth 0."""
+    rows: list[tuple[int, str, str, bool]] = []
+    shown: set[str] = set()
+
+    def visit(node_id: str, depth: int, via: str) -> None:
+        first = node_id not in shown
+        rows.append((depth, node_id, via, first))
+        shown.add(node_id)
+        node = graph.nodes.get(node_id)
+        if first and node is not None:
+            for name, target in node.exits():
+                visit(target, depth + 1, field_label(name))
+
+    if graph.start in graph.nodes:
+        visit(graph.start, 0, "")
+    for node_id in graph.nodes:
+        if node_id not in shown:
+            visit(node_id, 0, "")
+    return rows
 
 
 def _reach_problems(graph: Graph) -> list[Problem]:

@@ -7,6 +7,7 @@ Every publish is audited. Services here never commit: the caller owns the transa
 from __future__ import annotations
 
 import datetime
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -95,6 +96,63 @@ def save_draft(did: str, data: str | bytes | dict, actor: Actor, now: datetime.d
                               created_at=now, created_by=actor.name)
 
 
+def working_copy(did: str) -> dict:
+    """The graph being edited: the draft, else the published version's, else a new flow of one node."""
+    version = draft(did) or published(did)
+    if version is not None:
+        return json.loads(version.graph)
+    return {"start": "welcome", "fallback": flowgraph.default_text("fallback"),
+            "nodes": {"welcome": {"kind": "hangup", "text": ""}}}
+
+
+def _edit_problem(key: str, **values) -> FlowError:
+    return FlowError([flowgraph.Problem(values.get("node", ""), flowgraph.message(key, **values))])
+
+
+def set_node(did: str, node_id: str, node: dict, actor: Actor, now: datetime.datetime) -> FlowVersion:
+    """Replace one node of the draft (made from the published version when there is none)."""
+    graph = working_copy(did)
+    if node_id not in graph["nodes"]:
+        raise _edit_problem("problem.no_node", node=node_id)
+    graph["nodes"][node_id] = node
+    return save_draft(did, graph, actor, now)
+
+
+def add_node(did: str, node_id: str, kind: str, actor: Actor, now: datetime.datetime) -> FlowVersion:
+    graph = working_copy(did)
+    node_id = node_id.strip()
+    if not flowgraph.NODE_ID.fullmatch(node_id):
+        raise _edit_problem("problem.node_id", node=node_id[:40])
+    if node_id in graph["nodes"]:
+        raise _edit_problem("problem.node_exists", node=node_id)
+    if kind not in flowgraph.FIELDS:
+        raise _edit_problem("problem.kind", value=kind[:40])
+    graph["nodes"][node_id] = {"kind": kind}
+    return save_draft(did, graph, actor, now)
+
+
+def delete_node(did: str, node_id: str, actor: Actor, now: datetime.datetime) -> FlowVersion:
+    """Remove a node from the draft; the nodes leading to it then show the problem until changed."""
+    graph = working_copy(did)
+    if graph["nodes"].pop(node_id, None) is None:
+        raise _edit_problem("problem.no_node", node=node_id)
+    return save_draft(did, graph, actor, now)
+
+
+def set_start(did: str, start: str, fallback: str, actor: Actor, now: datetime.datetime) -> FlowVersion:
+    graph = working_copy(did)
+    graph["start"], graph["fallback"] = start, fallback
+    return save_draft(did, graph, actor, now)
+
+
+def discard_draft(did: str, actor: Actor, now: datetime.datetime) -> None:
+    current = draft(did)
+    if current is not None:
+        current.delete_instance()
+        audit.record(actor.name, "flow.discard_draft", "phone_line", did, now, source=actor.source,
+                     version=current.version)
+
+
 def _publish(version: FlowVersion, comment: str, actor: Actor, now: datetime.datetime, **details) -> FlowVersion:
     found = problems(version)
     if found:
@@ -138,7 +196,10 @@ def roll_back(did: str, version: int, comment: str, actor: Actor, now: datetime.
 def program(did: str) -> Program | None:
     """The published flow of the line, with the calendars its schedule nodes read (None: none is)."""
     version = published(did)
-    if version is None:
-        return None
+    return program_of(version) if version is not None else None
+
+
+def program_of(version: FlowVersion) -> Program:
+    """Any version as a call would follow it (the simulator tries drafts)."""
     graph, _ = flowgraph.parse(version.graph)
-    return Program(did, version.version, graph, calendars.all_schedules())
+    return Program(version.did, version.version, graph, calendars.all_schedules())

@@ -16,6 +16,7 @@ from web.admin import (
     views_account,
     views_bookings,
     views_calls,
+    views_flows,
     views_notify,
     views_prompts,
     views_reports,
@@ -104,6 +105,19 @@ RULES = [
     ("/prompts/<key>/audio.wav", "prompt_audio", views_prompts.prompt_audio, GET, "admin", False),
     ("/lines", "lines", views_prompts.lines_index, GET, "admin", False),
     ("/lines/<int:line_id>", "line_edit", views_prompts.line_edit, BOTH, "admin", False),
+    # IVR flows: edits go to a draft; publishing changes what callers hear (audited)
+    ("/lines/<int:line_id>/flow", "flow_edit", views_flows.flow_edit, GET, "admin", False),
+    ("/lines/<int:line_id>/flow/node", "flow_node", views_flows.flow_node, POST, "admin", False),
+    ("/lines/<int:line_id>/flow/node/new", "flow_node_new", views_flows.flow_node_new, POST, "admin", False),
+    ("/lines/<int:line_id>/flow/settings", "flow_settings", views_flows.flow_settings, POST, "admin", False),
+    ("/lines/<int:line_id>/flow/publish", "flow_publish", views_flows.flow_publish, POST, "admin", False),
+    ("/lines/<int:line_id>/flow/discard", "flow_discard", views_flows.flow_discard, POST, "admin", False),
+    ("/lines/<int:line_id>/flow/import", "flow_import", views_flows.flow_import, POST, "admin", False),
+    ("/lines/<int:line_id>/flow/v<int:version>.json", "flow_export", views_flows.flow_export, GET, "admin", False),
+    ("/lines/<int:line_id>/flow/v<int:version>/rollback", "flow_rollback", views_flows.flow_rollback, POST, "admin",
+     False),
+    ("/lines/<int:line_id>/flow/simulate", "flow_simulate", views_flows.flow_simulate, GET, "admin", False),
+    ("/lines/<int:line_id>/flow/say.wav", "flow_say", views_flows.flow_say, GET, "admin", False),
 ]
 
 ROLES = {endpoint: role for _, endpoint, _, _, role, _ in RULES}

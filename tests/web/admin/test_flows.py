@@ -1,0 +1,128 @@
+"""The flow editor of IVR lines on the admin site: the tree and a node's form, edits kept in a draft
+(callers keep the published flow), problems named on their nodes and publishing refused until they are
+fixed, publish with a comment (audited), roll back, JSON export and import, the simulator (the real
+flow in a child process: what a call on 12/29 at 18:00 hears, keys pressed in the browser, each prompt
+as audio), and admins only."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+
+import pytest
+
+from db import calendars, flows, targets
+from db.models import AuditLog, PhoneLine
+from tests.conftest import ADMIN, NOW
+from tests.voice.flows.test_ivr import GRAPH
+
+
+@pytest.fixture
+def line(db, settings_override):
+    calendars.save({"name": "本庁", "weekly": {str(d): ["08:45-17:15"] for d in range(5)}}, ADMIN, NOW)
+    targets.save("staff", "sip:2001@127.0.0.1", "窓口", ADMIN, NOW)
+    line = PhoneLine.create(did="0725998128", flow="ivr", mode="dtmf_only", label="国保")
+    flows.save_draft(line.did, GRAPH, ADMIN, NOW)
+    flows.publish(line.did, "最初の版", ADMIN, NOW)
+    return line
+
+
+def page(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def test_the_lines_page_leads_to_the_editor_which_shows_the_tree_and_a_node(admin, line):
+    assert f"/lines/{line.id}/flow" in admin.get("/lines").get_data(as_text=True)
+    text = page(admin.get(f"/lines/{line.id}/flow?node=main"))
+    assert "公開中：第1版" in text and "「最初の版」" in text and "問題はありません" in text
+    assert "ボタン 1 の行き先 →" in text and "場面「main」：ボタンで選ぶメニュー" in text
+    assert 'name="option_1"' in text and '<option value="shikaku" selected>' in text
+
+
+def test_an_edit_goes_to_a_draft_and_callers_keep_the_published_flow(admin, line):
+    admin.get(f"/lines/{line.id}/flow?node=welcome")
+    response = admin.post(f"/lines/{line.id}/flow/node", data={"node_id": "welcome", "action": "save",
+                                                              "text": "新しいあいさつです。", "next": "hours"})
+    assert response.status_code == 302
+    assert flows.draft(line.did).version == 2
+    assert flows.program(line.did).graph.nodes["welcome"].text == "お電話ありがとうございます。"
+    assert "下書きに保存しました" in page(admin.get(f"/lines/{line.id}/flow?node=welcome"))
+    published = admin.post(f"/lines/{line.id}/flow/publish", data={"comment": "あいさつを変更"})
+    assert published.status_code == 302
+    assert flows.program(line.did).graph.nodes["welcome"].text == "新しいあいさつです。"
+    (row,) = AuditLog.select().where(AuditLog.action == "flow.publish", AuditLog.details.contains('"version": 2'))
+    assert row.object_id == line.did and "第2版を公開しました" in page(admin.get(f"/lines/{line.id}/flow"))
+
+
+def test_a_draft_with_problems_shows_them_on_their_nodes_and_cannot_be_published(admin, line):
+    admin.get(f"/lines/{line.id}/flow?node=main")
+    admin.post(f"/lines/{line.id}/flow/node", data={"node_id": "main", "action": "save", "text": "メニューです。",
+                                                   "option_1": "shikaku", "timeout_s": "六"})
+    text = page(admin.get(f"/lines/{line.id}/flow?node=main"))
+    assert "「待つ秒数」の値が正しくありません" in text  # not saved: nothing changed
+    admin.post(f"/lines/{line.id}/flow/node", data={"node_id": "main", "action": "save", "text": "メニューです。",
+                                                   "option_1": "shikaku", "timeout_s": "６"})
+    text = page(admin.get(f"/lines/{line.id}/flow?node=main"))
+    assert "公開する前に直すこと" in text and "「やり直しが続いたときの行き先」を選んでください" in text
+    assert "fuka" in text and "どこからも来ることがありません" in text  # 2 is no longer pressed: fuka is cut off
+    refused = admin.post(f"/lines/{line.id}/flow/publish", data={"comment": ""})
+    assert refused.status_code == 302 and flows.program(line.did).version == 1
+    assert "公開できません" in page(admin.get(f"/lines/{line.id}/flow"))
+
+
+def test_nodes_are_added_and_deleted_and_the_draft_discarded(admin, line):
+    admin.get(f"/lines/{line.id}/flow")
+    admin.post(f"/lines/{line.id}/flow/node/new", data={"node_id": "holiday", "kind": "announcement"})
+    assert "holiday" in json.loads(flows.draft(line.did).graph)["nodes"]
+    admin.post(f"/lines/{line.id}/flow/node/new", data={"node_id": "holiday", "kind": "announcement"})
+    assert "場面「holiday」はもうあります" in page(admin.get(f"/lines/{line.id}/flow"))
+    admin.post(f"/lines/{line.id}/flow/node/new", data={"node_id": "日本語", "kind": "hangup"})
+    assert "英数字" in page(admin.get(f"/lines/{line.id}/flow"))
+    admin.post(f"/lines/{line.id}/flow/node", data={"node_id": "holiday", "action": "delete"})
+    assert "holiday" not in json.loads(flows.draft(line.did).graph)["nodes"]
+    admin.post(f"/lines/{line.id}/flow/discard")
+    assert flows.draft(line.did) is None
+
+
+def test_export_import_and_roll_back(admin, line):
+    exported = admin.get(f"/lines/{line.id}/flow/v1.json")
+    assert exported.status_code == 200 and json.loads(exported.get_data())["start"] == "welcome"
+    changed = json.loads(exported.get_data())
+    changed["nodes"]["bye"]["text"] = "さようなら。"
+    admin.get(f"/lines/{line.id}/flow")
+    admin.post(f"/lines/{line.id}/flow/import", data={"file": (io.BytesIO(json.dumps(changed).encode()), "f.json")},
+               content_type="multipart/form-data")
+    admin.post(f"/lines/{line.id}/flow/publish", data={"comment": "読み込み"})
+    assert flows.program(line.did).graph.nodes["bye"].text == "さようなら。"
+    admin.post(f"/lines/{line.id}/flow/import", data={"file": (io.BytesIO(b"not json"), "f.json")},
+               content_type="multipart/form-data")
+    assert "流れの形式が正しくありません" in page(admin.get(f"/lines/{line.id}/flow"))
+    admin.post(f"/lines/{line.id}/flow/v1/rollback", data={"comment": "戻す"})
+    assert flows.program(line.did).version == 3
+    assert flows.program(line.did).graph.nodes["bye"].text == "失礼いたします。"
+
+
+def test_the_simulator_says_what_a_call_on_12_29_at_18_00_hears_and_takes_keys(admin, line):
+    text = page(admin.get(f"/lines/{line.id}/flow/simulate?at=2026-12-29T18:00"))
+    assert "お電話ありがとうございます。" in text and "受付時間外（年末年始（12/29〜1/3））" in text
+    assert "本日の受付は終了しました。" in text and "電話が終わりました" in text
+    text = page(admin.get(f"/lines/{line.id}/flow/simulate?at=2026-12-07T10:00&caller=09011112222"))
+    assert "資格は1、保険料は2。" in text and "ボタンを押す" in text
+    key = re.search(r'href="([^"]*keys=1[^"]*)"', text).group(1)
+    text = page(admin.get(key))
+    assert "押したボタン：1" in text and "加入は1、脱退は2。" in text
+    audio = re.findall(r'<audio controls preload="none" src="([^"]+)"', text)[-1]
+    wav = admin.get(audio)
+    assert wav.status_code == 200 and wav.get_data().startswith(b"RIFF")
+
+
+def test_only_administrators_edit_flows(clerk, line):
+    assert clerk.get(f"/lines/{line.id}/flow").status_code == 403
+    assert clerk.get(f"/lines/{line.id}/flow/simulate").status_code == 403
+
+
+def test_a_line_that_is_no_ivr_line_has_no_flow_editor(admin, db):
+    booking = PhoneLine.create(did="0586000001", flow="booking")
+    assert admin.get(f"/lines/{booking.id}/flow").status_code == 404
