@@ -339,6 +339,9 @@ class CallRecord(BaseModel):
     end_reason = peewee.TextField(default="")
     path = peewee.TextField(default="[]")
     flow_version = peewee.IntegerField(null=True)  # the version of the line's flow graph it followed
+    live_step = peewee.TextField(default="")  # while it goes on: where it is in its flow
+    live_keys = EncryptedField(null=True)  # the keys pressed so far
+    live_state = peewee.TextField(default="")  # "flow", "ringing:<target>", "talking:<target>"
     recording = peewee.TextField(default="")
     recording_seconds = peewee.FloatField(null=True)
     transcript = peewee.TextField(default="")

@@ -56,6 +56,12 @@ def call_answered(sip_call_id: str, at: datetime.datetime) -> None:
     CallRecord.update(answered_at=at).where(CallRecord.sip_call_id == sip_call_id).execute()
 
 
+def call_progress(sip_call_id: str, step: str, keys: str, state: str) -> None:
+    """Where a call is now, for the live view (kept until it ends)."""
+    (CallRecord.update(live_step=step[:40], live_keys=keys[-200:] or None, live_state=state[:80])
+     .where((CallRecord.sip_call_id == sip_call_id) & CallRecord.ended_at.is_null()).execute())
+
+
 def call_ended(sip_call_id: str, at: datetime.datetime, *, outcome: str, end_reason: str, path: list[str],
                turns: list[dict] = (), recording: str = "", recording_seconds: float | None = None,
                transcript: str = "", kind: str | None = None) -> None:
@@ -70,6 +76,7 @@ def call_ended(sip_call_id: str, at: datetime.datetime, *, outcome: str, end_rea
     record.recording, record.recording_seconds = recording, recording_seconds
     record.transcript = transcript
     record.kind = kind or record.kind  # an IVR call handed to the AI dialog is billed as one
+    record.live_step, record.live_keys, record.live_state = "", None, ""
     record.save()
     rows = [_turn_row(record.id, seq, turn) for seq, turn in enumerate(list(turns)[:MAX_TURNS], 1)]
     if rows:

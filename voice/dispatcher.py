@@ -148,7 +148,7 @@ request_route {{
         if (!is_method("REGISTER")) record_route();
         route(RELAY);
     }}
-    if (is_method("OPTIONS") && $rU == $null) {{
+    if (is_method("OPTIONS")) {{  # a trunk's keepalive, to the box or to a number on it
         sl_send_reply("200", "OK");
         exit;
     }}

@@ -44,6 +44,11 @@ CREATE TABLE transfer_target (
 );
 
 ALTER TABLE call_record ADD COLUMN flow_version INTEGER;  -- the version of the line's flow the call followed
+-- while the call goes on, for the live view: where it is in its flow, the keys pressed so far
+-- (encrypted: a caller may key a phone number) and what it is doing (in the flow, ringing, talking)
+ALTER TABLE call_record ADD COLUMN live_step TEXT NOT NULL DEFAULT '';
+ALTER TABLE call_record ADD COLUMN live_keys BLOB;
+ALTER TABLE call_record ADD COLUMN live_state TEXT NOT NULL DEFAULT '';
 
 -- SQLite cannot change a CHECK constraint in place: the outbox is rebuilt (nothing references it).
 CREATE TABLE outbox_new (

@@ -169,6 +169,13 @@ def test_calls_from_an_unknown_address_are_forbidden(clean_engine):
     assert engine.calls(before) == []
 
 
+def test_a_trunks_options_keepalive_gets_200_with_or_without_a_number(clean_engine):
+    """Trunks send OPTIONS every few seconds, often to the dialled number; a 405 would make them mark
+    the box as down."""
+    for service in ("0586000001", "0000000000"):
+        assert run_sipp(clean_engine, "options_keepalive.xml", service=service).returncode == 0
+
+
 def test_a_number_with_no_phone_line_gets_404(clean_engine):
     """A dialled number that is no phone line is refused (404) and nothing is logged as a call."""
     engine = clean_engine

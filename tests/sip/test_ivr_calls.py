@@ -135,3 +135,42 @@ def test_speech_on_a_key_press_line_never_reaches_the_recogniser(ivr, tmp_path):
                          "ORDER BY seq", row["id"])
     assert ("no_input",) in turns, turns
     assert engine.log_text().count("recognised ") == recognised
+
+
+def test_the_live_view_sees_each_key_as_it_is_pressed(ivr, tmp_path):
+    """While the call goes on, the call log's live columns (the admin site's いまの通話) hold the flow's
+    step and every key pressed so far, within a second or two of the press; they are cleared at the end."""
+    import subprocess
+    import sys
+
+    from tests.sip.conftest import REPO
+    engine, _ = ivr
+    before = engine.last_call_id()
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps({"uri": engine.uri_for("0725998128"), "codec": "PCMU/8000/1", "from": "09012345678",
+                                  "heard": str(tmp_path / "heard.wav"),
+                                  "steps": [MENU, {"dtmf": "1"}, {"sleep": 6}, {"dtmf": "2"}, {"sleep": 6},
+                                            {"hangup": True}]}), encoding="utf-8")
+    caller = subprocess.Popen([sys.executable, "-m", "tests.sip.caller", str(script)], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = set()
+    deadline = time.monotonic() + 90
+    with process_globals_kept():
+        from appliance import runtime
+        runtime.configure(engine.settings)
+        cipher = crypto.cipher()
+        while caller.poll() is None and time.monotonic() < deadline:
+            for step, keys, state in engine.query("SELECT live_step, live_keys, live_state FROM call_record "
+                                                  "WHERE id > ?", before):
+                seen.add((step, cipher.decrypt(bytes(keys), "call_record.live_keys") if keys else "", state))
+            time.sleep(0.3)
+    caller.communicate(timeout=30)
+    engine.wait_idle()
+    assert ("main", "", "flow") in seen, seen  # at the first menu, nothing pressed yet
+    assert ("join", "1", "flow") in seen, seen  # 1 pressed: at the second level
+    assert ("join_how", "12", "flow") in seen, seen  # then 2: the third
+    [row] = engine.calls(before)
+    keys = [k for (k,) in engine.query("SELECT keys FROM call_turn WHERE call_id = ? ORDER BY seq", row["id"]) if k]
+    assert len(keys) >= 2  # both presses are turns of the call log
+    assert engine.query("SELECT live_step, live_keys, live_state FROM call_record WHERE id = ?", row["id"]) == [
+        ("", None, "")]

@@ -51,7 +51,19 @@ class ActiveCall:
     on_hold: bool = False
     hangup_reason: str = ""
     transfer: TransferAttempt | None = None  # while a transfer is placed or talking
+    transfer_target: str = ""  # the name of the target being (or last) transferred to
+    live: tuple[str, str, str] = ("", "", "")  # (step, keys, state) last written for the live view
     leg: PhoneCall | None = None  # bridged: our call to the transfer target
+
+    def progress(self) -> tuple[str, str, str]:
+        """(step, keys so far, state) for the live view."""
+        path = self.session.flow.log.path if self.session is not None else []
+        keys = "".join(h["key"] for h in self.heard if "key" in h)
+        if self.transfer is not None and self.transfer.state in ("ringing", "talking"):
+            state = f"{self.transfer.state}:{self.transfer_target}"
+        else:
+            state = "flow"
+        return (path[-1] if path else "", keys, state)
 
     @property
     def name(self) -> str:

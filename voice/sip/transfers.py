@@ -29,7 +29,7 @@ class TransferLegs:
         uri = transfer.target_uri(self.settings, target)
         attempt = TransferAttempt(uri, self.settings.transfer_mode, self.settings.transfer_timeout_s, now,
                                   place_free=len(self._by_pj) < MAX_CALLS)
-        active.transfer = attempt
+        active.transfer, active.transfer_target = attempt, target
         if uri is None:
             log.warning("call %s: transfer to %r: no such name in transfer_targets", active.name, target)
         elif attempt.fell_back and self.settings.transfer_mode == "bridged":

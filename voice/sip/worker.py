@@ -211,6 +211,11 @@ class VoiceWorker(TransferLegs):
                 self._effects(active, active.session.tick(now))
             if active.transfer is not None:
                 self._transfer_actions(active, active.transfer.tick(now), now)
+            if active.session is not None and active.answered and not active.hangup_reason:
+                progress = active.progress()
+                if progress != active.live:  # a key, a step or a transfer: shown at once in the live view
+                    active.live = progress
+                    self.log_writer.submit(calllog.call_progress, active.sip_call_id, *progress)
         if now >= self.next_gc:
             gc.collect()
             self.next_gc = now + 5.0

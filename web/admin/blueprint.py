@@ -89,6 +89,7 @@ RULES = [
     # the phone: the call log and its statistics for every reader; a call's turns, its recording and their
     # corrections are personal data (callers say names, numbers, birth dates): staff and up
     ("/calls", "calls", views_calls.call_list, GET, "viewer", False),
+    ("/calls/live", "live_calls", views_calls.live_calls, GET, "staff", False),
     ("/calls/export.csv", "calls_csv", views_calls.call_list_csv, GET, "staff", False),
     ("/calls/statistics", "call_statistics", views_calls.statistics_page, GET, "viewer", False),
     ("/calls/statistics.csv", "call_statistics_csv", views_calls.statistics_csv, GET, "viewer", False),

@@ -10,6 +10,7 @@ import logging
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 
 from appliance import clock, runtime
+from appliance.clock import TOKYO
 from db import audit, crypto, recordings
 from db.connection import write_transaction
 from db.crypto import DecryptionError
@@ -199,3 +200,18 @@ def statistics_csv():
     header, rows = calls.stats_csv_rows(summary)
     return download(printing.table_csv(header, rows, encoding), f"call-statistics-{first}-{last}-{encoding}.csv",
                     csv_type(encoding))
+
+
+def live_calls():
+    """The calls going on now, per line: caller's number, where each is in its flow and the keys pressed
+    so far, ringing or talking with whom; the page refreshes the table itself (fragment=1) every 2 s.
+    Opening the page is audited: it shows callers' numbers."""
+    rows = list(CallRecord.select().where(CallRecord.ended_at.is_null()).order_by(CallRecord.did,
+                                                                                   CallRecord.started_at))
+    now = clock.now()
+    if request.args.get("fragment") != "1":
+        with write_transaction():
+            audit.record(current_user().login, "calls.live_view", "calls", "live", now, source=client_address(),
+                         calls=len(rows))
+    template = "admin/calls_live_table.html" if request.args.get("fragment") == "1" else "admin/calls_live.html"
+    return render_template(template, rows=rows, names=calls.line_names(), now=now, label=calls.label, tz=TOKYO)

@@ -379,3 +379,29 @@ def test_every_question_of_the_booking_line_has_a_name_staff_read():
     assert len(steps) > 20
     assert [step for step in sorted(steps) if label("step", step) == step] == []
     assert label("step", "question_2") == "確認事項2"
+
+
+def test_the_live_view_shows_each_calls_number_step_keys_and_state_and_is_audited(clerk, viewer, db):
+    """Calls going on now, with what the workers last wrote (calllog.call_progress): the caller's number,
+    the flow's step, the keys pressed so far and whom it rings or talks with; ended calls are gone. The
+    page's opening is audited (it shows numbers), its 2-second refreshes (fragment=1) are not."""
+    from db.models import AuditLog, CallRecord
+    from tests.conftest import NOW
+    from voice import calllog
+
+    for n, (did, caller) in enumerate([("0725998128", "09011112222"), ("0462000001", "0462551234")]):
+        CallRecord.create(sip_call_id=f"live-{n}", did=did, caller=caller, worker=0, started_at=NOW, answered_at=NOW)
+    CallRecord.create(sip_call_id="over", did="0725998128", caller="09099998888", worker=0, started_at=NOW,
+                      answered_at=NOW, ended_at=NOW)
+    calllog.call_progress("live-0", "sms_choice", "11", "flow")
+    calllog.call_progress("live-1", "to_section", "0", "talking:マイナンバー係")
+    text = clerk.get("/calls/live").get_data(as_text=True)
+    assert "09011112222" in text and "0462551234" in text and "09099998888" not in text
+    assert "sms_choice" in text and ">11<" in text and "マイナンバー係 と通話中" in text and "自動案内中" in text
+    assert AuditLog.select().where(AuditLog.action == "calls.live_view").count() == 1
+    fragment = clerk.get("/calls/live?fragment=1").get_data(as_text=True)
+    assert fragment.lstrip().startswith('<table class="grid" id="live-calls">') and "09011112222" in fragment
+    assert AuditLog.select().where(AuditLog.action == "calls.live_view").count() == 1
+    assert viewer.get("/calls/live").status_code == 403
+    calllog.call_ended("live-0", NOW, outcome="sms", end_reason="finished", path=["sms_choice"])
+    assert "09011112222" not in clerk.get("/calls/live?fragment=1").get_data(as_text=True)

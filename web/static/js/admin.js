@@ -10,6 +10,17 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
+  // The live calls: the table is fetched again every 2 s (the page works without: a link reloads it).
+  const live = document.querySelector("[data-live]");
+  if (live) {
+    setInterval(async () => {
+      try {
+        const response = await fetch(live.dataset.live, { credentials: "same-origin" });
+        if (response.ok) live.innerHTML = await response.text();
+      } catch (error) { /* next time */ }
+    }, 2000);
+  }
+
   // Message texts: the preview (filled with the sample values, SMS length) follows the typing. The
   // server renders it, exactly as the preview button does.
   const editor = document.querySelector("form[data-preview]");
