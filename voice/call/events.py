@@ -152,6 +152,12 @@ class Wake:
 
 
 @dataclass(frozen=True)
+class RecordCall:
+    """Record the call from now on (a transfer that must be recorded, on a line that does not record
+    every call); nothing happens when it is recorded already or recording is off for the box."""
+
+
+@dataclass(frozen=True)
 class SpeakSlower:
     """The caller asked for slower speech: every prompt from now on is spoken more slowly."""
 
@@ -160,7 +166,7 @@ class UnknownCommand(TypeError):
     """A flow returned something that is no command: a bug to see, never to drop silently."""
 
 
-Command = Answer | Say | Listen | HangUp | Transfer | Wake | SpeakSlower  # and every Request
+Command = Answer | Say | Listen | HangUp | Transfer | Wake | SpeakSlower | RecordCall  # and every Request
 
 
 @dataclass

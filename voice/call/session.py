@@ -31,6 +31,7 @@ from voice.call.events import (
     Listen,
     NoInput,
     PromptFinished,
+    RecordCall,
     Replied,
     Say,
     SpeakSlower,
@@ -100,13 +101,19 @@ class SlowDown:
 
 
 @dataclass(frozen=True)
+class StartRecording:
+    """Record the call from now on, unless it is recorded already."""
+
+
+@dataclass(frozen=True)
 class Perform:
     """Carry out a request (voice/services.py); hand its result back with replied()."""
 
     request: Request
 
 
-Effect = AnswerCall | Synthesize | Play | StopPlayback | Recognize | EndCall | StartTransfer | Perform | SlowDown
+Effect = (AnswerCall | Synthesize | Play | StopPlayback | Recognize | EndCall | StartTransfer | Perform | SlowDown
+          | StartRecording)
 
 # prompts the engine itself says, never reported to the flow as PromptFinished
 ANNOUNCEMENT_ID = -1  # the recording announcement
@@ -388,6 +395,8 @@ class CallSession:
                     effects.append(Perform(command))
                 case SpeakSlower():
                     effects.append(SlowDown())
+                case RecordCall():
+                    effects.append(StartRecording())
                 case _:
                     raise UnknownCommand(f"{type(self.flow).__name__} returned {command!r}, which is no command")
         return effects

@@ -383,6 +383,12 @@ class VoiceWorker(TransferLegs):
                     self.helpers.perform(active.serial, active.sip_call_id, request)
                 case session.SlowDown():
                     active.voice = dataclasses.replace(active.voice, speed=max(0.6, round(active.voice.speed * 0.8, 2)))
+                case session.StartRecording() if self.settings.record_calls and active.recorder is None:
+                    active.record = True
+                    active.start_recording(self.settings.recordings_dir, calllog.now())
+                    log.info("call %s: recorded from now on (a transfer that records)", active.name)
+                case session.StartRecording():
+                    pass  # recorded already, or recording is off for the box
                 case session.EndCall(reason=reason):
                     self._hangup(active, reason)
                 case session.StartTransfer(target=target):

@@ -789,3 +789,16 @@ def test_something_that_is_no_command_is_an_error_not_silence():
     flow = ScriptedFlow([Answer(), "say hello"])
     with pytest.raises(UnknownCommand, match="say hello"):
         session(flow).start(0.0)
+
+
+def test_a_flow_asking_for_the_recording_gets_it_started_in_its_turn():
+    """RecordCall is carried out when its turn comes (after the prompt before it), as StartRecording."""
+    from voice.call.events import RecordCall
+    from voice.call.session import StartRecording
+    flow = ScriptedFlow([Answer(), Say("おつなぎします", 1), RecordCall(), Transfer("staff")])
+    s = session(flow)
+    s.start(0.0)
+    effects = s.prompt_ready(1, pcm(0.5), 0.0)
+    assert not [e for e in effects if isinstance(e, StartRecording)]
+    effects = s.tick(1.0)
+    assert effects == [StartRecording(), StartTransfer("staff")]

@@ -221,3 +221,15 @@ def test_speech_on_a_key_press_question_counts_as_no_answer():
 def test_a_line_without_a_published_flow_cannot_build_one():
     with pytest.raises(ValueError, match="no published flow"):
         IvrFlow(context())
+
+
+def test_a_transfer_node_that_records_asks_for_the_recording_before_it_transfers():
+    import json
+
+    from voice.call.events import RecordCall, Transfer
+    graph = json.loads(json.dumps(GRAPH))
+    graph["nodes"]["fuka"]["record"] = True
+    flow = flow_for(graph)
+    assert (Playbook(flow)
+            << started() >> Answer() >> said() << finished() >> said() >> Listen
+            << keys("2") >> said("担当におつなぎします") >> RecordCall() >> Transfer("staff"))

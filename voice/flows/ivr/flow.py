@@ -8,7 +8,8 @@ in and kept to its end), by keys only:
 - schedule: open or closed by the calendar at the time the call came in (db/calendars.py);
 - entry: digits ended by # or the longest length (a mobile number for an SMS), checked, kept;
 - sms: the staff text to the caller's own number or the one keyed, if it is a mobile number;
-- transfer: to a named target; busy or unanswered → that branch;
+- transfer: to a named target (recorded from then on when the node says so); busy or unanswered → that
+  branch;
 - message: the caller leaves a message on the call's recording, ended by #, silence or the time;
 - ai: the AI booking dialog takes the call over (AI lines only);
 - hangup: a last word, then the call ends.
@@ -38,6 +39,7 @@ from voice.call.events import (
     Listen,
     NoInput,
     PromptFinished,
+    RecordCall,
     Replied,
     Say,
     SpeechRecognized,
@@ -143,7 +145,8 @@ class IvrFlow:
             case "sms":
                 return self._send_sms(node)
             case "transfer":
-                return [*([self._say(node.text, barge_in=False)] if node.text else []), Transfer(node.target)]
+                recording = [RecordCall()] if node.record else []
+                return [*([self._say(node.text, barge_in=False)] if node.text else []), *recording, Transfer(node.target)]
             case "message":
                 self.log.outcome = "message"
                 return [self._say(node.text or default_text("message_beep"), barge_in=False),

@@ -21,6 +21,7 @@ from voice.call.events import (
     Listen,
     NoInput,
     PromptFinished,
+    RecordCall,
     Replied,
     Say,
     Transfer,
@@ -79,7 +80,7 @@ def simulate(program: Program, did: str, at: datetime.datetime, inputs: list[str
             break
         command = pending.pop(0)
         match command:
-            case Answer():
+            case Answer() | RecordCall():
                 pass
             case Say(text=text, prompt_id=prompt_id):
                 result.lines.append(Moment(node_id(), "said", text))
