@@ -29,10 +29,13 @@ def voice(ctx):
     """
     if ctx.invoked_subcommand is not None:
         return
+    from db import extensions
     from voice.engine import Engine
     settings = _cli()._settings()
-    _cli()._open().close()  # fail here, with the cause, rather than in every worker
-    sys.exit(Engine.from_settings(settings).run())
+    database = _cli()._open()  # fail here, with the cause, rather than in every worker
+    phones = extensions.credentials()
+    database.close()
+    sys.exit(Engine.from_settings(settings, phones).run())
 
 
 @voice.command("worker", hidden=True)
@@ -325,6 +328,49 @@ def target_set(name, address, label):
     except (ValueError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"transfer target {name}: {address}")
+
+
+@voice.group("extension")
+def extension():
+    """Staff phones that register to the appliance as extensions (a transfer target sip:NUMBER@<box>)."""
+
+
+@extension.command("list")
+def extension_list():
+    """The extensions, and whether each is registered now is for Kamailio to say."""
+    from db.models import Extension
+    _cli()._open()
+    for row in Extension.select().order_by(Extension.number):
+        click.echo(f"{row.number}\t{row.label}\tchanged {row.updated_at:%Y-%m-%d} by {row.updated_by}")
+
+
+@extension.command("add")
+@click.argument("number")
+@click.option("--label", default="")
+def extension_add(number, label):
+    """Create extension NUMBER (2-6 digits), or give it a new password; prints the password once. The
+    voice engine reads the extensions when it starts: restart it (supervisorctl restart voice)."""
+    from db import extensions
+    _cli()._open()
+    try:
+        with write_transaction():
+            password = extensions.save(number, label, _cli().cli_actor(), clock.now())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="NUMBER") from None
+    click.echo(f"extension {number}: user {number}, password {password}, realm {extensions.REALM}, "
+               f"registrar this box's SIP address (sip_listen)")
+
+
+@extension.command("remove")
+@click.argument("number")
+def extension_remove(number):
+    """Remove extension NUMBER (its phone can no longer register after the engine's next start)."""
+    from db import extensions
+    _cli()._open()
+    with write_transaction():
+        if not extensions.remove(number, _cli().cli_actor(), clock.now()):
+            raise click.ClickException(f"no extension {number}")
+    click.echo(f"extension {number}: removed")
 
 
 @voice.group("calendar")

@@ -86,6 +86,8 @@ SETTINGS: tuple[Setting, ...] = (
             "register to sip_registrar with digest auth and accept calls from it."),
     Setting("sip_trunk_addresses", str, "127.0.0.1/32",
             "Comma-separated addresses or networks (CIDR) of the SIP trunk or PBX allowed to send calls."),
+    Setting("staff_phone_networks", str, "127.0.0.0/8, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16",
+            "Comma-separated networks (CIDR) staff phones may register from as extensions (madoguchi voice extension)."),
     Setting("sip_registrar", str, "",
             "Register mode: the registrar as host[:port]; the password is the file sip_password in key_dir."),
     Setting("sip_username", str, "", "Register mode: the SIP user name (and digest user) for registration."),

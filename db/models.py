@@ -312,6 +312,16 @@ class TransferTarget(BaseModel):
     updated_by = peewee.TextField(default="")
 
 
+class Extension(BaseModel):
+    """A staff phone registering to the appliance (db/extensions.py)."""
+
+    number = peewee.TextField(unique=True)
+    label = peewee.TextField(default="")
+    ha1 = peewee.TextField()
+    updated_at = TimestampField()
+    updated_by = peewee.TextField(default="")
+
+
 class Calendar(BaseModel):
     """Opening hours a flow's schedule node reads (db/calendars.py)."""
 
@@ -400,4 +410,4 @@ class PromptText(BaseModel):
 ALL_MODELS = (Venue, Slot, ReceptionWindow, Booking, EligibilityQuestion, StaffUser, RecoveryCode, AuditLog,
               AccessLog, Outbox, WebSession, RateLimit, SiteNotice, PhoneLine, CallRecord, MessageText,
               Traffic, JobRun, CallTurn, PromptText, FlowVersion, Calendar,
-              TransferTarget)
+              TransferTarget, Extension)

@@ -56,7 +56,8 @@ class Engine:
     running: bool = True
 
     @classmethod
-    def from_settings(cls, settings) -> Engine:
+    def from_settings(cls, settings, extensions: dict[str, str] | None = None) -> Engine:
+        """extensions: number → HA1 of the staff phones that may register (db/extensions.py)."""
         run_dir = settings.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
         plan = dispatcher.Plan.from_settings(settings)
@@ -69,7 +70,7 @@ class Engine:
         children.append(Child("overflow", [*me, "voice", "worker", "--index", str(plan.overflow_index),
                                            "--calls", "4", "--overflow"],
                               run_dir / f"worker-{plan.overflow_index}.ready", stop_order=0))
-        config = dispatcher.write_config(settings, plan, run_dir)
+        config = dispatcher.write_config(settings, plan, run_dir, extensions)
         dispatcher.validate(config)
         if settings.sip_trunk_mode == "register":  # say so now, not in a worker restarting every 2 s
             dispatcher.trunk_password(settings)

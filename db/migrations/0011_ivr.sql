@@ -43,6 +43,17 @@ CREATE TABLE transfer_target (
     updated_by TEXT NOT NULL DEFAULT ''
 );
 
+-- Staff phones (softphones, desk phones) that register to the appliance's Kamailio as extensions:
+-- digest credentials kept only as HA1 = MD5(number:madoguchi:password), as Kamailio checks them.
+CREATE TABLE extension (
+    id INTEGER PRIMARY KEY,
+    number TEXT NOT NULL UNIQUE CHECK (length(number) BETWEEN 2 AND 6 AND number NOT GLOB '*[^0-9]*'),
+    label TEXT NOT NULL DEFAULT '',
+    ha1 TEXT NOT NULL CHECK (length(ha1) = 32),
+    updated_at TEXT NOT NULL,
+    updated_by TEXT NOT NULL DEFAULT ''
+);
+
 ALTER TABLE call_record ADD COLUMN flow_version INTEGER;  -- the version of the line's flow the call followed
 -- while the call goes on, for the live view: where it is in its flow, the keys pressed so far
 -- (encrypted: a caller may key a phone number) and what it is doing (in the flow, ringing, talking)

@@ -29,6 +29,8 @@ ALWAYS_OPEN = {"name": "和泉市役所", "weekly": {str(d): ["00:00-24:00"] for
                "holidays_closed": False, "year_end_closed": False}
 NEVER_OPEN = {"name": "いつも閉庁", "weekly": {}}
 MENU = {"wait_prompt": 60, "quiet": 1.5}  # the prompt (after an announcement) has been heard whole
+EXTENSION: dict[str, str] = {}  # the password `madoguchi voice extension add 2101` printed
+STAFF_PORT: dict[str, int] = {}
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +44,10 @@ def ivr(tmp_path_factory):
             path.write_text(json.dumps(calendar, ensure_ascii=False), encoding="utf-8")
             assert cli("voice", "calendar", "set", str(path)).returncode == 0
         assert cli("voice", "target", "set", "国保資格給付係", f"sip:staff@127.0.0.1:{staff_port}").returncode == 0
+        added = cli("voice", "extension", "add", "2101", "--label", "国保の窓口")
+        assert added.returncode == 0, added.stderr
+        EXTENSION["password"] = added.stdout.split("password ")[1].split(",")[0]
+        STAFF_PORT["port"] = staff_port
         exported = cli("voice", "flow", "export", "0725998169").stdout
         graph = json.loads(exported)
         graph["nodes"]["hours"]["calendar"] = "いつも閉庁"
@@ -174,3 +180,34 @@ def test_the_live_view_sees_each_key_as_it_is_pressed(ivr, tmp_path):
     assert len(keys) >= 2  # both presses are turns of the call log
     assert engine.query("SELECT live_step, live_keys, live_state FROM call_record WHERE id = ?", row["id"]) == [
         ("", None, "")]
+
+
+def test_a_transfer_rings_a_staff_phone_registered_as_an_extension_and_is_recorded(ivr, tmp_path):
+    """Extension 2101 (madoguchi voice extension add) registers with its digest password; the 国保 line's
+    0 transfers to the target sip:2101@<the box>, which Kamailio finds where the phone registered: it
+    rings, is answered, and the call is recorded. A wrong password is not registered."""
+    engine, _ = ivr
+    phone_port = free_port_block(1, region=48000)
+    wrong = run_sipp(engine, "extension_register.xml", service="", extra=(
+        "-key", "extension", "2101", "-key", "password", "not-the-password", "-key", "contact_port", str(phone_port)),
+        timeout_s=10)
+    assert wrong.returncode != 0  # challenged again, never 200
+    registered = run_sipp(engine, "extension_register.xml", service="", extra=(
+        "-key", "extension", "2101", "-key", "password", EXTENSION["password"], "-key", "contact_port",
+        str(phone_port)))
+    assert registered.returncode == 0, registered.stderr[-2000:]
+    moved = engine.cli("voice", "target", "set", "国保資格給付係", f"sip:2101@127.0.0.1:{engine.sip_port}")
+    assert moved.returncode == 0, moved.stderr
+    try:
+        phone = start_uas(tmp_path / "phone", "staff_answer.xml", phone_port, duration_ms=3000)
+        before = engine.last_call_id()
+        report = call(engine, tmp_path, [MENU, {"dtmf": "0"}, {"wait_end": 60}], uri=engine.uri_for("0725998128"),
+                      caller="09012345678")
+        out, err = phone.communicate(timeout=60)
+        assert phone.returncode == 0, out[-2000:] + err[-2000:]
+        assert report["steps"][-1] == {"ended_by_engine": True}, report
+        engine.wait_idle()
+        [row] = engine.calls(before)
+        assert row["outcome"] == "transferred" and row["recording"] and row["recording_seconds"] > 3, row
+    finally:
+        engine.cli("voice", "target", "set", "国保資格給付係", f"sip:staff@127.0.0.1:{STAFF_PORT['port']}")

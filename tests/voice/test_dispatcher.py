@@ -161,3 +161,21 @@ def test_broken_config_is_refused_with_kamailios_reason(tmp_path, damage, named)
         dispatcher.validate(path)
     assert named in str(refused.value)
     assert str(path) in str(refused.value)
+
+
+def test_extensions_are_in_a_private_config_kamailio_accepts(tmp_path):
+    """Each extension's HA1 is chosen by the number registering (and a transfer to it looks up where it
+    registered); the file holding them is readable by the service user only; odd entries are left out."""
+    import stat
+
+    from db.extensions import ha1
+    settings = settings_from(tmp_path, sip_listen="127.0.0.1:25060", staff_phone_networks="192.168.10.0/24")
+    digest = ha1("2101", "pw")
+    path = dispatcher.write_config(settings, Plan.from_settings(settings), tmp_path / "run",
+                                   {"2101": digest, "21x": digest, "2102": "short"})
+    text = path.read_text()
+    assert f'case "2101":\n            $var(ha1) = "{digest}";' in text
+    assert "21x" not in text and '"2102"' not in text
+    assert 'is_in_subnet("$si", "192.168.10.0/24")' in text and 'lookup("location")' in text
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    dispatcher.validate(path)

@@ -90,6 +90,9 @@ RULES = [
     # corrections are personal data (callers say names, numbers, birth dates): staff and up
     ("/calls", "calls", views_calls.call_list, GET, "viewer", False),
     ("/calls/live", "live_calls", views_calls.live_calls, GET, "staff", False),
+    ("/calls/ivr-report", "ivr_report", views_calls.ivr_report_page, GET, "viewer", False),
+    ("/calls/ivr-report.pdf", "ivr_report_pdf", views_calls.ivr_report_pdf, GET, "viewer", False),
+    ("/calls/ivr-report.csv", "ivr_report_csv", views_calls.ivr_report_csv, GET, "viewer", False),
     ("/calls/export.csv", "calls_csv", views_calls.call_list_csv, GET, "staff", False),
     ("/calls/statistics", "call_statistics", views_calls.statistics_page, GET, "viewer", False),
     ("/calls/statistics.csv", "call_statistics_csv", views_calls.statistics_csv, GET, "viewer", False),

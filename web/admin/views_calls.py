@@ -15,12 +15,12 @@ from db import audit, crypto, recordings
 from db.connection import write_transaction
 from db.crypto import DecryptionError
 from db.models import CallRecord, CallTurn
-from web.admin import calls, printing
+from web.admin import calls, ivr_report, printing
 from web.admin.access import actor, client_address, current_user
 from web.admin.forms import ActionForm
 from web.admin.forms_calls import CallFilterForm, CallStatisticsForm, CorrectionForm
 from web.admin.views_reports import csv_type, download
-from web.forms import arg_integer
+from web.forms import arg_integer, arg_month
 
 log = logging.getLogger(__name__)
 FILTERS = ("did", "first", "last", "outcome", "booked", "kind")
@@ -215,3 +215,35 @@ def live_calls():
                          calls=len(rows))
     template = "admin/calls_live_table.html" if request.args.get("fragment") == "1" else "admin/calls_live.html"
     return render_template(template, rows=rows, names=calls.line_names(), now=now, label=calls.label, tz=TOKYO)
+
+
+def _ivr_report():
+    year, month = (arg_month("month") or abort(404)) if request.args.get("month") else (clock.today().year,
+                                                                                          clock.today().month)
+    did = request.args.get("did", "")
+    lines = {line.did: line.label for line in ivr_report.ivr_lines()}
+    if did and did not in lines:
+        abort(404)
+    report = ivr_report.month_report(year, month, did)
+    label_text = f"{did} {lines[did]}" if did else ""
+    return ivr_report.tables(report, label_text), f"{year}-{month:02d}", did, lines
+
+
+def ivr_report_page():
+    (title, subtitle, tables), month, did, lines = _ivr_report()
+    return render_template("admin/ivr_report.html", title_text=title, subtitle=subtitle, tables=tables,
+                           month=month, did=did, lines=lines)
+
+
+def ivr_report_pdf():
+    (title, subtitle, tables), month, did, _ = _ivr_report()
+    data = printing.report_pdf(title, subtitle, tables, clock.now(), current_user().display_name)
+    return download(data, f"ivr-report-{month}{'-' + did if did else ''}.pdf", "application/pdf")
+
+
+def ivr_report_csv():
+    (_, _, tables), month, did, _ = _ivr_report()
+    encoding = _encoding()
+    _, columns, rows = tables[2]  # per day: what a spreadsheet sums
+    return download(printing.table_csv(columns, rows, encoding), f"ivr-report-{month}-{encoding}.csv",
+                    csv_type(encoding))
