@@ -42,15 +42,17 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "sms": ("text", "to", "sent", "failed"),
     "transfer": ("text", "audio", "target", "record", "busy", "no_answer"),
     "message": ("text", "audio", "max_s", "next"),
+    "queue": ("text", "audio", "group", "every_s", "max_wait_s", "max_length", "record", "overflow"),
     "ai": (),
     "hangup": ("text", "audio"),
 }
 EXITS: dict[str, tuple[str, ...]] = {
     "announcement": ("next",), "menu": ("failure",), "schedule": ("open", "closed"), "entry": ("next", "failure"),
-    "sms": ("sent", "failed"), "transfer": ("busy", "no_answer"), "message": ("next",), "ai": (), "hangup": (),
+    "sms": ("sent", "failed"), "transfer": ("busy", "no_answer"), "message": ("next",), "queue": ("overflow",),
+    "ai": (), "hangup": (),
 }
 OPTIONAL_EXITS = frozenset({("transfer", "no_answer")})  # no answer goes where busy goes
-ENDS = frozenset({"hangup", "transfer", "ai"})
+ENDS = frozenset({"hangup", "transfer", "queue", "ai"})
 SPOKEN = frozenset({"announcement", "menu", "entry", "message"})  # must say something
 CHECKS = ("digits", "mobile")  # what an entry accepts
 SMS_TO = ("caller", "entered")  # the caller's own number, or the number keyed at an entry node
@@ -80,7 +82,7 @@ def message(key: str, **values: object) -> str:
 
 
 def default_text(key: str) -> str:
-    return _msg(f"default.{key}")
+    return catalogue(_CATALOGUE_PATH)[f"default.{key}"]
 
 
 def kind_labels() -> dict[str, str]:
@@ -124,6 +126,11 @@ class Node:
     busy: str = ""
     no_answer: str = ""
     max_s: float = 60.0
+    group: str = ""  # queue: the group of phones waited for
+    every_s: float = 30.0  # queue: the caller's place is said this often
+    max_wait_s: float = 300.0  # queue: then the overflow node
+    max_length: int = 10  # queue: callers waiting at most; one more goes to the overflow node
+    overflow: str = ""  # queue: full, or waited max_wait_s
 
     def exits(self) -> list[tuple[str, str]]:
         """(field, node) for every way out of this node that names a node."""
@@ -141,8 +148,9 @@ class Node:
 
 _DEFAULTS = {f.name: (f.default_factory() if callable(f.default_factory) else f.default) for f in fields(Node)}
 _TYPES = {"options": dict, "timeout_s": float, "max_failures": int, "min_digits": int, "max_digits": int,
-          "record": bool, "max_s": float}
-_RANGES = {"timeout_s": (1.0, 60.0), "max_failures": (1, 9), "max_s": (5.0, 300.0)}
+          "record": bool, "max_s": float, "every_s": float, "max_wait_s": float, "max_length": int}
+_RANGES = {"timeout_s": (1.0, 60.0), "max_failures": (1, 9), "max_s": (5.0, 300.0), "every_s": (10.0, 300.0),
+           "max_wait_s": (10.0, 3600.0), "max_length": (1, 200)}
 
 
 @dataclass(frozen=True)
@@ -166,6 +174,7 @@ class Known:
     calendars: frozenset[str] = frozenset()
     targets: frozenset[str] = frozenset()
     audio: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()  # groups of phones with a call queue
     ai_allowed: bool = True
     recorded: bool = True  # the line's calls are recorded (a message node needs it)
 
@@ -281,6 +290,8 @@ def _node_problems(node: Node, graph: Graph, known: Known) -> list[str]:
             found.append(_msg("problem.key_clash", value=key))
     if node.kind == "schedule" and node.calendar not in known.calendars:
         found.append(_msg("problem.unknown_calendar", value=node.calendar))
+    if node.kind == "queue" and node.group not in known.groups:
+        found.append(_msg("problem.unknown_group", value=node.group))
     if node.kind == "transfer" and node.target not in known.targets:
         found.append(_msg("problem.unknown_target", value=node.target))
     if node.kind == "entry":

@@ -52,7 +52,7 @@ def known_for(line: PhoneLine) -> flowgraph.Known:
     folder = audio_dir()
     audio = frozenset(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else frozenset()
     return flowgraph.Known(calendars=frozenset(calendars.all_schedules()),
-                           targets=frozenset(targets.all_targets()),
+                           targets=frozenset(targets.all_targets()), groups=frozenset(targets.groups()),
                            audio=audio, ai_allowed=line.mode == "ai", recorded=bool(line.record))
 
 

@@ -85,6 +85,8 @@ def save(line_id: int, change: LineChange, actor: Actor, now: datetime.datetime)
     change = LineChange(change.label.strip(), change.flow, change.tts_engine, change.tts_voice,
                         round(float(change.tts_speed), 2), round(float(change.tts_volume), 2), bool(change.record))
     found = problems(change)
+    if line.mode == "dtmf_only" and change.flow != "ivr":
+        found.append(_msg("dtmf_only"))
     if found:
         raise LineError(found)
     changed = {name: [getattr(line, name), getattr(change, name)] for name in FIELDS

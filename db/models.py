@@ -308,8 +308,23 @@ class TransferTarget(BaseModel):
     name = peewee.TextField(unique=True)
     address = peewee.TextField()
     label = peewee.TextField(default="")
+    group_name = peewee.TextField(default="")  # the phones of one group share a call queue
     updated_at = TimestampField()
     updated_by = peewee.TextField(default="")
+
+
+class QueueEntry(BaseModel):
+    """A caller waiting for a group's phones, and what became of the wait (db/queues.py)."""
+
+    sip_call_id = peewee.TextField()
+    did = peewee.TextField()
+    group_name = peewee.TextField()
+    entered_at = TimestampField()
+    state = peewee.TextField(default="waiting")
+    target = peewee.TextField(default="")
+    offered_at = TimestampField(null=True)
+    left_at = TimestampField(null=True)
+    wait_s = peewee.FloatField(null=True)
 
 
 class Extension(BaseModel):
@@ -410,4 +425,4 @@ class PromptText(BaseModel):
 ALL_MODELS = (Venue, Slot, ReceptionWindow, Booking, EligibilityQuestion, StaffUser, RecoveryCode, AuditLog,
               AccessLog, Outbox, WebSession, RateLimit, SiteNotice, PhoneLine, CallRecord, MessageText,
               Traffic, JobRun, CallTurn, PromptText, FlowVersion, Calendar,
-              TransferTarget, Extension)
+              TransferTarget, Extension, QueueEntry)

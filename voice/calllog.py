@@ -10,7 +10,7 @@ import queue
 import threading
 
 from appliance import clock
-from db import crypto, flows
+from db import crypto, flows, queues
 from db.connection import write_transaction
 from db.models import CallRecord, CallTurn, PhoneLine
 from voice.flows.base import Line
@@ -78,6 +78,7 @@ def call_ended(sip_call_id: str, at: datetime.datetime, *, outcome: str, end_rea
     record.kind = kind or record.kind  # an IVR call handed to the AI dialog is billed as one
     record.live_step, record.live_keys, record.live_state = "", None, ""
     record.save()
+    queues.leave(sip_call_id, "connected" if record.outcome == "transferred" else "abandoned", at)
     rows = [_turn_row(record.id, seq, turn) for seq, turn in enumerate(list(turns)[:MAX_TURNS], 1)]
     if rows:
         CallTurn.insert_many(rows).execute()

@@ -12,7 +12,7 @@ from itertools import islice
 from appliance import clock, runtime
 from appliance.clock import TOKYO
 from appliance.notify.sms import mobile_number
-from db import bookings, lookup
+from db import bookings, lookup, queues
 from db.bookings import Actor, Applicant, BookingError, InvalidRequest, OutsideWindow
 from db.capacity import bookable_slots, window_for, window_rules
 from db.connection import Busy, database, write_transaction
@@ -30,11 +30,17 @@ from voice.call.requests import (
     FindBooking,
     FindDays,
     FindSlots,
+    JoinQueue,
+    LeaveQueue,
     LoadChoices,
     MoveBooking,
+    PollQueue,
     Question,
+    QueuePlace,
+    QueueTurn,
     Refused,
     Request,
+    Requeue,
     SendSms,
     SlotOffer,
     SlotsFound,
@@ -174,5 +180,27 @@ def send_sms(request: SendSms, actor: Actor, now: datetime.datetime) -> SmsQueue
     return SmsQueued(sms_length(request.text).segments)
 
 
+def join_queue(request: JoinQueue, actor: Actor, now: datetime.datetime) -> QueuePlace | Refused:
+    place = queues.join(request.call_id, request.did, request.group, request.max_length, now)
+    return Refused("full") if place is None else QueuePlace(place.position, place.waited_s)
+
+
+def poll_queue(request: PollQueue, actor: Actor, now: datetime.datetime) -> QueuePlace | QueueTurn | Refused:
+    found = queues.poll(request.call_id, now)
+    if found is None:
+        return Refused("not_queued")
+    return QueueTurn(found.target) if isinstance(found, queues.Offered) else QueuePlace(found.position, found.waited_s)
+
+
+def requeue(request: Requeue, actor: Actor, now: datetime.datetime) -> QueuePlace | Refused:
+    place = queues.requeue(request.call_id, now)
+    return Refused("not_queued") if place is None else QueuePlace(place.position, place.waited_s)
+
+
+def leave_queue(request: LeaveQueue, actor: Actor, now: datetime.datetime) -> None:
+    queues.leave(request.call_id, request.state, now)
+
+
 HANDLERS = {LoadChoices: load_choices, FindSlots: find_slots, FindDays: find_days, BookSlot: book_slot,
-            FindBooking: find_booking, MoveBooking: move_booking, CancelBooking: cancel_booking, SendSms: send_sms}
+            FindBooking: find_booking, MoveBooking: move_booking, CancelBooking: cancel_booking, SendSms: send_sms,
+            JoinQueue: join_queue, PollQueue: poll_queue, Requeue: requeue, LeaveQueue: leave_queue}

@@ -39,9 +39,28 @@ CREATE TABLE transfer_target (
     name TEXT NOT NULL UNIQUE,
     address TEXT NOT NULL,                             -- sip:user@host, or a number dialled via transfer_via
     label TEXT NOT NULL DEFAULT '',
+    group_name TEXT NOT NULL DEFAULT '',               -- the phones of one group share a call queue
     updated_at TEXT NOT NULL,
     updated_by TEXT NOT NULL DEFAULT ''
 );
+
+-- Callers waiting for a group's phones (a flow's queue node), and what became of each wait, for the
+-- statistics (as Asterisk's queue_log: entered, connected, abandoned, timed out, turned away as full).
+CREATE TABLE queue_entry (
+    id INTEGER PRIMARY KEY,
+    sip_call_id TEXT NOT NULL,
+    did TEXT NOT NULL,
+    group_name TEXT NOT NULL,
+    entered_at TEXT NOT NULL,                          -- the order callers are served in
+    state TEXT NOT NULL DEFAULT 'waiting'
+        CHECK (state IN ('waiting', 'offered', 'connected', 'abandoned', 'timeout')),
+    target TEXT NOT NULL DEFAULT '',                   -- the phone offered (being rung) or connected
+    offered_at TEXT,
+    left_at TEXT,
+    wait_s REAL                                        -- from entering to connecting or leaving
+);
+CREATE INDEX queue_entry_waiting ON queue_entry (group_name, state, entered_at);
+CREATE UNIQUE INDEX queue_entry_one_per_call ON queue_entry (sip_call_id) WHERE state IN ('waiting', 'offered');
 
 -- Staff phones (softphones, desk phones) that register to the appliance's Kamailio as extensions:
 -- digest credentials kept only as HA1 = MD5(number:madoguchi:password), as Kamailio checks them.

@@ -52,6 +52,7 @@ def test_a_three_level_flow_has_no_problem_and_survives_a_round_trip():
     (with_nodes(hours={"kind": "schedule", "calendar": "支所", "open": "main", "closed": "closed"}), "hours",
      "カレンダー「支所」はありません"),
     (with_nodes(staff={"kind": "transfer", "target": "市民課", "busy": "message"}), "staff", "転送先「市民課」"),
+    (with_nodes(staff={"kind": "queue", "group": "住民課", "overflow": "message"}), "staff", "電話のグループ「住民課」"),
     (with_nodes(bye={"kind": "ai"}), "bye", "AI電話には渡せません"),
     (with_nodes(bye={"kind": "fax"}), "bye", "種類「fax」"),
     (with_nodes(bye={"kind": "hangup", "colour": "red"}), "bye", "「colour」はこの種類"),

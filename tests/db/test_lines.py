@@ -65,3 +65,11 @@ def test_every_voice_has_a_label_and_each_engine_its_default():
     voices = lines.voices()
     assert ("openjtalk", "") in voices and ("kokoro", "") in voices and ("kokoro", "jf_alpha") in voices
     assert all(voices.values())
+
+
+def test_a_key_press_only_line_keeps_a_key_press_flow(db):
+    """A line where AI phone is not allowed (mode dtmf_only) cannot be switched to a flow that listens."""
+    ivr = PhoneLine.create(did="0462000001", flow="ivr", mode="dtmf_only")
+    with pytest.raises(lines.LineError, match="ボタン操作のみ"):
+        lines.save(ivr.id, change(flow="booking"), ADMIN, NOW)
+    assert reload(ivr).flow == "ivr"

@@ -185,3 +185,48 @@ class SendSms(Request):
 @dataclass(frozen=True)
 class SmsQueued:
     segments: int  # the parts it will be billed as
+
+
+@dataclass(frozen=True)
+class JoinQueue(Request):
+    """Wait for a free phone of `group` (db/queues.py); QueuePlace, or Refused("full")."""
+
+    writes: ClassVar[bool] = True
+    call_id: str
+    did: str
+    group: str
+    max_length: int
+
+
+@dataclass(frozen=True)
+class PollQueue(Request):
+    """The caller's turn with a free phone (QueueTurn) or its place (QueuePlace)."""
+
+    writes: ClassVar[bool] = True
+    call_id: str
+
+
+@dataclass(frozen=True)
+class Requeue(Request):
+    """The phone offered was busy or did not answer: wait again, keeping the place."""
+
+    writes: ClassVar[bool] = True
+    call_id: str
+
+
+@dataclass(frozen=True)
+class LeaveQueue(Request):
+    writes: ClassVar[bool] = True
+    call_id: str
+    state: str  # "timeout" (waited too long; a hang-up or a connection is recorded at the call's end)
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    position: int  # 1 = next
+    waited_s: float
+
+
+@dataclass(frozen=True)
+class QueueTurn:
+    target: str  # transfer to this phone now

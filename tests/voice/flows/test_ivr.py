@@ -233,3 +233,54 @@ def test_a_transfer_node_that_records_asks_for_the_recording_before_it_transfers
     assert (Playbook(flow)
             << started() >> Answer() >> said() << finished() >> said() >> Listen
             << keys("2") >> said("担当におつなぎします") >> RecordCall() >> Transfer("staff"))
+
+
+QUEUE_GRAPH = {"start": "wait", "fallback": "ご案内できません。", "nodes": {
+    "wait": {"kind": "queue", "group": "国保", "every_s": 30, "max_wait_s": 120, "max_length": 5, "record": True,
+             "overflow": "later"},
+    "later": {"kind": "hangup", "text": "おかけ直しください。"}}}
+
+
+def queue_flow() -> IvrFlow:
+    parsed, problems = flowgraph.check(QUEUE_GRAPH, flowgraph.Known(groups=frozenset({"国保"})))
+    assert problems == [], problems
+    base = context()
+    return IvrFlow(dataclasses.replace(base, line=Line("0462000001", "ivr", mode="dtmf_only"), started_at=MONDAY_10,
+                                       program=Program("0462000001", 1, parsed, {})))
+
+
+def test_a_queue_tells_the_place_polls_quietly_and_transfers_when_a_phone_is_free():
+    from voice.call.events import RecordCall, Transfer
+    from voice.call.requests import JoinQueue, PollQueue, QueuePlace, QueueTurn, Requeue
+    flow = queue_flow()
+    assert (Playbook(flow)
+            << started() >> Answer() >> JoinQueue(1, call_id="call-1", did="0462000001", group="国保", max_length=5)
+            << reply(QueuePlace(3, 0.0)) >> said("このままお待ちください", "3番目") >> Listen(2.0, 1, "")
+            << silence() >> PollQueue(2, call_id="call-1")
+            << reply(QueuePlace(2, 12.0)) >> Listen(2.0, 1, "")  # said again only after every_s
+            << keys("5") >> PollQueue
+            << reply(QueuePlace(1, 31.0)) >> said("1番目") >> Listen
+            << silence() >> PollQueue
+            << reply(QueueTurn("窓口A")) >> RecordCall() >> Transfer("窓口A")
+            << TransferFailed("窓口A", "no_answer") >> Requeue(5, call_id="call-1")
+            << reply(QueuePlace(1, 50.0)) >> Listen
+            << silence() >> PollQueue
+            << reply(QueueTurn("窓口B")) >> RecordCall() >> Transfer("窓口B")
+            << TransferConnected("窓口B"))
+    assert flow.log.outcome == "transferred"
+    assert [t["result"] for t in flow.log.turns] == ["offered", "transfer_no_answer", "offered", "connected"]
+
+
+def test_a_full_queue_or_a_wait_too_long_goes_to_the_overflow_node():
+    from voice.call.requests import JoinQueue, LeaveQueue, PollQueue, QueuePlace
+    assert (Playbook(queue_flow())
+            << started() >> Answer() >> JoinQueue
+            << reply(Refused("full")) >> said("おかけ直しください") >> HangUp("finished"))
+    flow = queue_flow()
+    assert (Playbook(flow)
+            << started() >> Answer() >> JoinQueue
+            << reply(QueuePlace(1, 0.0)) >> said() >> Listen
+            << silence() >> PollQueue
+            << reply(QueuePlace(1, 121.0)) >> LeaveQueue(3, call_id="call-1", state="timeout")
+            >> said("おかけ直しください") >> HangUp("finished"))
+    assert [t["result"] for t in flow.log.turns] == ["queue_timeout"]

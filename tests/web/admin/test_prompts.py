@@ -142,7 +142,7 @@ def test_a_lines_voice_speed_and_recording_are_edited_with_audit(admin, booking_
     assert json.loads(row.details) == {"label": ["予約", "予約の電話"], "tts_speed": [1.0, 0.85]}
     refused = admin.post(f"/lines/{booking_line.id}", data={**form, "speed": "3", "action": "save"})
     assert refused.status_code == 422 and "話す速さは0.5から2の数で入力してください" in refused.get_data(as_text=True)
-    unknown = admin.post(f"/lines/{booking_line.id}", data={**form, "flow": "ivr", "action": "save"})
+    unknown = admin.post(f"/lines/{booking_line.id}", data={**form, "flow": "fax", "action": "save"})
     assert unknown.status_code == 422 and reload(booking_line).flow == "booking"
     assert AuditLog.select().where(AuditLog.action == "phone_line.update").count() == 1
     assert admin.get("/lines/99999").status_code == 404

@@ -11,6 +11,9 @@ in and kept to its end), by keys only:
 - transfer: to a named target (recorded from then on when the node says so); busy or unanswered → that
   branch;
 - message: the caller leaves a message on the call's recording, ended by #, silence or the time;
+- queue: wait for a free phone of a group (db/queues.py: the longest waiting caller gets the next free
+  one), told the place every every_s; transferred when the turn comes, back in the queue (keeping the
+  place) when that phone is busy or does not answer; full or waited too long → the overflow node;
 - ai: the AI booking dialog takes the call over (AI lines only);
 - hangup: a last word, then the call ends.
 
@@ -47,7 +50,16 @@ from voice.call.events import (
     TransferConnected,
     TransferFailed,
 )
-from voice.call.requests import Refused, SendSms
+from voice.call.requests import (
+    JoinQueue,
+    LeaveQueue,
+    PollQueue,
+    QueuePlace,
+    QueueTurn,
+    Refused,
+    Requeue,
+    SendSms,
+)
 from voice.flows.base import Flow, FlowContext
 
 log = logging.getLogger(__name__)
@@ -55,6 +67,8 @@ log = logging.getLogger(__name__)
 ENTRY_INTER_DIGIT_S = 5.0  # a caller reading a number off a card pauses between the digits
 MESSAGE_SILENCE_S = 5.0  # on an AI line, a message ends after this long without speech
 MAX_STEPS = 500  # a caller looping for ever through a menu is cut off here (the log keeps the path)
+QUEUE_POLL_S = 2.0  # a waiting caller asks for a free phone this often (silence in between)
+WAITING_KINDS = ("menu", "entry", "message", "queue")
 
 
 class IvrFlow:
@@ -73,7 +87,8 @@ class IvrFlow:
         self.menus: list[str] = []  # the menus passed through, for the back and top keys
         self.entered = ""  # the number keyed at the last entry node
         self.announcing: int | None = None  # the announcement playing: its end leads to the next node
-        self.waiting_request: int | None = None  # the SMS being queued
+        self.waiting_request: int | None = None  # the SMS being queued, or the queue's answer awaited
+        self.announced_s: float | None = None  # queue: when the place was last said (seconds waited then)
         self.steps = 0
         self.inner: Flow | None = None  # the AI dialog, once handed over
 
@@ -91,9 +106,11 @@ class IvrFlow:
             case PromptFinished(prompt_id=prompt_id) if prompt_id == self.announcing:
                 self.announcing = None
                 return self._enter(self.node.next)
-            case DigitsEntered() if self.node is not None and self.node.kind in ("menu", "entry", "message"):
+            case DigitsEntered() | NoInput() | SpeechRecognized() if self.node is not None and self.node.kind == "queue":
+                return self._ask_queue(PollQueue, call_id=self.context.call_id)
+            case DigitsEntered() if self.node is not None and self.node.kind in WAITING_KINDS:
                 return self._keys(event)
-            case NoInput() if self.node is not None and self.node.kind in ("menu", "entry", "message"):
+            case NoInput() if self.node is not None and self.node.kind in WAITING_KINDS:
                 return self._silence()
             case SpeechRecognized() if self.node is not None and self.node.kind == "message":
                 return [Listen(timeout_s=MESSAGE_SILENCE_S, max_digits=1, terminator="#")]  # still talking
@@ -101,9 +118,9 @@ class IvrFlow:
                 return self._silence()  # a key-press question: speech answers it no more than silence
             case Replied(request_id=request_id, result=result) if request_id == self.waiting_request:
                 self.waiting_request = None
-                return self._sms_done(result)
+                return self._queue_answer(result) if self.node.kind == "queue" else self._sms_done(result)
             case TransferConnected():
-                self._turn("connected")
+                self._turn("connected")  # a queue's entry is closed as connected with the call log
                 self.log.outcome = "transferred"
                 return []
             case TransferFailed(reason=reason):
@@ -151,6 +168,10 @@ class IvrFlow:
                 self.log.outcome = "message"
                 return [self._say(node.text or default_text("message_beep"), barge_in=False),
                         Listen(timeout_s=node.max_s, max_digits=1, terminator="#")]
+            case "queue":
+                self.announced_s = None
+                return self._ask_queue(JoinQueue, call_id=self.context.call_id, did=self.context.line.did,
+                                       group=node.group, max_length=node.max_length)
             case "ai":
                 return self._hand_over()
             case "hangup":
@@ -236,8 +257,38 @@ class IvrFlow:
         self.log.outcome = "sms"
         return self._enter(self.node.sent)
 
+    def _ask_queue(self, kind, **fields) -> list[Command]:
+        self.waiting_request = next(self._requests)
+        return [kind(self.waiting_request, **fields)]
+
+    def _queue_answer(self, result: object) -> list[Command]:
+        node = self.node
+        match result:
+            case QueueTurn(target=target):
+                self._turn("offered", understood=target)
+                return [*([RecordCall()] if node.record else []), Transfer(target)]
+            case QueuePlace(position=position, waited_s=waited) if waited >= node.max_wait_s:
+                self._turn("queue_timeout", understood=f"{waited:.0f}s")
+                leave = LeaveQueue(next(self._requests), call_id=self.context.call_id, state="timeout")
+                return [leave, *self._enter(node.overflow)]
+            case QueuePlace(position=position, waited_s=waited):
+                commands: list[Command] = []
+                if self.announced_s is None or waited - self.announced_s >= node.every_s:
+                    hold = (node.text or default_text("queue_hold")) if self.announced_s is None else ""
+                    self.announced_s = waited
+                    commands.append(self._say(hold + default_text("queue_position").format(position=position),
+                                              barge_in=False))
+                return [*commands, Listen(timeout_s=QUEUE_POLL_S, max_digits=1, terminator="")]
+            case Refused(code=code):
+                self._turn("queue_full" if code == "full" else "queue_lost")
+                return self._enter(node.overflow)
+        return self._enter(node.overflow)
+
     def _transfer_failed(self, reason: str) -> list[Command]:
         node = self.node
+        if node is not None and node.kind == "queue":  # that phone is taken after all: wait again
+            self._turn(f"transfer_{reason}")
+            return self._ask_queue(Requeue, call_id=self.context.call_id)
         if node is None or node.kind != "transfer":
             return []
         self._turn(f"transfer_{reason}")

@@ -28,7 +28,16 @@ from voice.call.events import (
     TransferConnected,
     TransferFailed,
 )
-from voice.call.requests import SendSms, SmsQueued
+from voice.call.requests import (
+    JoinQueue,
+    LeaveQueue,
+    PollQueue,
+    QueuePlace,
+    QueueTurn,
+    Requeue,
+    SendSms,
+    SmsQueued,
+)
 from voice.flows.base import FlowContext, Line
 from voice.flows.ivr.flow import IvrFlow
 
@@ -94,6 +103,14 @@ def simulate(program: Program, did: str, at: datetime.datetime, inputs: list[str
                 pending += flow.handle(DigitsEntered(keys, "terminator") if keys else NoInput())
             case SendSms(request_id=request_id):
                 pending += flow.handle(Replied(request_id, SmsQueued(1)))
+            case JoinQueue(request_id=request_id):
+                pending += flow.handle(Replied(request_id, QueuePlace(1, 0.0)))
+            case PollQueue(request_id=request_id):  # a phone of the group is free at once
+                pending += flow.handle(Replied(request_id, QueueTurn(flow.node.group)))
+            case Requeue(request_id=request_id):  # ... and none again after it failed: the wait runs out
+                pending += flow.handle(Replied(request_id, QueuePlace(1, flow.node.max_wait_s)))
+            case LeaveQueue():
+                pass
             case Transfer(target=target) if transfer == "connected":
                 flow.handle(TransferConnected(target))
                 result.ended = f"transferred:{target}"
