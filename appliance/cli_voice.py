@@ -309,22 +309,24 @@ def target_list():
     """The transfer targets (the table's and the transfer_targets setting's)."""
     from db import targets
     _cli()._open()
+    groups = {name: group for group, names in targets.groups().items() for name in names}
     for name, address in sorted(targets.all_targets().items()):
-        click.echo(f"{name}\t{address}")
+        click.echo(f"{name}\t{address}\t{groups.get(name, '')}")
 
 
 @target.command("set")
 @click.argument("name")
 @click.argument("address")
 @click.option("--label", default="")
-def target_set(name, address, label):
+@click.option("--group", default=None, help="The group of phones whose call queue it answers ('' for none).")
+def target_set(name, address, label, group):
     """Create or change the transfer target NAME: ADDRESS is sip:user@host or a number (via transfer_via)."""
     from appliance.settings import SettingsError
     from db import targets
     _cli()._open()
     try:
         with write_transaction():
-            targets.save(name, address, label, _cli().cli_actor(), clock.now())
+            targets.save(name, address, label, _cli().cli_actor(), clock.now(), group=group)
     except (ValueError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"transfer target {name}: {address}")

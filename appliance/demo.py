@@ -52,7 +52,7 @@ def create_demo_city(actor: Actor, now: datetime.datetime, weeks: int | None = N
             calendars.save(spec, actor, now)
     for spec in city.get("transfer_target", []):
         if not TransferTarget.select().where(TransferTarget.name == spec["name"]).exists():
-            targets.save(spec["name"], spec["address"], spec.get("label", ""), actor, now)
+            targets.save(spec["name"], spec["address"], spec.get("label", ""), actor, now, group=spec.get("group"))
     phone_lines = 0
     for spec in city.get("phone_line", []):
         flow_file = spec.pop("flow_file", None)

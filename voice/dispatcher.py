@@ -78,9 +78,12 @@ def render_dispatcher_list(plan: Plan) -> str:
 
 
 def render_extensions(extensions: dict[str, str]) -> str:
-    """The HA1 of each extension's password ("" for a number that is none), for $var(extension)."""
+    """The HA1 of each extension's password ("" for a number that is none), for $var(extension). (Kamailio
+    refuses at run time, not in `kamailio -c`, a switch with only a default: no extensions, no switch.)"""
     cases = "".join(f'        case "{number}":\n            $var(ha1) = "{ha1}";\n            break;\n'
                     for number, ha1 in sorted(extensions.items()) if number.isdigit() and len(ha1) == 32)
+    if not cases:
+        return 'route[EXTENSION_HA1] {\n    $var(ha1) = "";\n}'
     return ("route[EXTENSION_HA1] {\n    $var(ha1) = \"\";\n    switch ($var(extension)) {\n" + cases
             + "        default:\n            $var(ha1) = \"\";\n    }\n}")
 

@@ -27,19 +27,23 @@ from tests.sip.conftest import (
 
 ALWAYS_OPEN = {"name": "和泉市役所", "weekly": {str(d): ["00:00-24:00"] for d in range(7)},
                "holidays_closed": False, "year_end_closed": False}
+ZAMA_OPEN = {**ALWAYS_OPEN, "name": "座間市 デジタル推進課"}
 NEVER_OPEN = {"name": "いつも閉庁", "weekly": {}}
 MENU = {"wait_prompt": 60, "quiet": 1.5}  # the prompt (after an announcement) has been heard whole
 EXTENSION: dict[str, str] = {}  # the password `madoguchi voice extension add 2101` printed
 STAFF_PORT: dict[str, int] = {}
+AGENT_PORT: dict[str, int] = {}
+TO_QUEUE = [MENU, {"dtmf": "1"}, MENU, {"dtmf": "2"}]  # 座間: カードの申請と受け取り → 受け取りの予約: the queue
 
 
 @pytest.fixture(scope="module")
 def ivr(tmp_path_factory):
     root = tmp_path_factory.mktemp("ivr")
     staff_port = free_port_block(1, region=46000)
+    agent_port = free_port_block(1, region=46500)
 
     def prepare(cli):
-        for calendar in (ALWAYS_OPEN, NEVER_OPEN):
+        for calendar in (ALWAYS_OPEN, NEVER_OPEN, ZAMA_OPEN):
             path = root / f"{calendar['name']}.json"
             path.write_text(json.dumps(calendar, ensure_ascii=False), encoding="utf-8")
             assert cli("voice", "calendar", "set", str(path)).returncode == 0
@@ -48,6 +52,10 @@ def ivr(tmp_path_factory):
         assert added.returncode == 0, added.stderr
         EXTENSION["password"] = added.stdout.split("password ")[1].split(",")[0]
         STAFF_PORT["port"] = staff_port
+        # the 座間 line's queue waits for one phone: SIPp on agent_port
+        assert cli("voice", "target", "set", "マイナンバー係 1", f"sip:agent@127.0.0.1:{agent_port}").returncode == 0
+        assert cli("voice", "target", "set", "マイナンバー係 2", "sip:2202@127.0.0.1", "--group", "").returncode == 0
+        AGENT_PORT["port"] = agent_port
         exported = cli("voice", "flow", "export", "0725998169").stdout
         graph = json.loads(exported)
         graph["nodes"]["hours"]["calendar"] = "いつも閉庁"
@@ -211,3 +219,64 @@ def test_a_transfer_rings_a_staff_phone_registered_as_an_extension_and_is_record
         assert row["outcome"] == "transferred" and row["recording"] and row["recording_seconds"] > 3, row
     finally:
         engine.cli("voice", "target", "set", "国保資格給付係", f"sip:staff@127.0.0.1:{STAFF_PORT['port']}")
+
+
+def start_caller(engine, tmp_path, name: str, steps: list[dict], caller: str):
+    import subprocess
+    import sys
+
+    from tests.sip.conftest import REPO
+    folder = tmp_path / name
+    folder.mkdir()
+    script = folder / "script.json"
+    script.write_text(json.dumps({"uri": engine.uri_for("0462000001"), "codec": "PCMU/8000/1", "from": caller,
+                                  "heard": str(folder / "heard.wav"), "steps": steps}), encoding="utf-8")
+    return subprocess.Popen([sys.executable, "-m", "tests.sip.caller", str(script)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def queue_rows(engine, before: int) -> list[tuple]:
+    return engine.query("SELECT q.state, q.target, q.wait_s FROM queue_entry q JOIN call_record c "
+                        "ON c.sip_call_id = q.sip_call_id WHERE c.id > ? ORDER BY c.id", before)
+
+
+def test_a_caller_waits_in_the_queue_while_the_phone_is_busy_then_gets_it(ivr, tmp_path):
+    """Two callers for a group of one phone (SIPp answering each call for 12 s): the first is put through,
+    the second waits in the queue, hearing its place, and is put through when the phone is free again.
+    Both waits are recorded as connected, the second one's about as long as the first call."""
+    engine, _ = ivr
+    agent = start_uas(tmp_path / "agent", "staff_answer.xml", AGENT_PORT["port"], duration_ms=12000, calls=2,
+                      timeout_s=150)
+    before = engine.last_call_id()
+    first = start_caller(engine, tmp_path, "first", [*TO_QUEUE, {"wait_end": 120}], "09011110001")
+    time.sleep(2)
+    second = start_caller(engine, tmp_path, "second", [*TO_QUEUE, {"wait_end": 120}], "09011110002")
+    for caller in (first, second):
+        out, err = caller.communicate(timeout=150)
+        assert caller.returncode == 0, err[-2000:]
+        assert json.loads(out.strip().splitlines()[-1])["steps"][-1] == {"ended_by_engine": True}
+    out, err = agent.communicate(timeout=60)
+    assert agent.returncode == 0, out[-2000:] + err[-2000:]
+    engine.wait_idle()
+    rows = engine.calls(before)
+    assert [r["outcome"] for r in rows] == ["transferred", "transferred"], rows
+    (first_state, first_target, first_wait), (second_state, second_target, second_wait) = queue_rows(engine, before)
+    assert (first_state, second_state) == ("connected", "connected")
+    assert first_target == second_target == "マイナンバー係 1"
+    assert first_wait < 5 and second_wait > 8, (first_wait, second_wait)
+
+
+def test_a_caller_who_hangs_up_in_the_queue_is_recorded_as_abandoned(ivr, tmp_path):
+    engine, _ = ivr
+    agent = start_uas(tmp_path / "agent", "staff_answer.xml", AGENT_PORT["port"], duration_ms=15000, timeout_s=90)
+    before = engine.last_call_id()
+    first = start_caller(engine, tmp_path, "first", [*TO_QUEUE, {"wait_end": 90}], "09011110003")
+    time.sleep(2)
+    second = start_caller(engine, tmp_path, "second", [*TO_QUEUE, {"sleep": 6}, {"hangup": True}], "09011110004")
+    for caller in (first, second):
+        caller.communicate(timeout=120)
+    agent.communicate(timeout=60)
+    engine.wait_idle()
+    states = [(state, target) for state, target, _ in queue_rows(engine, before)]
+    assert states == [("connected", "マイナンバー係 1"), ("abandoned", "")], states
+    assert queue_rows(engine, before)[1][2] >= 3

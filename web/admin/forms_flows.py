@@ -8,10 +8,11 @@ import unicodedata
 
 from db import flowgraph
 
-NUMBERS = {"timeout_s": float, "max_failures": int, "min_digits": int, "max_digits": int, "max_s": float}
+NUMBERS = {"timeout_s": float, "max_failures": int, "min_digits": int, "max_digits": int, "max_s": float,
+           "every_s": float, "max_wait_s": float, "max_length": int}
 TEXTS = ("text", "no_input", "wrong_key", "invalid")
-CHOICES = ("next", "failure", "open", "closed", "sent", "failed", "busy", "no_answer", "calendar", "target",
-           "check", "to", "repeat_key", "back_key", "top_key")
+EXITS = ("next", "failure", "open", "closed", "sent", "failed", "busy", "no_answer", "overflow")
+CHOICES = (*EXITS, "calendar", "target", "group", "check", "to", "repeat_key", "back_key", "top_key")
 
 
 def node_from_form(kind: str, form, old: dict) -> tuple[dict, list[str]]:

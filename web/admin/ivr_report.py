@@ -17,7 +17,7 @@ import peewee
 
 from appliance import clock
 from appliance.messages import Catalogue, catalogue
-from db.models import CallRecord, Outbox, PhoneLine
+from db.models import CallRecord, Outbox, PhoneLine, QueueEntry
 
 IVR_ENDINGS = frozenset({"finished", "message"})  # ended by the flow itself: guided to the end
 FAILED_TRANSFERS = ("transfer_busy", "transfer_no_answer", "transfer_failed")
@@ -45,6 +45,8 @@ class Month:
     by_day: dict[datetime.date, Counter] = field(default_factory=dict)
     by_hour: list[Counter] = field(default_factory=lambda: [Counter() for _ in range(24)])
     by_node: Counter = field(default_factory=Counter)
+    queue: Counter = field(default_factory=Counter)  # waits by how they ended
+    queue_wait_s: float = 0.0  # summed over the connected ones
 
     @property
     def first(self) -> datetime.date:
@@ -91,6 +93,11 @@ def month_report(year: int, month: int, did: str = "") -> Month:
             .where(Outbox.event == "ivr_sms", Outbox.did.in_(dids), Outbox.status == "sent",
                    Outbox.sent_at >= start, Outbox.sent_at < end).scalar(as_tuple=True))
     report.sms_sent, report.sms_parts = sent
+    for state, wait in (QueueEntry.select(QueueEntry.state, QueueEntry.wait_s)
+                        .where(QueueEntry.did.in_(dids), QueueEntry.entered_at >= start,
+                               QueueEntry.entered_at < end).tuples()):
+        report.queue[state] += 1
+        report.queue_wait_s += (wait or 0.0) if state == "connected" else 0.0
     return report
 
 
@@ -128,10 +135,15 @@ def tables(report: Month, line_label: str) -> tuple[str, str, list[tuple[str, li
             for day, c in sorted(report.by_day.items())]
     hours = [[f"{hour}時台", c["received"], c["transferred"]] for hour, c in enumerate(report.by_hour) if c["received"]]
     nodes = [[node, n] for node, n in sorted(report.by_node.items(), key=lambda item: (-item[1], item[0]))]
+    connected = report.queue["connected"]
+    queue = [[t["queue.entered"], sum(report.queue.values())], [t["queue.connected"], connected],
+             [t["queue.abandoned"], report.queue["abandoned"]], [t["queue.timeout"], report.queue["timeout"]],
+             [t["queue.average"], round(report.queue_wait_s / connected, 1) if connected else "-"]]
     return t["title"], subtitle, [
         (t["kpi.heading"], list(t["kpi.columns"]), kpis),
         (t["outcomes.heading"], list(t["outcomes.columns"]), outcomes),
         (t["days.heading"], list(t["days.columns"]), days),
         (t["hours.heading"], list(t["hours.columns"]), hours),
+        (t["queue.heading"], list(t["queue.columns"]), queue),
         (t["nodes.heading"], list(t["nodes.columns"]), nodes),
     ]

@@ -17,7 +17,7 @@ from db.models import FlowVersion, PhoneLine
 from web.admin import calls
 from web.admin.access import actor
 from web.admin.forms import MESSAGES
-from web.admin.forms_flows import node_from_form
+from web.admin.forms_flows import EXITS, node_from_form
 from web.admin.simulator import SimulationFailed, simulate
 from web.admin.speech import SpeechFailed, SpeechVoice, say
 
@@ -54,6 +54,7 @@ def flow_edit(line_id: int):
         outline=flowgraph.outline(graph) if graph else [], selected=selected, node=data["nodes"].get(selected),
         kinds=flowgraph.kind_labels(), fields=flowgraph.FIELDS, label=flowgraph.field_label,
         keys=flowgraph.KEYS, calendars=sorted(calendars.all_schedules()), targets=sorted(targets.all_targets()),
+        groups=sorted(targets.groups()), exits=EXITS,
         draft=flows.draft(line.did), live=flows.published(line.did), versions=flows.versions(line.did),
         sms_max=flowgraph.SMS_MAX_CHARS, text_max=flowgraph.TEXT_MAX_CHARS, tz=TOKYO,
         defaults=flowgraph.defaults())

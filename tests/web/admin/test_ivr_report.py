@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from appliance.clock import TOKYO
-from db.models import CallRecord, Outbox, PhoneLine
+from db.models import CallRecord, Outbox, PhoneLine, QueueEntry
 from tests.web.admin.test_printing import save_artifact
 from web.admin import ivr_report
 
@@ -45,6 +45,9 @@ def month(db):
                       answered_at=at(2, 9), ended_at=at(2, 10), outcome="booked", path="[]")
     CallRecord.create(sip_call_id="next-month", did=LINE, worker=0, kind="ivr", started_at=at(30, 23) + datetime.timedelta(hours=2),
                       answered_at=at(30, 23), ended_at=at(30, 23), outcome="finished", path="[]")
+    for n, (state, wait) in enumerate((("connected", 20.0), ("connected", 40.0), ("abandoned", 90.0), ("timeout", 300.0))):
+        QueueEntry.create(sip_call_id=f"q{n}", did=LINE, group_name="国保", entered_at=at(5, 10), state=state,
+                          wait_s=wait)
     for n, status in enumerate(("sent", "sent", "dead")):
         Outbox.create(created_at=at(2, 9), event="ivr_sms", channel="sms", recipient="09011112222", body="x",
                       did=LINE, idempotency_key=f"ivr:{n}", next_attempt_at=at(2, 9), status=status,
@@ -60,11 +63,13 @@ def test_the_month_is_counted_as_by_hand(month):
     assert r.by_hour[13] == {"received": 2, "transferred": 1}
     assert r.by_node["main"] == 5 and r.by_node["staff"] == 3  # a call passing a node twice counts once
     assert ivr_report.month_report(2026, 11, "").received == 7  # every IVR line: the booking line is not one
+    assert r.queue == {"connected": 2, "abandoned": 1, "timeout": 1} and r.queue_wait_s == 60.0
 
 
 def test_the_page_pdf_and_csv_show_the_kpis(month, viewer):
     page = viewer.get(f"/calls/ivr-report?month=2026-11&did={LINE}").get_data(as_text=True)
     assert "自動音声ガイダンスの利用者数" in page and "直通電話の職員対応件数" in page and "33.3%" in page
+    assert "つながるまでの平均待ち時間（秒）</th><td class=\"num\">30.0" in page
     pdf = viewer.get(f"/calls/ivr-report.pdf?month=2026-11&did={LINE}")
     text = subprocess.run(["pdftotext", "-layout", "-", "-"], input=pdf.get_data(), capture_output=True,
                           check=True).stdout.decode()
