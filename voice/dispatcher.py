@@ -127,6 +127,7 @@ modparam("dispatcher", "ds_ping_interval", 2)
 modparam("dispatcher", "ds_probing_mode", 1)
 modparam("dispatcher", "ds_probing_threshold", 2)
 modparam("dispatcher", "ds_ping_from", "sip:dispatcher@127.0.0.1")
+modparam("dispatcher", "flags", 2)  # keep the other workers as failover destinations (ds_next_dst)
 modparam("usrloc", "db_mode", 0)
 modparam("registrar", "max_expires", 3600)
 modparam("registrar", "min_expires", 30)
@@ -220,6 +221,14 @@ route[STAFF_PHONE] {{
 }}
 
 {extension_route}
+
+event_route[dispatcher:dst-down] {{
+    xlog("L_WARN", "dispatcher: worker $rd:$rp is down (no answer to its keepalive)\\n");
+}}
+
+event_route[dispatcher:dst-up] {{
+    xlog("L_NOTICE", "dispatcher: worker $rd:$rp is up again\\n");
+}}
 
 route[RELAY] {{
     if (!t_relay()) sl_reply_error();

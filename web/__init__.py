@@ -51,7 +51,10 @@ def create_app(settings: Settings | None = None, site: str = "public") -> Flask:
     app.config.update(
         SECRET_KEY=secret,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
-        MAX_CONTENT_LENGTH=64 * 1024,
+        # the admin site takes uploads (announcement audio, flow JSON): files go to temporary files, and
+        # every other form field stays within 64 KB as on the public site
+        MAX_CONTENT_LENGTH=(21 * 1024 * 1024) if site == "admin" else 64 * 1024,
+        MAX_FORM_MEMORY_SIZE=64 * 1024,
         SESSION_COOKIE_SECURE=settings.proxy_hops > 0,
         TEMPLATES_AUTO_RELOAD=False,
         SITE=site,

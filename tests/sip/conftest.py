@@ -148,8 +148,9 @@ class Engine:
 
 def start_engine(root: Path, prepare=None, **overrides) -> Engine:
     """The engine on free loopback ports; prepare(cli) runs after the instance is made, before the start."""
-    base = free_port_block(12)
-    rtp = free_port_block(200)
+    workers = -(-overrides.get("voice_max_calls", 12) // 4) + 1  # and the overflow worker
+    base = free_port_block(max(12, workers + 3))  # Kamailio, its loopback listener, the workers
+    rtp = free_port_block(200, region=31000)  # elsewhere: nothing is bound yet, so the same region would overlap
     settings = make_instance(root, sip_listen=f"127.0.0.1:{base}", voice_worker_base_port=base + 2,
                              rtp_ports=f"{rtp}-{rtp + 199}", **overrides)
     config = root / "madoguchi.toml"

@@ -109,11 +109,13 @@ class Answer:
 
 @dataclass(frozen=True)
 class Say:
-    """Speak text (synthesised and cached); `barge_in` lets speech or a key cut it short."""
+    """Speak text (synthesised and cached), or play an uploaded audio file (db/ivr_audio.py; the text is
+    said instead if the file cannot be read); `barge_in` lets speech or a key cut it short."""
 
     text: str
     prompt_id: int
     barge_in: bool = True
+    audio: str = ""
 
 
 @dataclass(frozen=True)

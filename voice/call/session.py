@@ -64,6 +64,7 @@ class AnswerCall:
 class Synthesize:
     prompt_id: int
     text: str
+    audio: str = ""  # an uploaded file to play instead (the text if it cannot be read)
 
 
 @dataclass(frozen=True)
@@ -360,7 +361,7 @@ class CallSession:
                     if upcoming is not None:
                         self._expect_keys(upcoming)  # keys may come during the prompt
                     if command.prompt_id not in self.requested:
-                        effects.append(Synthesize(command.prompt_id, command.text))
+                        effects.append(Synthesize(command.prompt_id, command.text, command.audio))
                     self.requested.discard(command.prompt_id)
                     for pcm, final in self.prefetched.pop(command.prompt_id, ()):
                         effects += self.prompt_ready(command.prompt_id, pcm, now, final)
@@ -369,7 +370,7 @@ class CallSession:
                     if following is not None and following.prompt_id not in self.requested:
                         self.requested.add(following.prompt_id)
                         self.prefetched[following.prompt_id] = []
-                        effects.append(Synthesize(following.prompt_id, following.text))
+                        effects.append(Synthesize(following.prompt_id, following.text, following.audio))
                 case Listen():
                     self.listening = command
                     self.asked_at = now if self.asked_at is None else self.asked_at

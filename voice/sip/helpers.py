@@ -9,7 +9,9 @@ import logging
 import queue
 import threading
 import time
+import wave
 
+from db import ivr_audio
 from voice import services
 from voice.asr import Transcript
 from voice.recognition import RecognitionClient, RecognitionFailed
@@ -60,8 +62,8 @@ class Helpers:
         self.pools = (HelperThreads("tts", 1, register), HelperThreads("asr", calls, register),
                       HelperThreads("svc", 2, register, setup=services.connect))
 
-    def synthesize(self, serial: int, name: str, prompt_id: int, text: str, voice: Voice) -> None:
-        self.pools[0].submit(self._synthesize, serial, name, prompt_id, text, voice)
+    def synthesize(self, serial: int, name: str, prompt_id: int, text: str, voice: Voice, audio: str = "") -> None:
+        self.pools[0].submit(self._synthesize, serial, name, prompt_id, text, voice, audio)
 
     def recognize(self, serial: int, name: str, request_id: int, pcm: bytes, expected: tuple[str, ...]) -> None:
         self.pools[1].submit(self._recognize, serial, name, request_id, pcm, expected)
@@ -73,10 +75,17 @@ class Helpers:
         for pool in self.pools:
             pool.close()
 
-    def _synthesize(self, serial: int, name: str, prompt_id: int, text: str, voice: Voice) -> None:
+    def _synthesize(self, serial: int, name: str, prompt_id: int, text: str, voice: Voice, audio: str = "") -> None:
         """Sentence by sentence: the caller hears the first while the rest is made (and a fixed sentence
         after a variable one comes from the cache). Each piece is trimmed of the synthesiser's silence and
-        all but the last carry the pause to the next (voice.tts.SENTENCE_GAP_S in all)."""
+        all but the last carry the pause to the next (voice.tts.SENTENCE_GAP_S in all). An uploaded
+        audio file is played whole instead; one that cannot be read is logged and its text said."""
+        if audio:
+            try:
+                self.results.put((serial, "prompt", prompt_id, ivr_audio.load(audio), True))
+                return
+            except (OSError, EOFError, wave.Error) as exc:
+                log.error("call %s: audio file %s cannot be played (%s): its text is said instead", name, audio, exc)
         sentences = split_sentences(text)
         for number, sentence in enumerate(sentences, 1):
             final = number == len(sentences)

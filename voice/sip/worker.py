@@ -369,8 +369,8 @@ class VoiceWorker(TransferLegs):
                     self.log_writer.submit(calllog.call_answered, active.sip_call_id, calllog.now())
                     if active.record:
                         active.start_recording(self.settings.recordings_dir, calllog.now())
-                case session.Synthesize(prompt_id=prompt_id, text=text):
-                    self.helpers.synthesize(active.serial, active.name, prompt_id, text, active.voice)
+                case session.Synthesize(prompt_id=prompt_id, text=text, audio=audio):
+                    self.helpers.synthesize(active.serial, active.name, prompt_id, text, active.voice, audio)
                 case session.Play(prompt_id=prompt_id, pcm=pcm, append=append):
                     log.debug("call %s: playing prompt %d (%.1f s%s)", active.name, prompt_id, len(pcm) / 32000,
                               ", queued" if append else "")

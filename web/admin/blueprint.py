@@ -117,6 +117,7 @@ RULES = [
     ("/lines/<int:line_id>/flow/publish", "flow_publish", views_flows.flow_publish, POST, "admin", False),
     ("/lines/<int:line_id>/flow/discard", "flow_discard", views_flows.flow_discard, POST, "admin", False),
     ("/lines/<int:line_id>/flow/import", "flow_import", views_flows.flow_import, POST, "admin", False),
+    ("/lines/<int:line_id>/flow/audio", "flow_audio", views_flows.flow_audio, POST, "admin", False),
     ("/lines/<int:line_id>/flow/v<int:version>.json", "flow_export", views_flows.flow_export, GET, "admin", False),
     ("/lines/<int:line_id>/flow/v<int:version>/rollback", "flow_rollback", views_flows.flow_rollback, POST, "admin",
      False),

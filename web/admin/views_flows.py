@@ -11,7 +11,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 
 from appliance import clock
 from appliance.clock import TOKYO
-from db import calendars, flowgraph, flows, targets
+from db import audit, calendars, flowgraph, flows, ivr_audio, targets
 from db.connection import write_transaction
 from db.models import FlowVersion, PhoneLine
 from web.admin import calls
@@ -54,7 +54,7 @@ def flow_edit(line_id: int):
         outline=flowgraph.outline(graph) if graph else [], selected=selected, node=data["nodes"].get(selected),
         kinds=flowgraph.kind_labels(), fields=flowgraph.FIELDS, label=flowgraph.field_label,
         keys=flowgraph.KEYS, calendars=sorted(calendars.all_schedules()), targets=sorted(targets.all_targets()),
-        groups=sorted(targets.groups()), exits=EXITS,
+        groups=sorted(targets.groups()), exits=EXITS, audio_files=ivr_audio.names(),
         draft=flows.draft(line.did), live=flows.published(line.did), versions=flows.versions(line.did),
         sms_max=flowgraph.SMS_MAX_CHARS, text_max=flowgraph.TEXT_MAX_CHARS, tz=TOKYO,
         defaults=flowgraph.defaults())
@@ -163,6 +163,22 @@ def flow_import(line_id: int):
         _refused(error)
         return _back(line)
     flash(MESSAGES["flows.imported"], "info")
+    return _back(line)
+
+
+def flow_audio(line_id: int):
+    """An uploaded announcement or hold music, converted to the phone's format (audited)."""
+    line = _line(line_id)
+    upload = request.files.get("file")
+    try:
+        name = ivr_audio.save(request.form.get("name", "").strip(),
+                              upload.read(ivr_audio.MAX_BYTES + 1) if upload else b"")
+    except ivr_audio.AudioError as error:
+        flash(str(error), "error")
+        return _back(line)
+    with write_transaction():
+        audit.record(actor().name, "ivr_audio.upload", "ivr_audio", name, clock.now(), source=actor().source)
+    flash(MESSAGES["flows.audio_saved"].format(name=name), "info")
     return _back(line)
 
 

@@ -126,3 +126,22 @@ def test_only_administrators_edit_flows(clerk, line):
 def test_a_line_that_is_no_ivr_line_has_no_flow_editor(admin, db):
     booking = PhoneLine.create(did="0586000001", flow="booking")
     assert admin.get(f"/lines/{booking.id}/flow").status_code == 404
+
+
+def test_an_uploaded_announcement_can_be_chosen_for_a_node_and_what_is_no_audio_is_refused(admin, line):
+    from tests.db.test_ivr_audio import tone_wav
+    admin.get(f"/lines/{line.id}/flow")
+    admin.post(f"/lines/{line.id}/flow/audio", data={"name": "aisatsu", "file": (io.BytesIO(tone_wav(44100, 2, 1.0)),
+                                                                                  "aisatsu.wav")},
+               content_type="multipart/form-data")
+    text = page(admin.get(f"/lines/{line.id}/flow?node=welcome"))
+    assert "音声「aisatsu.wav」を取り込みました" in text and '<option value="aisatsu.wav">' in text
+    admin.post(f"/lines/{line.id}/flow/node", data={"node_id": "welcome", "action": "save", "text": "ようこそ。",
+                                                   "audio": "aisatsu.wav", "next": "hours"})
+    admin.post(f"/lines/{line.id}/flow/publish", data={"comment": "録音したあいさつ"})
+    assert flows.program(line.did).graph.nodes["welcome"].audio == "aisatsu.wav"
+    admin.post(f"/lines/{line.id}/flow/audio", data={"name": "memo", "file": (io.BytesIO(b"not audio at all"),
+                                                                               "memo.mp3")},
+               content_type="multipart/form-data")
+    assert "音声として読めません" in page(admin.get(f"/lines/{line.id}/flow"))
+    assert AuditLog.select().where(AuditLog.action == "ivr_audio.upload").count() == 1

@@ -141,7 +141,7 @@ class IvrFlow:
         self.log.path.append(node.id)
         match node.kind:
             case "announcement":
-                say = self._say(node.text, barge_in=False)
+                say = self._say(node.text, barge_in=False, audio=node.audio)
                 self.announcing = say.prompt_id
                 return [say]
             case "menu":
@@ -163,10 +163,11 @@ class IvrFlow:
                 return self._send_sms(node)
             case "transfer":
                 recording = [RecordCall()] if node.record else []
-                return [*([self._say(node.text, barge_in=False)] if node.text else []), *recording, Transfer(node.target)]
+                said = [self._say(node.text, barge_in=False, audio=node.audio)] if node.text or node.audio else []
+                return [*said, *recording, Transfer(node.target)]
             case "message":
                 self.log.outcome = "message"
-                return [self._say(node.text or default_text("message_beep"), barge_in=False),
+                return [self._say(node.text or default_text("message_beep"), barge_in=False, audio=node.audio),
                         Listen(timeout_s=node.max_s, max_digits=1, terminator="#")]
             case "queue":
                 self.announced_s = None
@@ -176,17 +177,18 @@ class IvrFlow:
                 return self._hand_over()
             case "hangup":
                 self.log.outcome = self.log.outcome or "finished"
-                return [*([self._say(node.text, barge_in=False)] if node.text else []), HangUp("finished")]
+                said = [self._say(node.text, barge_in=False, audio=node.audio)] if node.text or node.audio else []
+                return [*said, HangUp("finished")]
         return self._broken(node.id, f"unknown kind {node.kind!r}")
 
-    def _say(self, text: str, *, barge_in: bool = True) -> Say:
-        return Say(text or self.graph.fallback, next(self._ids), barge_in=barge_in)
+    def _say(self, text: str, *, barge_in: bool = True, audio: str = "") -> Say:
+        return Say(text or self.graph.fallback, next(self._ids), barge_in=barge_in, audio=audio)
 
     def _ask(self, before: str = "") -> list[Command]:
         """Say the node's question (after `before`: why it is asked again) and wait for keys."""
         node = self.node
         commands = [self._say(before)] if before else []
-        commands.append(self._say(node.text))
+        commands.append(self._say(node.text, audio=node.audio))
         if node.kind == "menu":
             return [*commands, Listen(timeout_s=node.timeout_s, max_digits=1, terminator="")]
         return [*commands, Listen(timeout_s=node.timeout_s, max_digits=node.max_digits, terminator="#",
@@ -274,8 +276,12 @@ class IvrFlow:
             case QueuePlace(position=position, waited_s=waited):
                 commands: list[Command] = []
                 if self.announced_s is None or waited - self.announced_s >= node.every_s:
-                    hold = (node.text or default_text("queue_hold")) if self.announced_s is None else ""
+                    first = self.announced_s is None
                     self.announced_s = waited
+                    if first and node.audio:  # recorded hold message or music first
+                        commands.append(self._say(node.text or default_text("queue_hold"), barge_in=False,
+                                                  audio=node.audio))
+                    hold = (node.text or default_text("queue_hold")) if first and not node.audio else ""
                     commands.append(self._say(hold + default_text("queue_position").format(position=position),
                                               barge_in=False))
                 return [*commands, Listen(timeout_s=QUEUE_POLL_S, max_digits=1, terminator="")]
