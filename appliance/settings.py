@@ -93,8 +93,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sip_username", str, "", "Register mode: the SIP user name (and digest user) for registration."),
     Setting("rtp_ports", str, "20000-20999", "UDP port range for call audio (RTP and RTCP), shared out among the workers."),
     Setting("voice_max_calls", int, 12,
-            "Most calls answered at once (a voice worker takes 4); callers beyond it hear "
+            "Most calls answered at once (shared out among voice workers); callers beyond it hear "
             "voice_busy_announcement."),
+    Setting("voice_calls_per_worker", int, 3,
+            "Calls one voice worker answers (1-4): a worker has 4 call places (pjsua2's limit) and a bridged "
+            "transfer takes a second one; 3 keeps one free for it, 2 suits lines that transfer most calls."),
     Setting("voice_worker_base_port", int, 5070,
             "Workers listen for SIP on 127.0.0.1 from this port up (one port per worker), behind Kamailio."),
     Setting("voice_busy_announcement", str,
@@ -317,7 +320,9 @@ def _check_voice(values: dict[str, Any]) -> None:
         raise SettingsError(f"asr_engine must be whisper, reazonspeech or reazonspeech-espnet, got {values['asr_engine']!r}")
     _check_transfer(values)
     first, last = port_range(values["rtp_ports"])
-    workers = -(-values["voice_max_calls"] // 4)
+    if not 1 <= values["voice_calls_per_worker"] <= 4:
+        raise SettingsError(f"voice_calls_per_worker must be 1-4, got {values['voice_calls_per_worker']}")
+    workers = -(-values["voice_max_calls"] // values["voice_calls_per_worker"]) + 1  # and the overflow worker
     if values["voice_max_calls"] < 1 or (last - first + 1) // workers < 8:
         raise SettingsError(f"rtp_ports {values['rtp_ports']} is too small for voice_max_calls "
                             f"{values['voice_max_calls']} (each worker needs at least 8 ports)")

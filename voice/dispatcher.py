@@ -36,7 +36,7 @@ class Plan:
     def from_settings(cls, settings) -> Plan:
         total, per = settings.voice_max_calls, []
         while total > 0:
-            per.append(min(4, total))
+            per.append(min(settings.voice_calls_per_worker, total))
             total -= per[-1]
         return cls(tuple(per), settings.voice_worker_base_port)
 

@@ -148,7 +148,7 @@ class Engine:
 
 def start_engine(root: Path, prepare=None, **overrides) -> Engine:
     """The engine on free loopback ports; prepare(cli) runs after the instance is made, before the start."""
-    workers = -(-overrides.get("voice_max_calls", 12) // 4) + 1  # and the overflow worker
+    workers = -(-overrides.get("voice_max_calls", 12) // overrides.get("voice_calls_per_worker", 3)) + 1
     base = free_port_block(max(12, workers + 3))  # Kamailio, its loopback listener, the workers
     rtp = free_port_block(200, region=31000)  # elsewhere: nothing is bound yet, so the same region would overlap
     settings = make_instance(root, sip_listen=f"127.0.0.1:{base}", voice_worker_base_port=base + 2,

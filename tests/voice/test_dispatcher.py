@@ -20,17 +20,21 @@ def settings_from(tmp_path, **values):
     return load_settings(path, environ={})
 
 
-@pytest.mark.parametrize(("max_calls", "per_worker"), [
-    (1, (1,)),
-    (4, (4,)),
-    (5, (4, 1)),
-    (12, (4, 4, 4)),
-    (50, (4,) * 12 + (2,)),
+@pytest.mark.parametrize(("max_calls", "calls_per_worker", "per_worker"), [
+    (1, 3, (1,)),
+    (4, 4, (4,)),
+    (5, 4, (4, 1)),
+    (12, 3, (3, 3, 3, 3)),
+    (50, 3, (3,) * 16 + (2,)),
+    (50, 4, (4,) * 12 + (2,)),
+    (6, 2, (2, 2, 2)),
 ])
-def test_plan_shares_calls_out_four_per_worker(tmp_path, max_calls, per_worker):
-    """voice_max_calls is split into workers of at most four calls, the remainder in the last one;
-    the overflow worker comes after them, each on its own port from voice_worker_base_port up."""
-    plan = Plan.from_settings(settings_from(tmp_path, voice_max_calls=max_calls, voice_worker_base_port=6000))
+def test_plan_shares_calls_out_among_workers(tmp_path, max_calls, calls_per_worker, per_worker):
+    """voice_max_calls is split into workers of at most voice_calls_per_worker calls (3 by default: a
+    bridged transfer needs a fourth call place), the remainder in the last one; the overflow worker
+    comes after them, each on its own port from voice_worker_base_port up."""
+    plan = Plan.from_settings(settings_from(tmp_path, voice_max_calls=max_calls, voice_worker_base_port=6000,
+                                            voice_calls_per_worker=calls_per_worker))
     assert plan.calls_per_worker == per_worker
     assert sum(plan.calls_per_worker) == max_calls
     assert plan.workers == len(per_worker)
@@ -100,7 +104,7 @@ def test_config_marks_the_worker_port_range(tmp_path):
     """Requests from the workers' own ports (5070 up to the overflow worker) are recognised as theirs."""
     settings = settings_from(tmp_path, voice_max_calls=12, voice_worker_base_port=5070)
     text = render_config(settings, Plan.from_settings(settings), tmp_path)
-    assert "$sp >= 5070 && $sp <= 5073" in text
+    assert "$sp >= 5070 && $sp <= 5074" in text  # 4 workers of 3 calls, then the overflow worker
 
 
 def test_any_interface_listens_by_port_and_public_address_is_advertised(tmp_path):

@@ -110,7 +110,7 @@ def account_config(settings, index: int, port: int) -> pj.AccountConfig:
     config = pj.AccountConfig()
     config.idUri = f"sip:madoguchi@127.0.0.1:{port}"
     first, last = port_range(settings.rtp_ports)
-    workers = -(-settings.voice_max_calls // 4)  # four calls per worker (PJSUA_MAX_CALLS)
+    workers = -(-settings.voice_max_calls // settings.voice_calls_per_worker) + 1  # and the overflow worker
     span = (last - first + 1) // workers
     media = config.mediaConfig.transportConfig
     media.port = first + index * span
