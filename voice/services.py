@@ -180,9 +180,11 @@ def send_sms(request: SendSms, actor: Actor, now: datetime.datetime) -> SmsQueue
     return SmsQueued(sms_length(request.text).segments)
 
 
-def join_queue(request: JoinQueue, actor: Actor, now: datetime.datetime) -> QueuePlace | Refused:
-    place = queues.join(request.call_id, request.did, request.group, request.max_length, now)
-    return Refused("full") if place is None else QueuePlace(place.position, place.waited_s)
+def join_queue(request: JoinQueue, actor: Actor, now: datetime.datetime) -> QueuePlace | QueueTurn | Refused:
+    """Join, and with a phone free and nobody ahead, take it at once (no hold message first)."""
+    if queues.join(request.call_id, request.did, request.group, request.max_length, now) is None:
+        return Refused("full")
+    return poll_queue(PollQueue(request.request_id, request.call_id), actor, now)
 
 
 def poll_queue(request: PollQueue, actor: Actor, now: datetime.datetime) -> QueuePlace | QueueTurn | Refused:

@@ -196,13 +196,17 @@ def test_a_transfer_rings_a_staff_phone_registered_as_an_extension_and_is_record
     rings, is answered, and the call is recorded. A wrong password is not registered."""
     engine, _ = ivr
     phone_port = free_port_block(1, region=48000)
-    wrong = run_sipp(engine, "extension_register.xml", service="", extra=(
-        "-key", "extension", "2101", "-key", "password", "not-the-password", "-key", "contact_port", str(phone_port)),
-        timeout_s=10)
-    assert wrong.returncode != 0  # challenged again, never 200
-    registered = run_sipp(engine, "extension_register.xml", service="", extra=(
-        "-key", "extension", "2101", "-key", "password", EXTENSION["password"], "-key", "contact_port",
-        str(phone_port)))
+    from tests.sip.conftest import SCENARIOS
+    template = (SCENARIOS / "extension_register.xml").read_text(encoding="utf-8")
+
+    def register(password: str, timeout_s: float = 60):
+        scenario = tmp_path / f"register-{password[:4]}.xml"
+        scenario.write_text(template.replace("EXTENSION", "2101").replace("PASSWORD", password)
+                            .replace("CONTACT_PORT", str(phone_port)), encoding="utf-8")
+        return run_sipp(engine, str(scenario), service="", timeout_s=timeout_s)
+
+    assert register("not-the-password", timeout_s=10).returncode != 0  # challenged again, never 200
+    registered = register(EXTENSION["password"])
     assert registered.returncode == 0, registered.stderr[-2000:]
     moved = engine.cli("voice", "target", "set", "国保資格給付係", f"sip:2101@127.0.0.1:{engine.sip_port}")
     assert moved.returncode == 0, moved.stderr

@@ -172,3 +172,16 @@ def test_an_ivr_sms_is_queued_once_for_a_mobile_number_and_refused_for_a_landlin
     assert services.perform(SendSms(2, to="0725991234", text=text, key="call-9:x", did="0725998128"),
                             "call-9") == Refused("not_mobile")
     assert Outbox.select().count() == 1
+
+
+def test_a_caller_joining_a_queue_with_a_phone_free_gets_it_at_once(db):
+    """No hold message for the first caller when a phone of the group is free: the join answers with
+    the phone; the next caller waits (the phone is offered), and a full queue refuses."""
+    from db import targets
+    from tests.conftest import ADMIN
+    from voice.call.requests import JoinQueue, PollQueue, QueuePlace, QueueTurn
+    targets.save("窓口A", "sip:2101@127.0.0.1", "", ADMIN, NOW, group="国保")
+    assert services.perform(JoinQueue(1, "c1", "d", "国保", 1), "c1", now=NOW) == QueueTurn("窓口A")
+    assert services.perform(JoinQueue(1, "c2", "d", "国保", 1), "c2", now=NOW) == QueuePlace(1, 0.0)
+    assert services.perform(JoinQueue(1, "c3", "d", "国保", 1), "c3", now=NOW) == Refused("full")
+    assert services.perform(PollQueue(2, "c9"), "c9", now=NOW) == Refused("not_queued")

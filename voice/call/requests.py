@@ -189,7 +189,8 @@ class SmsQueued:
 
 @dataclass(frozen=True)
 class JoinQueue(Request):
-    """Wait for a free phone of `group` (db/queues.py); QueuePlace, or Refused("full")."""
+    """Wait for a free phone of `group` (db/queues.py): QueueTurn when one is free now and nobody waits
+    ahead, else QueuePlace; Refused("full")."""
 
     writes: ClassVar[bool] = True
     call_id: str
