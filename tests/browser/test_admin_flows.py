@@ -45,7 +45,7 @@ def test_an_administrator_builds_publishes_and_simulates_a_three_level_flow(open
     expect(page.get_by_text("まだ公開していません")).to_be_visible()
 
     for name in ("top", "second", "third"):
-        page.get_by_label("名前（英数字）").fill(name)
+        page.get_by_label("場面の名前（英数字）").fill(name)
         page.get_by_label("種類").select_option("menu")
         page.get_by_role("button", name="増やす").click()
         expect(page.get_by_role("heading", name=f"場面「{name}」：ボタンで選ぶメニュー")).to_be_visible()
