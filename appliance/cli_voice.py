@@ -169,12 +169,8 @@ def flow_versions(did):
 def flow_export(did, file, number):
     """Write the line's flow graph as JSON to FILE (default: standard output)."""
     from db import flows
-    from db.models import FlowVersion
     _cli()._open()
-    if number is not None:
-        version = FlowVersion.get_or_none((FlowVersion.did == did) & (FlowVersion.version == number))
-    else:
-        version = flows.published(did) or flows.draft(did)
+    version = flows.version(did, number) if number is not None else (flows.published(did) or flows.draft(did))
     if version is None:
         raise click.ClickException(f"line {did} has no such flow version")
     file.write(version.graph + "\n")
@@ -258,7 +254,6 @@ def flow_simulate(did, number, when, keys, caller, transfer, as_json, from_stdin
 
     from appliance.clock import TOKYO
     from db import calendars, flowgraph, flows
-    from db.models import FlowVersion
     from voice.flows.ivr.simulate import simulate
     if from_stdin:  # the admin site's simulator: the flow as it sees it, so nothing is read here
         _cli()._settings()
@@ -272,10 +267,7 @@ def flow_simulate(did, number, when, keys, caller, transfer, as_json, from_stdin
             raise click.ClickException("not a flow graph")
     else:
         _cli()._open()
-        if number is not None:
-            version = FlowVersion.get_or_none((FlowVersion.did == did) & (FlowVersion.version == number))
-        else:
-            version = flows.draft(did) or flows.published(did)
+        version = flows.version(did, number) if number is not None else (flows.draft(did) or flows.published(did))
         if version is None:
             raise click.ClickException(f"line {did} has no such flow version")
         program = flows.program_of(version)

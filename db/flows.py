@@ -64,6 +64,10 @@ def versions(did: str) -> list[FlowVersion]:
     return list(FlowVersion.select().where(FlowVersion.did == did).order_by(FlowVersion.version.desc()))
 
 
+def version(did: str, number: int) -> FlowVersion | None:
+    return FlowVersion.get_or_none((FlowVersion.did == did) & (FlowVersion.version == number))
+
+
 def published(did: str) -> FlowVersion | None:
     return FlowVersion.get_or_none((FlowVersion.did == did) & (FlowVersion.status == "published"))
 

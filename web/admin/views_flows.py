@@ -144,7 +144,7 @@ def flow_rollback(line_id: int, version: int):
 
 def flow_export(line_id: int, version: int):
     line = _line(line_id)
-    row = FlowVersion.get_or_none((FlowVersion.did == line.did) & (FlowVersion.version == version)) or abort(404)
+    row = flows.version(line.did, version) or abort(404)
     return Response(row.graph + "\n", mimetype="application/json",
                     headers={"Content-Disposition": f'attachment; filename="flow-{line.did}-v{version}.json"'})
 
@@ -187,7 +187,7 @@ def _simulation_args(line: PhoneLine) -> dict:
     if number is None:
         version = flows.draft(line.did) or flows.published(line.did)
     else:
-        version = FlowVersion.get_or_none((FlowVersion.did == line.did) & (FlowVersion.version == number))
+        version = flows.version(line.did, number)
     try:
         at = datetime.datetime.fromisoformat(request.args.get("at", "")).replace(tzinfo=TOKYO)
     except ValueError:
