@@ -28,7 +28,7 @@ from db.slots import (
     generate_slots,
     plan_slots,
 )
-from db.users import UserError, add_user, set_disabled
+from db.users import UserError, add_user, set_disabled, set_edits_flows
 from db.users import reset as reset_user
 from voice.asr.whisper import ModelProblem
 
@@ -141,15 +141,17 @@ def user():
 @click.option("--role", type=click.Choice(["admin", "staff", "viewer"]), default="staff", show_default=True)
 @click.option("--name", "display_name", default="", help="Name shown in the admin site.")
 @click.option("--expires", type=DATE, help="Last day the account may log in (YYYY-MM-DD).")
-def user_add(login, role, display_name, expires):
+@click.option("--flows", "edits_flows", is_flag=True, help="A staff account that may also edit and publish IVR flows.")
+def user_add(login, role, display_name, expires, edits_flows):
     """Add a user; prints a one-time password to hand over."""
     _open()
     expires_at = (datetime.datetime.combine(expires.date(), datetime.time(23, 59, 59), clock.TOKYO)
                   if expires else None)
     with write_transaction():
         account, password = add_user(login, role, cli_actor(), clock.now(), display_name=display_name,
-                                     expires_at=expires_at)
-    click.echo(f"user {account.login} ({account.role})\none-time password: {password}")
+                                     expires_at=expires_at, edits_flows=edits_flows)
+    click.echo(f"user {account.login} ({account.role}{', edits flows' if edits_flows else ''})\n"
+               f"one-time password: {password}")
 
 
 @user.command("disable")
@@ -184,6 +186,17 @@ def user_reset(login, mfa):
                + ("\nthe authenticator was removed; a new one is set up at the next login" if mfa else ""))
 
 
+@user.command("flows")
+@click.argument("login")
+@click.argument("allowed", type=click.Choice(["on", "off"]))
+def user_flows(login, allowed):
+    """Let a staff account edit and publish the lines' IVR flows on the admin site (on), or stop it (off)."""
+    _open()
+    with write_transaction():
+        set_edits_flows(login, allowed == "on", cli_actor(), clock.now())
+    click.echo(f"user {login} {'may' if allowed == 'on' else 'may no longer'} edit IVR flows")
+
+
 @user.command("list")
 def user_list():
     """List users with role and state."""
@@ -191,7 +204,8 @@ def user_list():
     for account in StaffUser.select().order_by(StaffUser.login):
         state = "disabled" if account.disabled else ("must change password" if account.must_change_password else "active")
         expires = f" expires {account.expires_at.astimezone(clock.TOKYO):%Y-%m-%d}" if account.expires_at else ""
-        click.echo(f"{account.login:20} {account.role:7} {state}{expires}")
+        flows = " edits flows" if account.role == "staff" and account.edits_flows else ""
+        click.echo(f"{account.login:20} {account.role:7} {state}{expires}{flows}")
 
 
 @main.group("db")

@@ -40,14 +40,13 @@ def voice(ctx):
 
 @voice.command("worker", hidden=True)
 @click.option("--index", type=click.IntRange(0, 999), required=True)
-@click.option("--calls", type=click.IntRange(1, 4), default=4)
 @click.option("--overflow", is_flag=True)
-def voice_worker(index, calls, overflow):
+def voice_worker(index, overflow):
     """One SIP worker (started by `madoguchi voice`)."""
     from voice.sip.worker import serve_worker
     settings = _cli()._settings()
     _cli()._open()
-    serve_worker(settings, index, calls, overflow)
+    serve_worker(settings, index, overflow)
 
 
 @voice.command("recognizer", hidden=True)

@@ -84,6 +84,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sip_trunk_mode", str, "allowlist",
             "`allowlist`: accept INVITEs only from sip_trunk_addresses (others get 403); `register`: "
             "register to sip_registrar with digest auth and accept calls from it."),
+    Setting("sip_early_media", bool, False,
+            "The trunk wants early media: calls get 183 with audio, announcements play before the answer, the "
+            "answer (200) comes when the flow first needs the caller, and a call that only hears "
+            "announcements (closed hours) ends unanswered with 480, free of charge to the caller."),
     Setting("sip_trunk_addresses", str, "127.0.0.1/32",
             "Comma-separated addresses or networks (CIDR) of the SIP trunk or PBX allowed to send calls."),
     Setting("staff_phone_networks", str, "127.0.0.0/8, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16",
@@ -93,11 +97,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sip_username", str, "", "Register mode: the SIP user name (and digest user) for registration."),
     Setting("rtp_ports", str, "20000-20999", "UDP port range for call audio (RTP and RTCP), shared out among the workers."),
     Setting("voice_max_calls", int, 12,
-            "Most calls answered at once (shared out among voice workers); callers beyond it hear "
-            "voice_busy_announcement."),
-    Setting("voice_calls_per_worker", int, 3,
-            "Calls one voice worker answers (1-4): a worker has 4 call places (pjsua2's limit) and a bridged "
-            "transfer takes a second one; 3 keeps one free for it, 2 suits lines that transfer most calls."),
+            "Calls at once the box always answers, whatever their lines do (a voice worker for every two); "
+            "callers beyond it hear voice_busy_announcement (calls that never transfer may fill spare places)."),
     Setting("voice_worker_base_port", int, 5070,
             "Workers listen for SIP on 127.0.0.1 from this port up (one port per worker), behind Kamailio."),
     Setting("voice_busy_announcement", str,
@@ -320,12 +321,17 @@ def _check_voice(values: dict[str, Any]) -> None:
         raise SettingsError(f"asr_engine must be whisper, reazonspeech or reazonspeech-espnet, got {values['asr_engine']!r}")
     _check_transfer(values)
     first, last = port_range(values["rtp_ports"])
-    if not 1 <= values["voice_calls_per_worker"] <= 4:
-        raise SettingsError(f"voice_calls_per_worker must be 1-4, got {values['voice_calls_per_worker']}")
-    workers = -(-values["voice_max_calls"] // values["voice_calls_per_worker"]) + 1  # and the overflow worker
+    workers = voice_workers(values["voice_max_calls"]) + 1  # and the overflow worker
     if values["voice_max_calls"] < 1 or (last - first + 1) // workers < 8:
         raise SettingsError(f"rtp_ports {values['rtp_ports']} is too small for voice_max_calls "
                             f"{values['voice_max_calls']} (each worker needs at least 8 ports)")
+
+
+def voice_workers(max_calls: int) -> int:
+    """Voice workers for max_calls calls at once (the overflow worker not counted). A worker has 4 call
+    places (pjsua2's PJSUA_MAX_CALLS) and a call that may be put through keeps a second one for the
+    transfer's leg: two such calls per worker (calls that never transfer may fill the spare places)."""
+    return -(-max_calls // 2)
 
 
 # --- transfer targets: "staff=sip:2001@192.0.2.20, 市民課=0586281111" ---------------------------------

@@ -148,6 +148,14 @@ def run(engine, folder: Path, calls: int, share: float, staff_port: int) -> dict
     rows = engine.calls(before)
     expected = {LINE: ["m1", "m2", "m3", "info", "bye"], RECORDED_LINE: ["m1", "m2", "m3", "staff"]}
     wrong = [r["path"] for r in rows if r["path"] != expected[r["did"]]]
+    if wrong:  # what the engine logged about those calls, for the one reading the numbers
+        ids = [r["id"] for r in rows if r["path"] != expected[r["did"]]]
+        sip_ids = [row[0] for row in engine.query(
+            f"SELECT sip_call_id FROM call_record WHERE id IN ({','.join('?' * len(ids))})", *ids)]
+        lines = [line for line in engine.log_text().splitlines() if any(s in line for s in sip_ids)]
+        kept = Path(tempfile.gettempdir()) / f"madoguchi-wrong-paths-{calls}-{transferred}.log"
+        kept.write_text("\n".join(lines), encoding="utf-8")
+        print(f"  the engine log of those calls: {kept}")
     recorded = sum(1 for r in rows if r["did"] == RECORDED_LINE and r["recording"])
     return {"calls": calls, "transferred": transferred, "answered": sum(1 for r in rows if r["answered_at"]),
             "logged": len(rows), "sipp_failed_runs": failed, "wrong_paths": len(wrong), "wrong_examples": wrong[:3],

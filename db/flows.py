@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 
 import peewee
 
-from appliance import runtime
 from appliance.messages import catalogue
-from db import audit, calendars, flowgraph, targets
+from db import audit, calendars, flowgraph, ivr_audio, targets
 from db.models import FlowVersion, PhoneLine
 
 if TYPE_CHECKING:
@@ -44,13 +43,8 @@ class Program:
     schedules: dict[str, calendars.Schedule]
 
 
-def audio_dir() -> Path:
-    return runtime.settings().data_dir / "ivr_audio"
-
-
 def known_for(line: PhoneLine) -> flowgraph.Known:
-    folder = audio_dir()
-    audio = frozenset(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else frozenset()
+    audio = frozenset(ivr_audio.names())
     return flowgraph.Known(calendars=frozenset(calendars.all_schedules()),
                            targets=frozenset(targets.all_targets()), groups=frozenset(targets.groups()),
                            audio=audio, ai_allowed=line.mode == "ai", recorded=bool(line.record))

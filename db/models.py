@@ -162,6 +162,7 @@ class StaffUser(BaseModel):
     last_login_at = TimestampField(null=True)
     totp_last_step = peewee.IntegerField(default=0)
     password_changed_at = TimestampField(null=True)
+    edits_flows = peewee.BooleanField(default=False)  # staff who may also edit and publish IVR flows
 
 
 class RecoveryCode(BaseModel):

@@ -14,6 +14,7 @@ from db.bookings import Actor
 from db.models import RecoveryCode, StaffUser
 
 ROLES = ("admin", "staff", "viewer")
+FLOWS_ONLY_FOR_STAFF = "only a staff account is made a flow editor (administrators edit flows anyway)"
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Easily confused characters (0/O, 1/l/I) left out: the one-time password is read off a screen.
 _OTP_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -43,7 +44,7 @@ def one_time_password() -> str:
 
 
 def add_user(login: str, role: str, actor: Actor, now: datetime.datetime, *, display_name: str = "",
-             expires_at: datetime.datetime | None = None) -> tuple[StaffUser, str]:
+             expires_at: datetime.datetime | None = None, edits_flows: bool = False) -> tuple[StaffUser, str]:
     """Create an account with a one-time password that must be changed at first login."""
     login = login.strip().lower()
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{1,39}", login):
@@ -52,11 +53,14 @@ def add_user(login: str, role: str, actor: Actor, now: datetime.datetime, *, dis
         raise UserError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     if StaffUser.select().where(StaffUser.login == login).exists():
         raise UserError(f"user {login!r} already exists")
+    if edits_flows and role != "staff":
+        raise UserError(FLOWS_ONLY_FOR_STAFF)
     password = one_time_password()
     user = StaffUser.create(login=login, display_name=display_name or login, role=role,
                             password_hash=hash_password(password), must_change_password=True,
-                            expires_at=expires_at, created_at=now)
-    audit.record(actor.name, "user.add", "staff_user", login, now, source=actor.source, role=role)
+                            expires_at=expires_at, created_at=now, edits_flows=edits_flows)
+    audit.record(actor.name, "user.add", "staff_user", login, now, source=actor.source, role=role,
+                 edits_flows=edits_flows)
     return user, password
 
 
@@ -93,6 +97,17 @@ def reset(login: str, actor: Actor, now: datetime.datetime, *, clear_mfa: bool =
     StaffUser.update(changes).where(StaffUser.id == user.id).execute()
     audit.record(actor.name, "user.reset", "staff_user", user.login, now, source=actor.source, mfa=clear_mfa)
     return user, password
+
+
+def set_edits_flows(login: str, allowed: bool, actor: Actor, now: datetime.datetime) -> StaffUser:
+    """Let a staff account edit and publish the phone lines' IVR flows, or stop it (administrators
+    always may; viewers never)."""
+    user = get_user(login)
+    if allowed and user.role != "staff":
+        raise UserError(FLOWS_ONLY_FOR_STAFF)
+    StaffUser.update(edits_flows=allowed).where(StaffUser.id == user.id).execute()
+    audit.record(actor.name, "user.flows", "staff_user", user.login, now, source=actor.source, allowed=allowed)
+    return get_user(login)
 
 
 def set_expiry(login: str, expires_at: datetime.datetime | None, actor: Actor, now: datetime.datetime) -> StaffUser:

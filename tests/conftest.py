@@ -7,6 +7,7 @@ import contextlib
 import datetime
 import itertools
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -98,6 +99,15 @@ def db(instance):
     with database.atomic() as transaction:
         yield database
         transaction.rollback()
+
+
+@pytest.fixture
+def no_audio_yet(instance):
+    """The session's instance is shared: the test starts with no uploaded IVR audio, and leaves none."""
+    from db import ivr_audio
+    shutil.rmtree(ivr_audio.folder(), ignore_errors=True)
+    yield
+    shutil.rmtree(ivr_audio.folder(), ignore_errors=True)
 
 
 @pytest.fixture

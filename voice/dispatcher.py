@@ -15,7 +15,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance.settings import SettingsError
+from appliance.settings import SettingsError, voice_workers
 
 MODULES = ("tm", "tmx", "sl", "rr", "pv", "maxfwd", "textops", "siputils", "xlog", "sanity", "dispatcher", "ipops",
            "usrloc", "registrar", "auth")
@@ -27,22 +27,14 @@ MODULE_PATHS = ("/usr/lib/x86_64-linux-gnu/kamailio/modules", "/usr/lib/aarch64-
 
 @dataclass(frozen=True)
 class Plan:
-    """How many workers, with how many calls each; the overflow worker comes last."""
+    """How many workers (settings.voice_workers); the overflow worker comes last."""
 
-    calls_per_worker: tuple[int, ...]
+    workers: int
     base_port: int
 
     @classmethod
     def from_settings(cls, settings) -> Plan:
-        total, per = settings.voice_max_calls, []
-        while total > 0:
-            per.append(min(settings.voice_calls_per_worker, total))
-            total -= per[-1]
-        return cls(tuple(per), settings.voice_worker_base_port)
-
-    @property
-    def workers(self) -> int:
-        return len(self.calls_per_worker)
+        return cls(voice_workers(settings.voice_max_calls), settings.voice_worker_base_port)
 
     @property
     def overflow_index(self) -> int:

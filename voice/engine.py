@@ -63,12 +63,10 @@ class Engine:
         plan = dispatcher.Plan.from_settings(settings)
         me = [sys.executable, "-m", "appliance"]
         children = [Child("recognizer", [*me, "voice", "recognizer"], run_dir / "asr.ready", stop_order=2)]
-        for index, calls in enumerate(plan.calls_per_worker):
-            children.append(Child(f"worker-{index}", [*me, "voice", "worker", "--index", str(index),
-                                                      "--calls", str(calls)], run_dir / f"worker-{index}.ready",
-                                  stop_order=0))
-        children.append(Child("overflow", [*me, "voice", "worker", "--index", str(plan.overflow_index),
-                                           "--calls", "4", "--overflow"],
+        for index in range(plan.workers):
+            children.append(Child(f"worker-{index}", [*me, "voice", "worker", "--index", str(index)],
+                                  run_dir / f"worker-{index}.ready", stop_order=0))
+        children.append(Child("overflow", [*me, "voice", "worker", "--index", str(plan.overflow_index), "--overflow"],
                               run_dir / f"worker-{plan.overflow_index}.ready", stop_order=0))
         config = dispatcher.write_config(settings, plan, run_dir, extensions)
         dispatcher.validate(config)

@@ -70,10 +70,11 @@ def create_app(settings: Settings | None = None, site: str = "public") -> Flask:
         app.session_interface = DatabaseSessionInterface()
         app.after_request(_count_public)
     elif site == "admin":
-        from web.admin.access import COOKIE, refuse_outsiders
+        from web.admin.access import COOKIE, may, refuse_outsiders
         from web.admin.blueprint import blueprint
         from web.admin.forms import MESSAGES
         extra_context["reauth_message"] = MESSAGES["login.reauth_needed"]
+        extra_context["may"] = may
         app.session_interface = DatabaseSessionInterface(COOKIE, "admin_idle_minutes")
         app.before_request(refuse_outsiders)  # before CSRF: an outsider gets 403, not 400
     else:

@@ -94,6 +94,17 @@ def test_users(box):
     assert "no user" in box.run("user", "disable", "nobody", ok=False).stderr
 
 
+def test_a_staff_account_is_made_a_flow_editor_and_back(box):
+    """`user add --flows` or `user flows LOGIN on|off`: staff who edit IVR flows; never a viewer."""
+    assert "edits flows" in box.run("user", "add", "kokuho", "--flows").stdout
+    assert "kokuho" in box.run("user", "list").stdout.split("edits flows")[0].splitlines()[-1]
+    box.run("user", "flows", "kokuho", "off")
+    assert "edits flows" not in box.run("user", "list").stdout
+    box.run("user", "add", "etsuran", "--role", "viewer")
+    assert "only a staff account" in box.run("user", "flows", "etsuran", "on", ok=False).stderr
+    assert "only a staff account" in box.run("user", "add", "kanri", "--role", "admin", "--flows", ok=False).stderr
+
+
 def test_user_reset_gives_a_new_one_time_password_and_can_remove_the_authenticator(box):
     """A forgotten password or a lost phone: `user reset [--mfa]` prints a new one-time password; with
     --mfa the next login enrols a new authenticator."""

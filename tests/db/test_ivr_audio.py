@@ -16,6 +16,11 @@ import pytest
 from db import ivr_audio
 
 
+@pytest.fixture(autouse=True)
+def _no_audio_yet(no_audio_yet):
+    pass
+
+
 def tone_wav(rate: int, channels: int, seconds: float) -> bytes:
     t = np.arange(int(rate * seconds)) / rate
     samples = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)

@@ -90,7 +90,8 @@ class Call(pj.Call):
         self.port = port
         self.state = "calling"
         self.status = 0
-        self.connected = False
+        self.connected = False  # media flowing (early media too)
+        self.confirmed = False  # answered (200 and ACK)
         self.transfers: list[tuple[str, Call]] = []  # blind transfers we were asked to make (REFER)
 
     def onCallTransferRequest(self, prm):  # accept (202) and place the new call as ourselves
@@ -102,7 +103,7 @@ class Call(pj.Call):
         info = self.getInfo()
         self.status = info.lastStatusCode
         if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
-            self.state = "confirmed"
+            self.state, self.confirmed = "confirmed", True
         elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self.state = "disconnected"
 
@@ -448,7 +449,7 @@ def main(script_path: str) -> None:
     if call.state != "disconnected":
         call.hangup(pj.CallOpParam(True))
         poll(3, lambda: call.state == "disconnected")
-    report["state"], report["status"] = call.state, call.status
+    report["state"], report["status"], report["confirmed"] = call.state, call.status, call.confirmed
     if call.transfers:  # talk with the transfer target until it hangs up
         poll(script.get("transfer_talk", 20), lambda: all(new.state == "disconnected" for _, new in call.transfers))
         report["transfers"] = [{"to": to, "answered": new.connected, "state": new.state}

@@ -24,6 +24,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from appliance.settings import voice_workers
 from db.connection import open_database
 from tests.conftest import make_instance, process_globals_kept
 
@@ -148,11 +149,12 @@ class Engine:
 
 def start_engine(root: Path, prepare=None, **overrides) -> Engine:
     """The engine on free loopback ports; prepare(cli) runs after the instance is made, before the start."""
-    workers = -(-overrides.get("voice_max_calls", 12) // overrides.get("voice_calls_per_worker", 3)) + 1
+    workers = voice_workers(overrides.get("voice_max_calls", 12)) + 1
     base = free_port_block(max(12, workers + 3))  # Kamailio, its loopback listener, the workers
-    rtp = free_port_block(200, region=31000)  # elsewhere: nothing is bound yet, so the same region would overlap
+    span = max(200, workers * 10)
+    rtp = free_port_block(span, region=31000)  # elsewhere: nothing is bound yet, so the same region would overlap
     settings = make_instance(root, sip_listen=f"127.0.0.1:{base}", voice_worker_base_port=base + 2,
-                             rtp_ports=f"{rtp}-{rtp + 199}", **overrides)
+                             rtp_ports=f"{rtp}-{rtp + span - 1}", **overrides)
     config = root / "madoguchi.toml"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
     env["MADOGUCHI_CONFIG"] = str(config)

@@ -33,6 +33,10 @@ MENU = {"wait_prompt": 60, "quiet": 1.5}  # the prompt (after an announcement) h
 EXTENSION: dict[str, str] = {}  # the password `madoguchi voice extension add 2101` printed
 STAFF_PORT: dict[str, int] = {}
 AGENT_PORT: dict[str, int] = {}
+CLOSED_ANNOUNCEMENT = {"start": "hours", "fallback": "ただいまご案内できません。", "nodes": {
+    "hours": {"kind": "schedule", "calendar": "いつも閉庁", "open": "main", "closed": "closed"},
+    "main": {"kind": "menu", "text": "ご用件の番号を押してください。", "options": {"1": "closed"}, "failure": "closed"},
+    "closed": {"kind": "hangup", "text": "本日の受付は終了しました。平日の午前八時四十五分から、おかけ直しください。"}}}
 TO_QUEUE = [MENU, {"dtmf": "1"}, MENU, {"dtmf": "2"}]  # 座間: カードの申請と受け取り → 受け取りの予約: the queue
 
 
@@ -62,9 +66,14 @@ def ivr(tmp_path_factory):
         (root / "closed.json").write_text(json.dumps(graph, ensure_ascii=False), encoding="utf-8")
         result = cli("voice", "flow", "import", "0725998169", str(root / "closed.json"), "--publish", "閉庁の試験")
         assert result.returncode == 0, result.stderr
+        # 0725998129 at a closed hour: only an announcement, which early media plays before any answer
+        (root / "announce.json").write_text(json.dumps(CLOSED_ANNOUNCEMENT, ensure_ascii=False), encoding="utf-8")
+        result = cli("voice", "flow", "import", "0725998129", str(root / "announce.json"), "--publish", "時間外")
+        assert result.returncode == 0, result.stderr
 
+    # the trunk wants early media: each flow's welcome plays before the answer, its first menu is answered
     engine = start_engine(root, prepare, voice_max_calls=4, voice_ring_ms=0, transfer_timeout_s=6,
-                          media_timeout_s=20)
+                          media_timeout_s=20, sip_early_media=True)
     assert run_sipp(engine, "basic.xml", service="0725998128").returncode == 0  # pools and sockets made
     engine.wait_idle()
     time.sleep(1.0)
@@ -117,6 +126,19 @@ def test_a_closed_hour_hears_the_closed_branch_and_keys_in_a_mobile_number(ivr, 
     assert row["path"] == ["welcome", "hours", "closed", "closed_menu", "sms_choice", "entry", "sms_entered",
                            "sent"], row
     assert outbox(engine)[sent][1:3] == ("0725998169", "08011112222")
+
+
+def test_with_early_media_a_closed_hour_announcement_is_heard_and_the_call_never_answered(ivr, tmp_path):
+    """The trunk wants early media: the closed-hours announcement comes on the 183's audio and the call
+    ends with 480, never answered (the caller pays nothing); the call log has no answer time."""
+    engine, _ = ivr
+    before = engine.last_call_id()
+    report = call(engine, tmp_path, [{"wait_end": 40}], uri=engine.uri_for("0725998129"))
+    assert report["steps"][-1] == {"ended_by_engine": True} and report["status"] == 480, report
+    assert not report["confirmed"] and report["heard_seconds"] > 3, report
+    engine.wait_idle()
+    [row] = engine.calls(before)
+    assert row["path"] == ["hours", "closed"] and row["answered_at"] is None and not row["recording"], row
 
 
 def test_a_transfer_rings_the_target_and_is_recorded(ivr, tmp_path):

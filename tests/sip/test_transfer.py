@@ -9,7 +9,15 @@ import wave
 import numpy as np
 import pytest
 
-from tests.sip.conftest import call, engine_problems, free_port_block, start_engine, start_uas, stop_engine
+from tests.sip.conftest import (
+    call,
+    engine_problems,
+    free_port_block,
+    run_sipp,
+    start_engine,
+    start_uas,
+    stop_engine,
+)
 
 GREETING, PRESS_ZERO = {"wait_prompt": 40}, {"dtmf": "0#"}
 
@@ -102,3 +110,19 @@ def test_blind_transfer_hands_the_caller_over_with_refer(blind, tmp_path):
     [row] = engine.calls(before)
     assert row["outcome"] == "transferred" and row["end_reason"] == "transferred", row
     assert row["path"] == ["greeting", "transfer", "transferred"]
+
+
+def test_a_worker_keeps_a_call_place_for_each_of_its_callers_transfers(bridged):
+    """Every demo call may be put through, and a bridged transfer calls the target from the caller's
+    worker (4 call places each). So a worker takes 2 of them, keeping a place for each one's leg: with
+    voice_max_calls 4 (two workers), 5 calls at once are 4 answered by the line and 1 by the overflow
+    worker's busy announcement (never a transfer falling back to REFER for want of a place)."""
+    engine, _ = bridged
+    before = engine.last_call_id()
+    result = run_sipp(engine, "basic.xml", calls=5, rate=20, limit=5, extra=("-d", "1500"))
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    engine.wait_idle()
+    rows = engine.calls(before)
+    assert sorted(row["path"] == ["busy"] for row in rows) == [False, False, False, False, True], rows
+    workers = [row[0] for row in engine.query("SELECT worker FROM call_record WHERE id > ?", before)]
+    assert sorted(workers.count(index) for index in set(workers)) == [1, 2, 2], workers

@@ -20,31 +20,20 @@ def settings_from(tmp_path, **values):
     return load_settings(path, environ={})
 
 
-@pytest.mark.parametrize(("max_calls", "calls_per_worker", "per_worker"), [
-    (1, 3, (1,)),
-    (4, 4, (4,)),
-    (5, 4, (4, 1)),
-    (12, 3, (3, 3, 3, 3)),
-    (50, 3, (3,) * 16 + (2,)),
-    (50, 4, (4,) * 12 + (2,)),
-    (6, 2, (2, 2, 2)),
-])
-def test_plan_shares_calls_out_among_workers(tmp_path, max_calls, calls_per_worker, per_worker):
-    """voice_max_calls is split into workers of at most voice_calls_per_worker calls (3 by default: a
-    bridged transfer needs a fourth call place), the remainder in the last one; the overflow worker
-    comes after them, each on its own port from voice_worker_base_port up."""
-    plan = Plan.from_settings(settings_from(tmp_path, voice_max_calls=max_calls, voice_worker_base_port=6000,
-                                            voice_calls_per_worker=calls_per_worker))
-    assert plan.calls_per_worker == per_worker
-    assert sum(plan.calls_per_worker) == max_calls
-    assert plan.workers == len(per_worker)
-    assert plan.overflow_index == len(per_worker)
-    assert [plan.worker_port(i) for i in range(plan.workers + 1)] == list(range(6000, 6000 + len(per_worker) + 1))
+@pytest.mark.parametrize(("max_calls", "workers"), [(1, 1), (4, 2), (5, 3), (12, 6), (50, 25)])
+def test_plan_has_a_worker_for_every_two_calls_then_the_overflow_worker(tmp_path, max_calls, workers):
+    """Each worker has 4 call places and a call that may be put through keeps a second one for the
+    transfer's leg: voice_max_calls such calls need a worker for every two. The overflow worker comes
+    after them, each on its own port from voice_worker_base_port up."""
+    plan = Plan.from_settings(settings_from(tmp_path, voice_max_calls=max_calls, voice_worker_base_port=6000))
+    assert plan.workers == workers
+    assert plan.overflow_index == workers
+    assert [plan.worker_port(i) for i in range(plan.workers + 1)] == list(range(6000, 6000 + workers + 1))
 
 
 def test_dispatcher_list_has_workers_in_set_1_and_overflow_in_set_2(tmp_path):
     """Set 1 lists every ordinary worker (round robin), set 2 only the overflow worker."""
-    plan = Plan.from_settings(settings_from(tmp_path, voice_max_calls=9, voice_worker_base_port=5070))
+    plan = Plan.from_settings(settings_from(tmp_path, voice_max_calls=6, voice_worker_base_port=5070))
     assert render_dispatcher_list(plan).splitlines() == [
         "1 sip:127.0.0.1:5070 0 0",
         "1 sip:127.0.0.1:5071 0 0",
@@ -104,7 +93,7 @@ def test_config_marks_the_worker_port_range(tmp_path):
     """Requests from the workers' own ports (5070 up to the overflow worker) are recognised as theirs."""
     settings = settings_from(tmp_path, voice_max_calls=12, voice_worker_base_port=5070)
     text = render_config(settings, Plan.from_settings(settings), tmp_path)
-    assert "$sp >= 5070 && $sp <= 5074" in text  # 4 workers of 3 calls, then the overflow worker
+    assert "$sp >= 5070 && $sp <= 5076" in text  # 6 workers (2 calls that may transfer each), then the overflow worker
 
 
 def test_any_interface_listens_by_port_and_public_address_is_advertised(tmp_path):

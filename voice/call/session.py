@@ -61,6 +61,12 @@ class AnswerCall:
 
 
 @dataclass(frozen=True)
+class EarlyMedia:
+    """Answer 183 with media (the trunk's early media): the caller hears announcements free of charge
+    until the flow first needs them (AnswerCall follows) or ends the call unanswered."""
+
+
+@dataclass(frozen=True)
 class Synthesize:
     prompt_id: int
     text: str
@@ -113,7 +119,7 @@ class Perform:
     request: Request
 
 
-Effect = (AnswerCall | Synthesize | Play | StopPlayback | Recognize | EndCall | StartTransfer | Perform | SlowDown
+Effect = (AnswerCall | EarlyMedia | Synthesize | Play | StopPlayback | Recognize | EndCall | StartTransfer | Perform | SlowDown
           | StartRecording)
 
 # prompts the engine itself says, never reported to the flow as PromptFinished
@@ -124,12 +130,14 @@ TRANSFER_FAILED_ID = -2  # transfer_failed_announcement, then TransferFailed goe
 class CallSession:
     def __init__(self, flow, *, call_id: str, dialled: str, caller: str, started_at: datetime.datetime,
                  announcement: str = "", endpointer: Endpointer | None = None, ring_s: float = 0.0,
-                 transfer_failed_announcement: str = "", speech: bool = True):
+                 transfer_failed_announcement: str = "", speech: bool = True, early_media: bool = False):
         self.flow = flow
         self.call_id, self.dialled, self.caller, self.started_at = call_id, dialled, caller, started_at
         self.announcement = announcement.strip()
         self.ring_s = ring_s  # the caller hears ringing this long before the engine answers
         self.ringing_until: float | None = None
+        self.early_media = early_media  # announcements before the answer, until the caller is needed
+        self.early = False  # 183 sent: the caller hears us, the call is not answered yet
         self.speech = speech  # False: a key-press-only line, whose audio never reaches the recogniser
         self.endpointer = endpointer or Endpointer()
         self.digits = DigitCollector()
@@ -347,7 +355,15 @@ class CallSession:
         while (self.pending and self.saying is None and self.listening is None and self.ringing_until is None
                and self.transferring is None and not self.over):
             command = self.pending.popleft()
+            if self.early and not self.answered and _needs_the_caller(command, self.pending):
+                self.pending.appendleft(command)
+                effects += self._answer(now)  # the recording notice, if any, goes before it
+                continue
             match command:
+                case Answer() if not self.answered and self.early_media:
+                    if not self.early:
+                        self.early, self.answered_at = True, now
+                        effects.append(EarlyMedia())
                 case Answer() if not self.answered and self.ring_s > 0:
                     self.ringing_until = now + self.ring_s
                 case Answer() if not self.answered:
@@ -406,3 +422,10 @@ class CallSession:
         self.digits.max_digits = listen.max_digits
         self.digits.terminator = listen.terminator
         self.digits.inter_digit_timeout_s = listen.inter_digit_timeout_s
+
+
+def _needs_the_caller(command: Command, pending: deque[Command]) -> bool:
+    """What an early-media call is answered for: a question, a transfer, a recording, or a prompt that
+    leads to one (answered before the menu is read, so its keys count from its first word)."""
+    asks = (Listen, Transfer, RecordCall)
+    return isinstance(command, asks) or (isinstance(command, Say) and any(isinstance(c, asks) for c in pending))

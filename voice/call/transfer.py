@@ -26,6 +26,15 @@ def failure_reason(status: int) -> str:
     return "busy" if status in BUSY else "no_answer" if status in NO_ANSWER else "failed"
 
 
+def admits(places: int, in_use: int, legs_promised: int, can_transfer: bool) -> bool:
+    """Whether a worker with `places` call places takes one more call. A bridged transfer calls the
+    target from the caller's worker, so every call that may be put through keeps a place for that leg
+    (`legs_promised`: such calls not talking to a target yet): otherwise two transfers on a full worker
+    leave one to fall back to REFER, which trunks and phones often refuse. Refused, the caller goes to
+    the next worker (Kamailio's failover on 486)."""
+    return in_use + legs_promised + (2 if can_transfer else 1) <= places
+
+
 # --- one transfer of a call (sans-io): what the adapter must do, and what the call's session hears ---
 
 @dataclass(frozen=True)

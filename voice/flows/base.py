@@ -42,5 +42,6 @@ class FlowContext:
 class Flow(Protocol):
     kind: str  # "ai" (recognises speech) or "ivr" (keys only): billed apart
     log: CallLog
+    can_transfer: bool  # may put the caller through to staff: the worker keeps a call place for that leg
 
     def handle(self, event: Event) -> list[Command]: ...

@@ -19,6 +19,7 @@ from voice.flows.base import FlowContext
 
 class BusyFlow:
     kind = "ivr"
+    can_transfer = False
 
     def __init__(self, context: FlowContext):
         self.announcement = context.settings.voice_busy_announcement

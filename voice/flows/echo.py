@@ -39,6 +39,7 @@ def spoken_digits(digits: str) -> str:
 
 class EchoFlow:
     kind = "ai"  # speech recognition answers the caller (metered apart from key-press-only calls)
+    can_transfer = True  # "staff" puts the caller through
 
     def __init__(self, context: FlowContext):
         self.context = context

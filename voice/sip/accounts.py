@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pjsua2 as pj
 
-from appliance.settings import port_range
+from appliance.settings import port_range, voice_workers
 from voice.dispatcher import contact_address, registrar_host
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def account_config(settings, index: int, port: int) -> pj.AccountConfig:
     config = pj.AccountConfig()
     config.idUri = f"sip:madoguchi@127.0.0.1:{port}"
     first, last = port_range(settings.rtp_ports)
-    workers = -(-settings.voice_max_calls // settings.voice_calls_per_worker) + 1  # and the overflow worker
+    workers = voice_workers(settings.voice_max_calls) + 1  # and the overflow worker
     span = (last - first + 1) // workers
     media = config.mediaConfig.transportConfig
     media.port = first + index * span

@@ -47,6 +47,7 @@ class ActiveCall:
     heard: list[dict] = field(default_factory=list)  # what was recognised and pressed, for staff review
     answered_at: float = 0.0
     answered: bool = False
+    early: bool = False  # 183 with media sent (sip_early_media): announcements before the answer
     media_connected: bool = False
     on_hold: bool = False
     hangup_reason: str = ""
@@ -54,6 +55,7 @@ class ActiveCall:
     transfer_target: str = ""  # the name of the target being (or last) transferred to
     live: tuple[str, str, str] = ("", "", "")  # (step, keys, state) last written for the live view
     leg: PhoneCall | None = None  # bridged: our call to the transfer target
+    keeps_leg_place: bool = False  # may be put through (bridged): a call place is kept for the leg
 
     def progress(self) -> tuple[str, str, str]:
         """(step, keys so far, state) for the live view."""

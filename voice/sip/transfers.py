@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_CALLS = 4  # PJSUA_MAX_CALLS of the pjsua2-python wheel: a bridged transfer needs one free
+MAX_CALLS = 4  # PJSUA_MAX_CALLS of the pjsua2-python wheel: a bridged transfer's leg takes one
 
 
 class TransferLegs:

@@ -1,5 +1,6 @@
-"""One voice worker process = one pjsua2 endpoint answering at most 4 calls (the wheel's compile-time
-PJSUA_MAX_CALLS), behind Kamailio. pjsua2 runs with threadCnt=0: this module's one thread polls
+"""One voice worker process = one pjsua2 endpoint with 4 call places (the wheel's compile-time
+PJSUA_MAX_CALLS), behind Kamailio: a call that may be put through keeps a second place for the transfer's
+leg (voice/call/transfer.py admits), so a worker answers 2 such calls, or up to 4 that never transfer. pjsua2 runs with threadCnt=0: this module's one thread polls
 libHandleEvents() and does everything else between polls: SIP callbacks only note what happened,
 the media callbacks (pjmedia's clock thread) only copy 20 ms frames into deques. What a call does is
 decided without pjsua2: its flow (voice/flows, chosen by voice/flows/router.py), its sans-io
@@ -23,7 +24,7 @@ import pjsua2 as pj
 
 from appliance.clock import TOKYO
 from voice import calllog, prompts
-from voice.call import session
+from voice.call import session, transfer
 from voice.call.media import MediaWatch
 from voice.call.session import CallSession
 from voice.call.sipinfo import caller_number, dialled_number
@@ -55,11 +56,10 @@ CODEC_PRIORITIES = {"PCMU/8000/1": 255, "PCMA/8000/1": 254, "G722/16000/1": 253}
 
 
 class VoiceWorker(TransferLegs):
-    def __init__(self, settings, index: int, max_calls: int = MAX_CALLS, overflow: bool = False):
+    def __init__(self, settings, index: int, overflow: bool = False):
         self.settings = settings
         self.index = index
         self.overflow = overflow  # the worker of last resort: only says that every line is busy
-        self.max_calls = min(MAX_CALLS, max_calls)
         self.port = settings.voice_worker_base_port + index
         self.notes: list[tuple] = []  # from pjsua2 callbacks, handled after each poll
         self.calls: dict[int, ActiveCall] = {}
@@ -81,7 +81,7 @@ class VoiceWorker(TransferLegs):
         self.ep.libInit(endpoint_config(self._pj_log, MAX_CALLS))
         # a fixed set of helper threads, registered with pjlib (a pjsua2 object freed on one must not abort)
         self.helpers = Helpers(self.ep.libRegisterThread, self.prompts,
-                               RecognitionClient(self.settings.run_dir / "asr.sock"), self.max_calls)
+                               RecognitionClient(self.settings.run_dir / "asr.sock"), MAX_CALLS)
         transport = pj.TransportConfig()
         transport.boundAddress = "127.0.0.1"
         transport.port = self.port
@@ -103,7 +103,7 @@ class VoiceWorker(TransferLegs):
         fmt = pj.MediaFormatAudio()
         fmt.init(pj.PJMEDIA_FORMAT_PCM, 16000, 1, 20000, 16)
         self.slots = []
-        for number in range(self.max_calls):
+        for number in range(MAX_CALLS):
             port = FramePort()
             port.createPort(f"slot{number}", fmt)
             self.slots.append(Slot(port, SileroVad()))
@@ -122,7 +122,7 @@ class VoiceWorker(TransferLegs):
                 self.prompts.get(sentence, Voice())
         self.ready_file.parent.mkdir(parents=True, exist_ok=True)
         self.ready_file.touch()
-        log.info("voice worker %d ready on 127.0.0.1:%d (%d calls)", self.index, self.port, self.max_calls)
+        log.info("voice worker %d ready on 127.0.0.1:%d (%d calls)", self.index, self.port, MAX_CALLS)
 
     @property
     def ready_file(self):
@@ -231,7 +231,7 @@ class VoiceWorker(TransferLegs):
                 active.recorder.add(heard, played)
             if active.speech:
                 self._effects(active, active.session.audio(heard, vad.is_speech(heard), now))
-        if active.media_connected and active.media.due(now):
+        if active.media_connected and active.answered and active.media.due(now):  # trunks may send nothing on early media
             try:
                 packets = active.call.getStreamStat(0).rtcp.rxStat.pkt
             except pj.Error:
@@ -253,7 +253,7 @@ class VoiceWorker(TransferLegs):
         did, caller = dialled_number(invite, registered), caller_number(info.remoteUri)
         slot = next((s for s in self.slots if s.call is None), None)
         if slot is None:
-            log.info("call %s refused: all %d slots busy", active.name, self.max_calls)
+            log.info("call %s refused: all %d slots busy", active.name, MAX_CALLS)
             return self._answer(call, 486)
         try:
             line = None if self.overflow else calllog.line_for(did)
@@ -268,6 +268,12 @@ class VoiceWorker(TransferLegs):
         if isinstance(chosen, Refusal):
             (log.info if chosen.status == 404 else log.error)("call %s refused: %s", active.name, chosen.reason)
             return self._answer(call, chosen.status)
+        keeps_leg_place = chosen.flow.can_transfer and self.settings.transfer_mode == "bridged"
+        legs_promised = sum(1 for other in self.calls.values() if other.keeps_leg_place and other.leg is None)
+        if not transfer.admits(MAX_CALLS, len(self._by_pj) - 1, legs_promised, keeps_leg_place):
+            log.info("call %s refused: no call place left for the transfers of this worker's calls", active.name)
+            return self._answer(call, 486)
+        active.keeps_leg_place = keeps_leg_place
         active.record = self.settings.record_calls and chosen.record
         active.speech = line is None or line.mode != "dtmf_only"  # key-press only: no VAD, no recognition
         slot.call, active.slot, active.voice = active, slot, chosen.voice
@@ -278,7 +284,7 @@ class VoiceWorker(TransferLegs):
                                      announcement=self.settings.recording_announcement if active.record else "",
                                      ring_s=self.settings.voice_ring_ms / 1000,
                                      transfer_failed_announcement=self.settings.transfer_failed_announcement,
-                                     speech=active.speech)
+                                     speech=active.speech, early_media=self.settings.sip_early_media)
         log.info("call %s: incoming on line %s (worker %d, slot %d)", active.name, did, self.index,
                  self.slots.index(slot))
         self.log_writer.submit(calllog.call_started, active.sip_call_id, did, caller, self.index, started_at,
@@ -369,6 +375,10 @@ class VoiceWorker(TransferLegs):
                     self.log_writer.submit(calllog.call_answered, active.sip_call_id, calllog.now())
                     if active.record:
                         active.start_recording(self.settings.recordings_dir, calllog.now())
+                case session.EarlyMedia():
+                    self._answer(active.call, 183)
+                    active.early = True
+                    log.info("call %s: early media (183): announcements before the answer", active.name)
                 case session.Synthesize(prompt_id=prompt_id, text=text, audio=audio):
                     self.helpers.synthesize(active.serial, active.name, prompt_id, text, active.voice, audio)
                 case session.Play(prompt_id=prompt_id, pcm=pcm, append=append):
@@ -401,7 +411,8 @@ class VoiceWorker(TransferLegs):
             return
         active.hangup_reason = reason
         prm = pj.CallOpParam()
-        prm.statusCode = 200 if active.answered else 603
+        # unanswered: 480 after announcements on early media (the trunk's usual end of one), else 603
+        prm.statusCode = 200 if active.answered else 480 if active.early else 603
         try:
             active.call.hangup(prm)
         except pj.Error as exc:
@@ -414,11 +425,11 @@ class VoiceWorker(TransferLegs):
         pcm += bytes(-len(pcm) % FRAME_BYTES)
         outbox.extend(pcm[i:i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES))
 
-def serve_worker(settings, index: int, max_calls: int, overflow: bool = False) -> None:
+def serve_worker(settings, index: int, overflow: bool = False) -> None:
     """Run one voice worker until SIGTERM/SIGINT."""
     import signal
 
-    worker = VoiceWorker(settings, index, max_calls, overflow)
+    worker = VoiceWorker(settings, index, overflow)
 
     def stop(signum, frame):
         worker.stop()

@@ -21,7 +21,8 @@ from web.admin import auth
 from web.admin.forms import MESSAGES
 
 log = logging.getLogger(__name__)
-ROLE_RANK = {"viewer": 0, "staff": 1, "admin": 2}
+# "flows": staff who may also edit and publish IVR flows (StaffUser.edits_flows), below administrators
+ROLE_RANK = {"viewer": 0, "staff": 1, "flows": 2, "admin": 3}
 COOKIE = "madoguchi_admin"
 
 
@@ -39,6 +40,16 @@ def address_allowed(address: str) -> bool:
 
 def current_user() -> StaffUser | None:
     return g.get("user")
+
+
+def rank(user: StaffUser) -> int:
+    return ROLE_RANK["flows"] if user.role == "staff" and user.edits_flows else ROLE_RANK[user.role]
+
+
+def may(role: str) -> bool:
+    """Whether the signed-in user reaches pages of `role` (the templates' menus ask)."""
+    user = current_user()
+    return user is not None and rank(user) >= ROLE_RANK[role]
 
 
 def actor() -> Actor:
@@ -97,7 +108,7 @@ def guard(view, role: str | None, sensitive: bool = False):
         user = current_user()
         if user is None:
             return redirect(url_for("admin.login", next=request.full_path if request.method == "GET" else None))
-        if ROLE_RANK[user.role] < ROLE_RANK[role]:
+        if rank(user) < ROLE_RANK[role]:
             abort(403)
         if sensitive and not recently_authenticated():
             target = request.full_path if request.method == "GET" else (request.referrer or url_for("admin.home"))

@@ -1,7 +1,8 @@
 """URL rules of the staff admin site, each with the least role that may use it, all in one place.
 
 Role None: the sign-in pages. "viewer" reads; "staff" runs the counter (bookings, slots, lists);
-"admin" also edits venues, texts, phone prompts and lines, settings and staff accounts, reads the logs and books over capacity. GET pages that
+"flows" is staff made flow editors (`madoguchi user flows`), who also edit, simulate and publish the
+lines' IVR flows; "admin" also edits venues, texts, phone prompts and lines, settings and staff accounts, reads the logs and books over capacity. GET pages that
 change nothing are open to viewers; every POST needs staff or more (the account pages aside).
 SENSITIVE rules ask for the password and code again when the last sign-in is older than
 admin_reauth_minutes.
@@ -107,22 +108,22 @@ RULES = [
     ("/prompts", "prompts", views_prompts.prompts_index, GET, "admin", False),
     ("/prompts/<key>", "prompt_edit", views_prompts.prompt_edit, BOTH, "admin", False),
     ("/prompts/<key>/audio.wav", "prompt_audio", views_prompts.prompt_audio, GET, "admin", False),
-    ("/lines", "lines", views_prompts.lines_index, GET, "admin", False),
+    ("/lines", "lines", views_prompts.lines_index, GET, "flows", False),
     ("/lines/<int:line_id>", "line_edit", views_prompts.line_edit, BOTH, "admin", False),
     # IVR flows: edits go to a draft; publishing changes what callers hear (audited)
-    ("/lines/<int:line_id>/flow", "flow_edit", views_flows.flow_edit, GET, "admin", False),
-    ("/lines/<int:line_id>/flow/node", "flow_node", views_flows.flow_node, POST, "admin", False),
-    ("/lines/<int:line_id>/flow/node/new", "flow_node_new", views_flows.flow_node_new, POST, "admin", False),
-    ("/lines/<int:line_id>/flow/settings", "flow_settings", views_flows.flow_settings, POST, "admin", False),
-    ("/lines/<int:line_id>/flow/publish", "flow_publish", views_flows.flow_publish, POST, "admin", False),
-    ("/lines/<int:line_id>/flow/discard", "flow_discard", views_flows.flow_discard, POST, "admin", False),
-    ("/lines/<int:line_id>/flow/import", "flow_import", views_flows.flow_import, POST, "admin", False),
-    ("/lines/<int:line_id>/flow/audio", "flow_audio", views_flows.flow_audio, POST, "admin", False),
-    ("/lines/<int:line_id>/flow/v<int:version>.json", "flow_export", views_flows.flow_export, GET, "admin", False),
-    ("/lines/<int:line_id>/flow/v<int:version>/rollback", "flow_rollback", views_flows.flow_rollback, POST, "admin",
+    ("/lines/<int:line_id>/flow", "flow_edit", views_flows.flow_edit, GET, "flows", False),
+    ("/lines/<int:line_id>/flow/node", "flow_node", views_flows.flow_node, POST, "flows", False),
+    ("/lines/<int:line_id>/flow/node/new", "flow_node_new", views_flows.flow_node_new, POST, "flows", False),
+    ("/lines/<int:line_id>/flow/settings", "flow_settings", views_flows.flow_settings, POST, "flows", False),
+    ("/lines/<int:line_id>/flow/publish", "flow_publish", views_flows.flow_publish, POST, "flows", False),
+    ("/lines/<int:line_id>/flow/discard", "flow_discard", views_flows.flow_discard, POST, "flows", False),
+    ("/lines/<int:line_id>/flow/import", "flow_import", views_flows.flow_import, POST, "flows", False),
+    ("/lines/<int:line_id>/flow/audio", "flow_audio", views_flows.flow_audio, POST, "flows", False),
+    ("/lines/<int:line_id>/flow/v<int:version>.json", "flow_export", views_flows.flow_export, GET, "flows", False),
+    ("/lines/<int:line_id>/flow/v<int:version>/rollback", "flow_rollback", views_flows.flow_rollback, POST, "flows",
      False),
-    ("/lines/<int:line_id>/flow/simulate", "flow_simulate", views_flows.flow_simulate, GET, "admin", False),
-    ("/lines/<int:line_id>/flow/say.wav", "flow_say", views_flows.flow_say, GET, "admin", False),
+    ("/lines/<int:line_id>/flow/simulate", "flow_simulate", views_flows.flow_simulate, GET, "flows", False),
+    ("/lines/<int:line_id>/flow/say.wav", "flow_say", views_flows.flow_say, GET, "flows", False),
 ]
 
 ROLES = {endpoint: role for _, endpoint, _, _, role, _ in RULES}

@@ -357,6 +357,11 @@ class UserForm(Form):
     role = SelectField("権限", default="staff", choices=[SelectChoice(v, label) for v, label in (
         ("staff", "職員（予約と枠の操作）"), ("viewer", "閲覧のみ"), ("admin", "管理者"))])
     expires = DayField("有効期限（任意：この日まで使えます）", validators=[Optional()])
+    edits_flows = BooleanField("電話の流れ（ボタン操作の案内）も編集・公開できる（職員のみ）", default=False)
+
+    def validate_edits_flows(self, field):
+        if field.data and self.role.data != "staff":
+            raise ValidationError(MESSAGES["users.flows_staff_only"])
 
     def validate_login(self, field):
         field.data = (field.data or "").strip().lower()

@@ -34,7 +34,8 @@ def user_new():
             with write_transaction():
                 account, password = users.add_user(form.login.data, form.role.data, actor(), clock.now(),
                                                    display_name=form.display_name.data.strip(),
-                                                   expires_at=_end_of(form.expires.data))
+                                                   expires_at=_end_of(form.expires.data),
+                                                   edits_flows=form.edits_flows.data)
         except UserError:
             form.login.errors.append(MESSAGES["users.exists"])
         else:
@@ -48,7 +49,8 @@ def user_new():
 def user_action(login: str):
     account = StaffUser.get_or_none(StaffUser.login == login) or abort(404)
     what = request.form.get("action", "")
-    if what not in ("disable", "enable", "reset", "reset_mfa", "expiry") or not ActionForm().validate_on_submit():
+    if (what not in ("disable", "enable", "reset", "reset_mfa", "expiry", "flows_on", "flows_off")
+            or not ActionForm().validate_on_submit()):
         abort(400)
     if account.id == current_user().id and what != "expiry":
         flash(MESSAGES["users.self"], "error")
@@ -63,14 +65,16 @@ def user_action(login: str):
                 if not form.validate():
                     abort(400)
                 users.set_expiry(login, _end_of(form.expires.data), actor(), now)
+            elif what in ("flows_on", "flows_off"):
+                users.set_edits_flows(login, what == "flows_on", actor(), now)
             else:
                 _, password = users.reset(login, actor(), now, clear_mfa=what == "reset_mfa")
     except UserError:
-        flash(MESSAGES["users.last_admin"], "error")
+        flash(MESSAGES["users.flows_staff_only" if what == "flows_on" else "users.last_admin"], "error")
         return redirect(url_for(".users"))
     if what in ("reset", "reset_mfa"):
         return render_template("admin/user_password.html", account=account, password=password,
                                message_text=MESSAGES[f"users.{what}"].format(login=login))
-    flash(MESSAGES[f"users.{'disabled' if what == 'disable' else 'enabled' if what == 'enable' else 'expiry'}"]
-          .format(login=login), "info")
+    done = {"disable": "disabled", "enable": "enabled"}.get(what, what)
+    flash(MESSAGES[f"users.{done}"].format(login=login), "info")
     return redirect(url_for(".users"))

@@ -34,6 +34,7 @@ from voice.call.session import (
     TRANSFER_FAILED_ID,
     AnswerCall,
     CallSession,
+    EarlyMedia,
     EndCall,
     Perform,
     Play,
@@ -148,6 +149,30 @@ def test_audio_and_keys_before_the_answer_are_ignored():
     assert effects == [] and s.digit("1", now) == []
     assert not s.endpointer.in_speech and s.digits.buffer == ""
     assert flow.events == [CallStarted("c1", "0586000001", "09011112222", STARTED_AT)]
+
+
+def test_early_media_announces_before_the_answer_and_a_flow_that_only_announces_never_answers():
+    """With early media (the trunk wants it), the closed-hours announcement plays on the 183's media and
+    the call ends unanswered: the caller pays nothing for it, and the recording notice is not said."""
+    flow = ScriptedFlow([Answer(), Say("本日の受付は終了しました。", 1)], [HangUp("closed")])
+    s = session(flow, announcement=ANNOUNCEMENT, early_media=True, ring_s=2.0)
+    assert s.start(0.0) == [EarlyMedia(), Synthesize(1, "本日の受付は終了しました。")]
+    assert s.prompt_ready(1, pcm(1.0), 0.1) == [Play(1, pcm(1.0))]
+    assert s.tick(1.1 + PLAYOUT_MARGIN_S + 0.01) == [EndCall("closed")]
+    assert not s.answered
+
+
+def test_early_media_answers_before_the_first_prompt_that_asks_with_the_recording_notice_first():
+    """A welcome announcement plays before the answer; the menu that follows is answered for before
+    its prompt is read (its keys count from its first word), the recording notice ahead of it."""
+    flow = ScriptedFlow([Answer(), Say("お電話ありがとうございます。", 1)],
+                        [Say("1を押してください。", 2), Listen(max_digits=1)])
+    s = session(flow, announcement=ANNOUNCEMENT, early_media=True)
+    assert s.start(0.0) == [EarlyMedia(), Synthesize(1, "お電話ありがとうございます。")]
+    s.prompt_ready(1, pcm(1.0), 0.0)
+    assert s.tick(1.0 + PLAYOUT_MARGIN_S + 0.01) == [AnswerCall(), Synthesize(ANNOUNCEMENT_ID, ANNOUNCEMENT),
+                                                     Synthesize(2, "1を押してください。")]
+    assert s.answered
 
 
 # --- prompts -----------------------------------------------------------------------------------------

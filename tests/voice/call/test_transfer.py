@@ -137,3 +137,13 @@ def test_blind_hands_over_on_a_final_2xx_and_otherwise_reports_why():
     silent = TransferAttempt(URI, "blind", 20, 0.0, place_free=True)
     silent.start()
     assert silent.tick(20.0) == [Failed("no_answer")] and silent.caller_ended() == []
+
+
+def test_a_worker_admits_a_call_only_with_a_place_kept_for_each_promised_transfer_leg():
+    """4 call places: calls that may be put through take two (theirs and the leg's), others one; a leg
+    already placed counts as in use, not promised again."""
+    assert transfer.admits(4, 0, 0, True) and transfer.admits(4, 1, 1, True)  # the second caller who may transfer
+    assert not transfer.admits(4, 2, 2, True)  # a third would leave one of three transfers without a place
+    assert transfer.admits(4, 2, 1, False)  # ...but a call that never transfers fits
+    assert transfer.admits(4, 3, 0, False) and not transfer.admits(4, 3, 0, True)  # three plain calls: the fourth
+    assert not transfer.admits(4, 3, 1, False)  # a caller talking to staff (2 in use) and one who may still transfer

@@ -284,3 +284,14 @@ def test_a_full_queue_or_a_wait_too_long_goes_to_the_overflow_node():
             << reply(QueuePlace(1, 121.0)) >> LeaveQueue(3, call_id="call-1", state="timeout")
             >> said("おかけ直しください") >> HangUp("finished"))
     assert [t["result"] for t in flow.log.turns] == ["queue_timeout"]
+
+
+def test_only_a_flow_that_can_put_callers_through_asks_its_worker_to_keep_a_place_for_the_transfer():
+    """The worker keeps a second call place for each call whose flow has a transfer (or queue, or the AI
+    dialog, which transfers to staff); a flow of menus and announcements alone needs none."""
+    assert flow_for().can_transfer
+    announcements = {"start": "welcome", "fallback": "ただいまご案内できません。", "nodes": {
+        "welcome": {"kind": "menu", "text": "ご案内は1。", "options": {"1": "info"}, "failure": "bye"},
+        "info": {"kind": "announcement", "text": "受付は平日です。", "next": "bye"},
+        "bye": {"kind": "hangup", "text": "失礼いたします。"}}}
+    assert not flow_for(announcements).can_transfer

@@ -118,9 +118,42 @@ def test_the_simulator_says_what_a_call_on_12_29_at_18_00_hears_and_takes_keys(a
     assert wav.status_code == 200 and wav.get_data().startswith(b"RIFF")
 
 
-def test_only_administrators_edit_flows(clerk, line):
+def test_staff_edit_flows_only_once_an_administrator_made_them_flow_editors(admin, clerk_client, create_user,
+                                                                            line):
+    """和泉市's sections set their own numbers' flows without being administrators: a staff account made
+    a flow editor on the staff page edits and publishes flows (audited as that person) but still cannot
+    change a line's voice or the accounts; made a plain clerk again, it is refused at once."""
+    account = create_user("staff", login="kokuho")
+    clerk = clerk_client(account)
     assert clerk.get(f"/lines/{line.id}/flow").status_code == 403
     assert clerk.get(f"/lines/{line.id}/flow/simulate").status_code == 403
+    assert "電話番号と声" not in page(clerk.get("/"))
+    admin.get("/users")
+    assert admin.post("/users/kokuho", data={"action": "flows_on"}).status_code == 302
+    assert "・電話の流れの編集" in page(admin.get("/users"))
+    assert "電話番号と声" in page(clerk.get("/"))
+    assert "流れを編集" in page(clerk.get("/lines")) and clerk.get(f"/lines/{line.id}").status_code == 403
+    clerk.get(f"/lines/{line.id}/flow?node=welcome")
+    clerk.post(f"/lines/{line.id}/flow/node", data={"node_id": "welcome", "action": "save",
+                                                   "text": "国保の窓口です。", "next": "hours"})
+    assert clerk.post(f"/lines/{line.id}/flow/publish", data={"comment": "係で変更"}).status_code == 302
+    assert flows.program(line.did).graph.nodes["welcome"].text == "国保の窓口です。"
+    assert AuditLog.get(AuditLog.action == "flow.publish", AuditLog.details.contains('"version": 2')).actor == "kokuho"
+    assert clerk.get("/users").status_code == 403
+    admin.get("/users")
+    assert admin.post("/users/kokuho", data={"action": "flows_off"}).status_code == 302
+    assert clerk.get(f"/lines/{line.id}/flow").status_code == 403
+
+
+def test_only_a_staff_account_is_made_a_flow_editor(admin, create_user):
+    """A viewer is never given flow editing (nor an administrator, who has it): refused with the reason."""
+    create_user("viewer", login="etsuran")
+    admin.get("/users")
+    response = admin.post("/users/etsuran", data={"action": "flows_on"}, follow_redirects=True)
+    assert "「職員」の権限のアカウントに付けます" in page(response)
+    response = admin.post("/users/new", data={"login": "shinki", "display_name": "新規", "role": "viewer",
+                                              "edits_flows": "y"})
+    assert response.status_code == 422 and "「職員」の権限のアカウントに付けます" in page(response)
 
 
 def test_a_line_that_is_no_ivr_line_has_no_flow_editor(admin, db):
@@ -128,7 +161,7 @@ def test_a_line_that_is_no_ivr_line_has_no_flow_editor(admin, db):
     assert admin.get(f"/lines/{booking.id}/flow").status_code == 404
 
 
-def test_an_uploaded_announcement_can_be_chosen_for_a_node_and_what_is_no_audio_is_refused(admin, line):
+def test_an_uploaded_announcement_can_be_chosen_for_a_node_and_what_is_no_audio_is_refused(admin, line, no_audio_yet):
     from tests.db.test_ivr_audio import tone_wav
     admin.get(f"/lines/{line.id}/flow")
     admin.post(f"/lines/{line.id}/flow/audio", data={"name": "aisatsu", "file": (io.BytesIO(tone_wav(44100, 2, 1.0)),

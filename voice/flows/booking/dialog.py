@@ -82,6 +82,7 @@ class Ask:
 
 class Dialog:
     kind = "ai"
+    can_transfer = True  # to staff, when the caller asks or the dialog gives up
 
     def __init__(self, context: FlowContext):
         self.context = context

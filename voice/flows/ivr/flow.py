@@ -78,6 +78,8 @@ class IvrFlow:
         self.context = context
         self.program: Program = context.program
         self.graph = self.program.graph
+        # a transfer or queue node puts callers through; the AI dialog may too
+        self.can_transfer = any(node.kind in ("transfer", "queue", "ai") for node in self.graph.nodes.values())
         self.log = CallLog()
         self.kind = "ivr"  # "ai" once the booking dialog has taken the call over (billed apart)
         self._ids = itertools.count(1)
