@@ -10,11 +10,12 @@ from pathlib import Path
 
 import click
 
-from appliance import clock, runtime
+from appliance import clock, escrow_sheet, runtime
 from appliance.demo import create_demo_city
 from appliance.health import run_checks
 from appliance.settings import SettingsError, config_path, load_settings, render_toml
-from db import migrations
+from backup.service import BackupProblem
+from db import escrow, migrations
 from db.bookings import Actor, BookingError
 from db.connection import Busy, DatabaseProblem, open_database, write_transaction
 from db.keys import KeyProblem, create_keys, write_private_file
@@ -33,7 +34,7 @@ from db.users import reset as reset_user
 from voice.asr.whisper import ModelProblem
 
 KNOWN_PROBLEMS = (SettingsError, KeyProblem, DatabaseProblem, SlotRequestError, UserError, BookingError, Busy,
-                  ModelProblem)
+                  ModelProblem, BackupProblem, escrow.EscrowProblem)
 
 
 class MadoguchiGroup(click.Group):
@@ -256,6 +257,49 @@ def keys_rotate(batch_size):
                + f" {result.key_id}: {result.rows} row(s) re-encrypted")
 
 
+@keys.command("export")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--sheet", type=click.Path(path_type=Path), help="Also write the printable sheet (PDF) of the keys.")
+def keys_export(file, sheet):
+    """Seal every key into FILE with a passphrase (the key escrow): keep it offline, apart from the backups."""
+    settings = _settings()
+    for path in (file, sheet):
+        if path is not None and path.exists():
+            raise click.ClickException(f"{path} exists; give a new file name")
+    passphrase = click.prompt("passphrase for the escrow (12 characters or more)", hide_input=True,
+                              confirmation_prompt=True)
+    write_private_file(file, escrow.seal(settings.key_dir, passphrase, clock.now()))
+    keys_now = escrow.key_files(settings.key_dir)
+    if sheet is not None:
+        write_private_file(sheet, escrow_sheet.sheet(keys_now, settings.city_name, clock.now().astimezone(clock.TOKYO)))
+    click.echo(f"sealed {len(keys_now)} keys into {file}" + (f", the printable sheet is {sheet}" if sheet else "")
+               + "\nkeep them offline and apart from the backups, and the passphrase apart from both")
+
+
+@keys.command("import")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=False)
+@click.option("--typed", is_flag=True, help="Type the keys in from the printed sheet instead.")
+def keys_import(file, typed):
+    """Put the keys of an escrow (FILE, or typed from its sheet) into key_dir: a new box before a restore."""
+    settings = _settings()
+    if typed == (file is not None):
+        raise click.UsageError("give the escrow FILE, or --typed")
+    if typed:
+        keys_typed: dict[str, str] = {}
+        while name := click.prompt("key file name (as on the sheet; empty to finish)", default="", show_default=False):
+            text = "".join(click.prompt("its 64 characters (both lines)").split()).lower()
+            if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+                click.echo("that is not 64 hexadecimal characters; type the key again")
+                continue
+            if click.confirm(f"fingerprint {escrow.fingerprint(text)}: the same as on the sheet?", default=True):
+                keys_typed[name.strip()] = text
+        found = keys_typed
+    else:
+        found = escrow.open_sealed(file.read_bytes(), click.prompt("passphrase of the escrow", hide_input=True))
+    written = escrow.install(found, settings.key_dir)
+    click.echo(f"{len(written)} key(s) written to {settings.key_dir}: {', '.join(written) or 'none (all were there)'}")
+
+
 @main.group()
 def slots():
     """30-minute slots."""
@@ -457,19 +501,22 @@ def asr_transcribe(files):
                    f"\t{result.seconds:.2f} s")
 
 
+from appliance.cli_backup import backup  # noqa: E402  (the groups need main's helpers defined first)
 from appliance.cli_notify import mailcatcher, notify, usage, worker  # noqa: E402
-from appliance.cli_voice import voice  # noqa: E402  (the group needs main's helpers defined first)
+from appliance.cli_voice import voice  # noqa: E402
 
 main.add_command(voice)
+main.add_command(backup)
 for command in (worker, notify, usage, mailcatcher):
     main.add_command(command)
 
 
 @main.command()
 def check():
-    """Check keys, database integrity, schema, fonts, free disk and versions."""
+    """Check keys, database integrity, schema, fonts, free disk and versions (exit 1 when one fails), and
+    warn about a missing, failed or old backup or restore drill."""
     findings = run_checks(_settings())
     for f in findings:
-        click.echo(f"{'ok  ' if f.ok else 'FAIL'} {f.what:20} {f.detail}")
-    if not all(f.ok for f in findings):
+        click.echo(f"{'ok  ' if f.ok else 'FAIL' if f.blocking else 'WARN'} {f.what:20} {f.detail}")
+    if not all(f.ok for f in findings if f.blocking):
         sys.exit(1)

@@ -1,7 +1,10 @@
-"""`madoguchi check`: keys, database integrity, pragmas, schema, fonts, free disk and versions."""
+"""`madoguchi check`: keys, database integrity, pragmas, schema, fonts, free disk and versions, which must
+hold for the appliance to start; and how the box is kept (the last backup and restore drill), which
+only warn: a box without a backup yet still starts."""
 
 from __future__ import annotations
 
+import datetime
 import platform
 import shutil
 from dataclasses import dataclass
@@ -10,11 +13,15 @@ from importlib import metadata
 import peewee
 from sqlcipher3 import dbapi2 as sqlcipher
 
-from db import migrations
+from appliance import clock
+from appliance.clock import TOKYO
+from db import jobs, migrations
 from db.connection import DatabaseProblem, open_database
 from db.keys import KeyProblem, load_keyring, loose_permissions
 from db.rotation import rows_under_old_keys
 from web.admin import fonts
+
+STALE = datetime.timedelta(hours=36)
 
 
 @dataclass
@@ -22,6 +29,24 @@ class Finding:
     ok: bool
     what: str
     detail: str
+    blocking: bool = True  # a failure stops the start (ExecStartPre); False: a warning
+
+
+def kept_findings(settings, now: datetime.datetime) -> list[Finding]:
+    """The last backup and drill (from job_run): a failure, or none within a day and a half, warns."""
+    findings = []
+    for job, what in (("backup", "backup"), ("backup_drill", "restore drill")):
+        outcome = jobs.last(job)
+        if outcome is None:
+            findings.append(Finding(False, what, "none yet (run `madoguchi backup run`, then `backup drill`)", False))
+            continue
+        when = outcome.finished_at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M")
+        stale = now - outcome.finished_at > STALE
+        detail = (f"{when}: {outcome.detail.get('name', '')}" if outcome.ok
+                  else f"{when} FAILED: {outcome.detail.get('error', '')}")
+        findings.append(Finding(outcome.ok and not stale, what, detail + (" (more than a day ago)" if stale else ""),
+                                False))
+    return findings
 
 
 def run_checks(settings) -> list[Finding]:
@@ -55,6 +80,7 @@ def run_checks(settings) -> list[Finding]:
         sync = db.execute_sql("PRAGMA synchronous").fetchone()[0]
         add(journal == "wal" and sync == 2, "pragmas", f"journal_mode={journal} synchronous={sync}")
         if not state.pending:
+            findings += kept_findings(settings, clock.now())
             stale = rows_under_old_keys(keyring.current_field_key_id)
             add(True, "field keys", f"current key {keyring.current_field_key_id}"
                 + (f"; {stale} row(s) still under older keys: run `madoguchi keys rotate`" if stale else ""))

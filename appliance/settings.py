@@ -38,6 +38,16 @@ SETTINGS: tuple[Setting, ...] = (
             "Folder holding the encrypted database, recordings and logs (owned by the service user)."),
     Setting("key_dir", Path, Path("/etc/madoguchi/keys"),
             "Folder holding the key files (mode 0700, files 0600). Never inside data_dir's backups."),
+    Setting("backup_dir", Path, Path("/var/backups/madoguchi"),
+            "Folder the encrypted backups are written to: a mounted NAS or USB disk, not the data folder's disk."),
+    Setting("backup_time", str, "02:30", "When the nightly backup and its restore drill run (HH:MM, Tokyo time)."),
+    Setting("backup_keep_daily", int, 7, "Backups kept: the newest of each of this many days."),
+    Setting("backup_keep_weekly", int, 4, "...and the newest of each of this many weeks."),
+    Setting("backup_keep_monthly", int, 2, "...and the newest of each of this many months (none older than "
+            "backup_max_age_days)."),
+    Setting("backup_max_age_days", int, 90,
+            "No backup is kept longer than this, whatever the counts say: personal data removed by the purge is "
+            "gone from the backups at most this many days later."),
     Setting("city_name", str, "デモ市", "The city's name as citizens see it."),
     Setting("help_phone", str, "0586-00-0000",
             "The city's help line, shown on every page and spoken when the bot cannot finish."),
@@ -294,8 +304,14 @@ def _check_notify(values: dict[str, Any]) -> None:
         raise SettingsError("sms_gateway is set but sms_url is empty")
     if values["sms_number_format"] not in ("domestic", "e164"):
         raise SettingsError(f"sms_number_format must be domestic or e164, got {values['sms_number_format']!r}")
-    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", values["reminder_time"]):
-        raise SettingsError(f"reminder_time must be HH:MM, got {values['reminder_time']!r}")
+    for name in ("reminder_time", "backup_time"):
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", values[name]):
+            raise SettingsError(f"{name} must be HH:MM, got {values[name]!r}")
+    for name in ("backup_keep_daily", "backup_keep_weekly", "backup_keep_monthly"):
+        if values[name] < 0:
+            raise SettingsError(f"{name} must be 0 or more, got {values[name]}")
+    if values["backup_keep_daily"] < 1 or values["backup_max_age_days"] < 1:
+        raise SettingsError("backup_keep_daily and backup_max_age_days must be at least 1: the newest backup is kept")
     for name in PRICE_SETTINGS:
         try:
             price = decimal.Decimal(values[name])

@@ -54,6 +54,12 @@ class FieldCipher:
             raise DecryptionError(f"{context}: value was tampered with or belongs elsewhere") from None
         return plaintext.decode()
 
+    def file_key(self, key_id: int) -> bytes:
+        """For db.files: recordings, transcripts and the mail store are under the field keys."""
+        if key_id not in self.keyring.field_keys:
+            raise DecryptionError(f"field key {key_id} is not in the key folder")
+        return self.keyring.field_keys[key_id]
+
     @staticmethod
     def key_id_of(envelope: bytes) -> int:
         return _HEADER.unpack_from(bytes(envelope))[1]

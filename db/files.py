@@ -1,4 +1,4 @@
-"""Encrypted files (recordings, transcripts, exports): AES-256-GCM in chunks, written crash-safely.
+"""Encrypted files (recordings, transcripts, exports, backups): AES-256-GCM in chunks, written crash-safely.
 
 Layout: header | chunk | chunk | ... where
     header = b"MDGF" | version (1) | key id (2) | nonce prefix (7, random per file) | chunk size (4)
@@ -15,17 +15,27 @@ import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from db.crypto import DecryptionError, FieldCipher
+from db.crypto import DecryptionError
 
 MAGIC = b"MDGF"
 VERSION = 1
 HEADER = struct.Struct(">4sBH7sI")
 TAG = 16
 DEFAULT_CHUNK = 64 * 1024
+
+
+class FileKeys(Protocol):
+    """Whose keys encrypt the file: the field keys (db.crypto.FieldCipher) or the backup keys."""
+
+    current_key_id: int
+
+    def file_key(self, key_id: int) -> bytes:
+        """The key with that id; DecryptionError when this box does not have it."""
 
 
 def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
@@ -43,10 +53,10 @@ def fsync_dir(path: Path) -> None:
 class EncryptedFileWriter:
     """Use as a context manager; write() any amount; the file appears complete on a clean exit."""
 
-    def __init__(self, path: Path, cipher: FieldCipher, chunk_size: int = DEFAULT_CHUNK):
+    def __init__(self, path: Path, cipher: FileKeys, chunk_size: int = DEFAULT_CHUNK):
         self.path = Path(path)
         self.key_id = cipher.current_key_id
-        self._aead = AESGCM(cipher.keyring.field_keys[self.key_id])
+        self._aead = AESGCM(cipher.file_key(self.key_id))
         self.chunk_size = chunk_size
         self.header = HEADER.pack(MAGIC, VERSION, self.key_id, os.urandom(7), chunk_size)
         self._prefix = self.header[7:14]
@@ -86,7 +96,7 @@ class EncryptedFileWriter:
             self._tmp.unlink(missing_ok=True)
 
 
-def read_chunks(path: Path, cipher: FieldCipher) -> Iterator[bytes]:
+def read_chunks(path: Path, cipher: FileKeys) -> Iterator[bytes]:
     """Decrypt chunk by chunk; raises DecryptionError on any tampering, reordering or truncation."""
     with open(path, "rb") as f:
         header = f.read(HEADER.size)
@@ -95,9 +105,10 @@ def read_chunks(path: Path, cipher: FieldCipher) -> Iterator[bytes]:
         magic, version, key_id, prefix, chunk_size = HEADER.unpack(header)
         if magic != MAGIC or version != VERSION:
             raise DecryptionError(f"{path}: not a madoguchi encrypted file")
-        if key_id not in cipher.keyring.field_keys:
-            raise DecryptionError(f"{path}: field key {key_id} is not in the key folder")
-        aead = AESGCM(cipher.keyring.field_keys[key_id])
+        try:
+            aead = AESGCM(cipher.file_key(key_id))
+        except DecryptionError as exc:
+            raise DecryptionError(f"{path}: {exc}") from None
         index = 0
         block = f.read(chunk_size + TAG)
         while True:
@@ -112,7 +123,7 @@ def read_chunks(path: Path, cipher: FieldCipher) -> Iterator[bytes]:
             block, index = following, index + 1
 
 
-def read_file(path: Path, cipher: FieldCipher) -> bytes:
+def read_file(path: Path, cipher: FileKeys) -> bytes:
     return b"".join(read_chunks(path, cipher))
 
 

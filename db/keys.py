@@ -4,6 +4,8 @@ Layout of key_dir (mode 0700, every file 0600, owned by the service user):
     database.key        32 random bytes, hex: the SQLCipher raw key
     index.key           32 random bytes, hex: HMAC key for blind indexes (phone look-ups)
     field-0001.key ...  32 random bytes, hex: AES-256-GCM keys; the highest number is current
+    backup-0001.key ... 32 random bytes, hex: the backups' AES-256-GCM keys (made by the first backup);
+                        the highest number is current
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import os
 import re
 import secrets
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DATABASE_KEY = "database.key"
 INDEX_KEY = "index.key"
 FIELD_KEY_RE = re.compile(r"^field-(\d{4})\.key$")
+BACKUP_KEY_RE = re.compile(r"^backup-(\d{4})\.key$")
 
 
 class KeyProblem(Exception):
@@ -29,6 +32,7 @@ class KeyRing:
     database_key: bytes
     index_key: bytes
     field_keys: dict[int, bytes]
+    backup_keys: dict[int, bytes] = field(default_factory=dict)
 
     @property
     def current_field_key_id(self) -> int:
@@ -86,17 +90,25 @@ def add_field_key(key_dir: Path) -> int:
     return next_id
 
 
+def add_backup_key(key_dir: Path) -> int:
+    """Create the next backup key, which becomes current. Returns its id."""
+    next_id = max(load_keyring(key_dir).backup_keys, default=0) + 1
+    write_private_file(key_dir / f"backup-{next_id:04d}.key", _new_key_text())
+    return next_id
+
+
 def load_keyring(key_dir: Path) -> KeyRing:
     if not key_dir.is_dir():
         raise KeyProblem(f"key folder {key_dir} does not exist (run `madoguchi init`, or set key_dir)")
-    field_keys = {}
+    field_keys, backup_keys = {}, {}
     for entry in key_dir.iterdir():
-        match = FIELD_KEY_RE.match(entry.name)
-        if match:
-            field_keys[int(match.group(1))] = _read_key(entry)
+        for pattern, keys in ((FIELD_KEY_RE, field_keys), (BACKUP_KEY_RE, backup_keys)):
+            match = pattern.match(entry.name)
+            if match:
+                keys[int(match.group(1))] = _read_key(entry)
     if not field_keys:
         raise KeyProblem(f"key folder {key_dir} has no field-NNNN.key file")
-    return KeyRing(_read_key(key_dir / DATABASE_KEY), _read_key(key_dir / INDEX_KEY), field_keys)
+    return KeyRing(_read_key(key_dir / DATABASE_KEY), _read_key(key_dir / INDEX_KEY), field_keys, backup_keys)
 
 
 def loose_permissions(key_dir: Path) -> list[str]:

@@ -34,6 +34,7 @@ def make_instance(root: Path, **overrides):
     """Keys, config and a migrated encrypted database under root; returns its settings."""
     root.mkdir(parents=True, exist_ok=True)
     config = root / "madoguchi.toml"
+    overrides.setdefault("backup_dir", str(root / "backups"))
     lines = [f'data_dir = "{root / "data"}"', f'key_dir = "{root / "keys"}"']
     lines += [f"{k} = {v!r}" if not isinstance(v, bool) else f"{k} = {str(v).lower()}" for k, v in overrides.items()]
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,5 +1,6 @@
-"""`madoguchi worker`: sends the outbox after commit, runs the daily jobs (reminders) and prunes expired
-sessions and rate-limit counters every ten minutes.
+"""`madoguchi worker`: sends the outbox after commit, runs the daily jobs (reminders; the nightly backup
+and drill in a child process, appliance/notify/nightly.py) and prunes expired sessions and rate-limit
+counters every ten minutes.
 
 A message is claimed (status 'sending', committed) before it is handed to the mail server or the SMS
 gateway, and marked sent after. A crash between the two leaves it 'sending'; the next start sends it
@@ -21,6 +22,7 @@ from pathlib import Path
 from appliance import clock, runtime
 from appliance.notify import DeliveryError, email, reminders, sms
 from appliance.notify.compose import Skip, compose
+from appliance.notify.nightly import Nightly
 from appliance.settings import Settings
 from db import audit, housekeeping
 from db.bookings import Actor
@@ -187,14 +189,17 @@ def run_once(senders: Senders, now: datetime.datetime) -> int:
     return len(ids)
 
 
-def run(stop: threading.Event, senders: Senders, now: Callable[[], datetime.datetime] = clock.now) -> None:
+def run(stop: threading.Event, senders: Senders, now: Callable[[], datetime.datetime] = clock.now,
+        nightly: Nightly | None = None) -> None:
     recovered = recover(now(), lease=datetime.timedelta(0))  # one worker: whatever was 'sending' died with it
     if recovered:
         log.warning("%s message(s) interrupted by the last stop will be sent again", recovered)
     log.info("worker started (email %s, SMS %s)", "on" if senders.email else "off", "on" if senders.sms else "off")
     next_prune = now()
+    nightly = nightly or Nightly()
     while not stop.is_set():
         try:
+            nightly.poll(now())
             if now() >= next_prune:
                 prune(now())
                 next_prune = now() + housekeeping.PRUNE_EVERY
@@ -204,4 +209,5 @@ def run(stop: threading.Event, senders: Senders, now: Callable[[], datetime.date
             log.warning("database busy; trying again")
         if not handled:
             stop.wait(POLL_SECONDS)
+    nightly.stop()
     log.info("worker stopped")

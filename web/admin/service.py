@@ -4,12 +4,14 @@ week grid, venue, reception window, question and notice edits. Never commits."""
 from __future__ import annotations
 
 import datetime
+import shutil
 from dataclasses import dataclass
 
 from peewee import fn
 from wtforms import SelectChoice
 
-from db import audit, normalize
+from appliance import runtime
+from db import audit, jobs, normalize
 from db.bookings import Actor, phone_index
 from db.models import Booking, EligibilityQuestion, ReceptionWindow, SiteNotice, Slot, Venue
 from db.slots import closed_day
@@ -193,3 +195,24 @@ def day_totals(day: datetime.date) -> list[VenueDay]:
                     .where(Slot.date == day, Booking.status == "attended").group_by(Slot.venue).tuples())
     return [VenueDay(v, seats[v.id]["slots"], seats[v.id]["capacity"], seats[v.id]["booked"],
                      attended.get(v.id, 0), seats[v.id]["closed"]) for v in venues() if v.id in seats]
+
+
+@dataclass(frozen=True)
+class BoxHealth:
+    """How the box is kept, for the administrators' home page."""
+
+    backup: jobs.Outcome | None
+    drill: jobs.Outcome | None
+    free_mb: int
+    min_free_mb: int
+    stale_before: datetime.datetime  # a job that last ran before this is overdue
+
+    def fine(self, outcome: jobs.Outcome | None) -> bool:
+        return outcome is not None and outcome.ok and outcome.finished_at >= self.stale_before
+
+
+def box_health(now: datetime.datetime) -> BoxHealth:
+    settings = runtime.settings()
+    return BoxHealth(jobs.last("backup"), jobs.last("backup_drill"),
+                     shutil.disk_usage(settings.data_dir).free // 2**20, settings.min_free_disk_mb,
+                     now - datetime.timedelta(hours=36))

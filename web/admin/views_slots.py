@@ -13,7 +13,7 @@ from db.connection import write_transaction
 from db.models import EligibilityQuestion, Slot, Venue
 from db.slots import CapacityBelowBooked, SlotRequestError, WeeklyTemplate
 from web.admin import service
-from web.admin.access import actor
+from web.admin.access import actor, current_user
 from web.admin.forms import (
     MESSAGES,
     ActionForm,
@@ -258,4 +258,5 @@ def home():
     """Today at every venue: seats booked of capacity, checked in, closed slots."""
     today = clock.today()
     rows = service.day_totals(today)
-    return render_template("admin/home.html", today=today, rows=rows)
+    health = service.box_health(clock.now()) if current_user().role == "admin" else None
+    return render_template("admin/home.html", today=today, rows=rows, health=health)

@@ -179,6 +179,7 @@ def test_worker_prunes_expired_sessions_as_it_runs(dummy_slot, senders):
     """The worker loop prunes at its start and every PRUNE_EVERY (as `madoguchi db prune` does)."""
     import threading
 
+    from appliance.notify.nightly import Nightly
     from db.models import WebSession
     WebSession.create(token_hash="x" * 64, data="{}", expires_at=NOW - datetime.timedelta(days=2), updated_at=NOW)
     stop, calls = threading.Event(), []
@@ -188,7 +189,7 @@ def test_worker_prunes_expired_sessions_as_it_runs(dummy_slot, senders):
         if len(calls) > 4:
             stop.set()
         return NOW
-    worker.run(stop, senders, now=clock)
+    worker.run(stop, senders, now=clock, nightly=Nightly(command=("true",)))
     assert WebSession.select().count() == 0
 
 

@@ -1,0 +1,82 @@
+"""SIGKILL `madoguchi backup run` and `backup restore` at random moments: the backups taken before stay
+whole, no cut-short archive passes for a backup, what a killed run left is cleared by the next prune,
+and a killed restore leaves no target, which the next restore completes."""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from db import crypto
+from db.connection import open_database
+from db.files import EncryptedFileWriter, file_sha256
+from tests.backup.test_service import REPO, Box
+from tests.conftest import process_globals_kept
+
+ROUNDS = 6
+
+
+def start(box: Box, *args: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MADOGUCHI_")}
+    return subprocess.Popen([sys.executable, "-m", "appliance", *args], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**env, "MADOGUCHI_CONFIG": str(box.config)})
+
+
+def kill_after(process: subprocess.Popen, delay: float) -> bool:
+    """SIGKILL after delay seconds unless it ended first; whether it was killed."""
+    deadline = time.monotonic() + delay
+    while time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.01)
+    killed = process.poll() is None
+    if killed:
+        os.kill(process.pid, signal.SIGKILL)
+    process.communicate()
+    return killed
+
+
+@pytest.mark.slow
+def test_sigkill_during_backup_and_restore(tmp_path):
+    box = Box(tmp_path / "box")
+    box.cli("demo", "--weeks", "1")
+    with process_globals_kept():  # 40 MB of recordings: a backup takes a while
+        open_database(box.settings)
+        for n in range(8):
+            with EncryptedFileWriter(box.settings.recordings_dir / f"call-{n}.wav.mdgf", crypto.cipher()) as out:
+                out.write(os.urandom(5 << 20))
+    began = time.monotonic()
+    box.cli("backup", "run")
+    took = time.monotonic() - began  # kills fall anywhere in a run: starting, snapshot, archive, manifest
+    [good] = box.backups()
+    seed = secrets.randbits(32)
+    rng = random.Random(seed)
+    killed = 0
+    for round_no in range(ROUNDS):
+        time.sleep(1.05)  # each run its own name
+        killed += kill_after(start(box, "backup", "run"), rng.uniform(0.1, took))
+        for b in box.backups():
+            if b.complete:  # listed as a backup: whole, to the byte
+                assert file_sha256(b.path) == b.sha256, f"seed {seed}, round {round_no}: {b.name}"
+    assert killed, f"seed {seed}: no run was killed (the backup is too quick for this test)"
+    box.cli("backup", "prune")
+    leftovers = [p.name for p in box.settings.backup_dir.iterdir() if p.name.startswith(".")]
+    assert leftovers == [], f"seed {seed}: {leftovers}"
+    assert "ok:" in box.cli("backup", "verify", good.name).stdout
+
+    target = tmp_path / "restored"
+    for _ in range(3):
+        if kill_after(start(box, "backup", "restore", good.name, "--to", str(target)), rng.uniform(0.1, took)):
+            assert not target.exists(), f"seed {seed}: a killed restore left {target}"
+            break
+        shutil.rmtree(target, ignore_errors=True)  # it finished before the kill: once more
+    box.cli("backup", "restore", good.name, "--to", str(target))
+    assert [p.name for p in target.parent.iterdir() if p.name.startswith(".restored.restoring-")] == []
+    assert (target / "recordings" / "call-7.wav.mdgf").read_bytes() == \
+        (box.settings.recordings_dir / "call-7.wav.mdgf").read_bytes()
