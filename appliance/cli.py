@@ -14,6 +14,7 @@ from appliance import clock, escrow_sheet, runtime
 from appliance.demo import create_demo_city
 from appliance.health import run_checks
 from appliance.settings import SettingsError, config_path, load_settings, render_toml
+from backup.handover import HandoverProblem
 from backup.service import BackupProblem
 from db import escrow, migrations
 from db.bookings import Actor, BookingError
@@ -21,6 +22,7 @@ from db.connection import Busy, DatabaseProblem, open_database, write_transactio
 from db.keys import KeyProblem, create_keys, write_private_file
 from db.models import Slot, StaffUser, Venue
 from db.rotation import rotate
+from db.signing import SignatureProblem
 from db.slots import (
     SlotRequestError,
     WeeklyTemplate,
@@ -34,7 +36,8 @@ from db.users import reset as reset_user
 from voice.asr.whisper import ModelProblem
 
 KNOWN_PROBLEMS = (SettingsError, KeyProblem, DatabaseProblem, SlotRequestError, UserError, BookingError, Busy,
-                  ModelProblem, BackupProblem, escrow.EscrowProblem)
+                  ModelProblem, BackupProblem, escrow.EscrowProblem,
+                  SignatureProblem, HandoverProblem)
 
 
 class MadoguchiGroup(click.Group):
@@ -501,12 +504,15 @@ def asr_transcribe(files):
                    f"\t{result.seconds:.2f} s")
 
 
-from appliance.cli_backup import backup  # noqa: E402  (the groups need main's helpers defined first)
+from appliance.cli_backup import backup, erase, export, purge  # noqa: E402  (the groups need main's helpers defined first)
 from appliance.cli_notify import mailcatcher, notify, usage, worker  # noqa: E402
 from appliance.cli_voice import voice  # noqa: E402
 
 main.add_command(voice)
 main.add_command(backup)
+main.add_command(purge)
+main.add_command(export)
+main.add_command(erase)
 for command in (worker, notify, usage, mailcatcher):
     main.add_command(command)
 

@@ -1,5 +1,8 @@
-"""`madoguchi backup ...`: take, list, verify and restore backups, the restore drill and retention, and
-`backup nightly`, which the worker starts at backup_time (each step's result kept in job_run)."""
+"""`madoguchi backup ...`: take, list, verify and restore backups, the restore drill and retention;
+`madoguchi purge ...`: the purge of personal data past its period and its signed reports;
+`madoguchi export all` and `madoguchi erase`: the hand-over at the end of a contract; and
+`backup nightly`, which the worker starts at backup_time: purge, backup, retention, drill (each step's
+outcome kept in job_run)."""
 
 from __future__ import annotations
 
@@ -10,8 +13,11 @@ from pathlib import Path
 import click
 
 from appliance import clock
-from backup import service
+from appliance.notify import mailcatcher
+from backup import handover, service
 from db import jobs
+from db import purge as purging
+from db.models import PurgeReport
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +111,15 @@ def backup_prune():
 
 @backup.command("nightly", hidden=True)
 def backup_nightly():
-    """Backup, retention and drill, as the worker runs them at backup_time."""
+    """Purge, backup, retention and drill, as the worker runs them at backup_time."""
     db = _cli()._open()
     settings = _cli()._settings()
     failed = False
+    try:
+        jobs.recorded("purge", lambda: _purge(settings, dry_run=False), clock.now, describe=_purged)
+    except Exception as exc:  # the backup still runs: it is what brings the box back
+        log.exception("nightly purge: %s", exc)
+        failed = True
     try:
         jobs.recorded("backup", lambda: service.run(settings, db, clock.now()), clock.now, describe=_taken)
         service.prune(settings, clock.now())
@@ -118,3 +129,105 @@ def backup_nightly():
         log.error("nightly backup: %s", exc)
         failed = True
     raise SystemExit(1 if failed else 0)
+
+
+def _purge(settings, *, dry_run: bool) -> dict:
+    done = purging.run(settings, clock.now(), dry_run=dry_run, mail_store=mailcatcher.folder(settings))
+    return purging.keep_report(done, settings)
+
+
+def _purged(report: dict) -> str:
+    return json.dumps({"removed": sum(report["removed"].values())})
+
+
+@click.group()
+def purge():
+    """Personal data past its period (purge_*_days, access_log_days), with signed reports."""
+
+
+@purge.command("run")
+@click.option("--dry-run", is_flag=True, help="Only count what would be removed (a report marked dry run).")
+def purge_run(dry_run):
+    """Remove personal data past its period now (the worker does it every night before the backup)."""
+    _cli()._open()
+    settings = _cli()._settings()
+    report = (_purge(settings, dry_run=True) if dry_run else
+              jobs.recorded("purge", lambda: _purge(settings, dry_run=False), clock.now, describe=_purged))
+    click.echo(("would remove" if dry_run else "removed") + ":")
+    for what, count in report["removed"].items():
+        click.echo(f"  {what:24} {count}")
+    click.echo(f"periods: {json.dumps(report['periods'], ensure_ascii=False)}")
+
+
+@purge.command("list")
+def purge_list():
+    """The kept purge reports, newest first."""
+    _cli()._open()
+    for row in PurgeReport.select().order_by(PurgeReport.id.desc()):
+        document = json.loads(row.document)
+        click.echo(f"{row.id:5} {row.made_at.astimezone(clock.TOKYO):%Y-%m-%d %H:%M} "
+                   f"{'dry run ' if row.dry_run else ''}{sum(document['removed'].values())} removed")
+
+
+@purge.command("report")
+@click.argument("report_id", type=int)
+def purge_report(report_id):
+    """Print a kept report as the signed JSON (give it to an auditor; `purge verify` checks it)."""
+    _cli()._open()
+    row = PurgeReport.get_or_none(PurgeReport.id == report_id)
+    if row is None:
+        raise click.ClickException(f"there is no purge report {report_id} (see `madoguchi purge list`)")
+    click.echo(row.document)
+
+
+@purge.command("verify")
+@click.argument("report", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def purge_verify(report):
+    """Check that a purge report (or an erasure certificate) is unaltered and signed by this box."""
+    settings = _cli()._settings()
+    document, ours = purging.verify_report(report.read_text(encoding="utf-8"), settings.key_dir)
+    signer = "this box" if ours else f"the key {document['public_key']} (this box has no signing key to compare)"
+    click.echo(f"ok: unaltered, signed by {signer}: {document.get('kind', 'report')}, "
+               f"made {document.get('made_at') or document.get('finished_at')}")
+
+
+@click.group("export")
+def export():
+    """Hand the city's data over."""
+
+
+@export.command("all")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--encoding", type=click.Choice(["utf-8", "shift_jis"]), default="utf-8", show_default=True)
+def export_all(folder, encoding):
+    """Every kind of data as CSV, recordings as WAV, a column guide and SHA256SUMS, into a new or empty FOLDER."""
+    _cli()._open()
+    settings = _cli()._settings()
+    done = handover.export_all(settings, folder, encoding, _cli().cli_actor(), clock.now())
+    click.echo(f"exported {len(done.tables)} tables ({sum(done.tables.values())} rows) and {done.recordings} "
+               f"recordings into {done.folder}")
+    for problem in done.problems:
+        click.echo(f"not exported: {problem}", err=True)
+
+
+@click.command("erase")
+@click.option("--confirm", is_flag=True, help="Required: this destroys the keys, the data and the backups.")
+@click.option("--certificate", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the signed erasure certificate (JSON), outside data_dir and backup_dir.")
+def erase(confirm, certificate):
+    """Destroy the keys (crypto-shredding), then overwrite and delete the data and the backups, and write a
+    signed certificate. Stop the appliance first; export what the city takes away before."""
+    if not confirm:
+        raise click.UsageError("erase destroys every key, the data and the backups: give --confirm")
+    settings = _cli()._settings()
+    resolved = certificate.resolve()
+    for folder in (settings.data_dir, settings.backup_dir, settings.key_dir):
+        if folder.resolve() in resolved.parents:
+            raise click.UsageError(f"the certificate must not be written inside {folder}: it would be erased")
+    if certificate.exists():
+        raise click.UsageError(f"{certificate} exists; give a new file name")
+    typed = click.prompt(f"type the city's name ({settings.city_name}) to erase everything")
+    signed = handover.erase(settings, typed, clock.now)
+    certificate.write_text(handover.certificate_text(signed), encoding="utf-8")
+    click.echo(f"erased: {len(signed['keys'])} keys, {signed['data_files']} data files, "
+               f"{len(signed['backups'])} backups; certificate: {certificate} (public key {signed['public_key']})")

@@ -35,14 +35,16 @@ class Finding:
 def kept_findings(settings, now: datetime.datetime) -> list[Finding]:
     """The last backup and drill (from job_run): a failure, or none within a day and a half, warns."""
     findings = []
-    for job, what in (("backup", "backup"), ("backup_drill", "restore drill")):
+    for job, what in (("backup", "backup"), ("backup_drill", "restore drill"), ("purge", "purge")):
         outcome = jobs.last(job)
         if outcome is None:
-            findings.append(Finding(False, what, "none yet (run `madoguchi backup run`, then `backup drill`)", False))
+            findings.append(Finding(False, what, f"none yet (the worker runs it at backup_time; by hand: "
+                                    f"`madoguchi {'purge run' if job == 'purge' else 'backup run'}`)", False))
             continue
         when = outcome.finished_at.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M")
         stale = now - outcome.finished_at > STALE
-        detail = (f"{when}: {outcome.detail.get('name', '')}" if outcome.ok
+        done = outcome.detail.get("name") or f"{outcome.detail.get('removed', 0)} removed"
+        detail = (f"{when}: {done}" if outcome.ok
                   else f"{when} FAILED: {outcome.detail.get('error', '')}")
         findings.append(Finding(outcome.ok and not stale, what, detail + (" (more than a day ago)" if stale else ""),
                                 False))

@@ -48,6 +48,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("backup_max_age_days", int, 90,
             "No backup is kept longer than this, whatever the counts say: personal data removed by the purge is "
             "gone from the backups at most this many days later."),
+    Setting("purge_booking_days", int, 90,
+            "A booking's personal fields (name, furigana, phone, email, birth date) are removed this many days "
+            "after its appointment; the row stays, anonymous, for the statistics."),
+    Setting("purge_recording_days", int, 90,
+            "Call recordings, transcripts and what each turn heard are removed this many days after the call."),
+    Setting("purge_caller_days", int, 180,
+            "Callers' numbers (the call log, the keys pressed, IVR SMS recipients) are removed this many days "
+            "after the call."),
+    Setting("access_log_days", int, 365, "The admin site's access log is kept this many days."),
     Setting("city_name", str, "デモ市", "The city's name as citizens see it."),
     Setting("help_phone", str, "0586-00-0000",
             "The city's help line, shown on every page and spoken when the bot cannot finish."),
@@ -310,6 +319,9 @@ def _check_notify(values: dict[str, Any]) -> None:
     for name in ("backup_keep_daily", "backup_keep_weekly", "backup_keep_monthly"):
         if values[name] < 0:
             raise SettingsError(f"{name} must be 0 or more, got {values[name]}")
+    for name in ("purge_booking_days", "purge_recording_days", "purge_caller_days", "access_log_days"):
+        if values[name] < 1:
+            raise SettingsError(f"{name} must be at least 1 (days), got {values[name]}")
     if values["backup_keep_daily"] < 1 or values["backup_max_age_days"] < 1:
         raise SettingsError("backup_keep_daily and backup_max_age_days must be at least 1: the newest backup is kept")
     for name in PRICE_SETTINGS:

@@ -18,7 +18,15 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from db.keys import BACKUP_KEY_RE, DATABASE_KEY, FIELD_KEY_RE, INDEX_KEY, load_keyring, write_private_file
+from db.keys import (
+    BACKUP_KEY_RE,
+    DATABASE_KEY,
+    FIELD_KEY_RE,
+    INDEX_KEY,
+    SIGNING_KEY,
+    load_keyring,
+    write_private_file,
+)
 
 MAGIC = b"MDGE"
 VERSION = 1
@@ -34,11 +42,14 @@ def _key(passphrase: str, salt: bytes) -> bytes:
     return Scrypt(salt=salt, length=32, n=2**15, r=8, p=1).derive(passphrase.encode("utf-8"))
 
 
+def is_key_file(name: str) -> bool:
+    return bool(name in (DATABASE_KEY, INDEX_KEY, SIGNING_KEY) or FIELD_KEY_RE.match(name) or BACKUP_KEY_RE.match(name))
+
+
 def key_files(key_dir: Path) -> dict[str, str]:
     """Every key of the folder: file name → its 64 hexadecimal characters (checked by loading them)."""
     load_keyring(key_dir)
-    names = [p.name for p in sorted(key_dir.iterdir())
-             if p.name in (DATABASE_KEY, INDEX_KEY) or FIELD_KEY_RE.match(p.name) or BACKUP_KEY_RE.match(p.name)]
+    names = [p.name for p in sorted(key_dir.iterdir()) if is_key_file(p.name)]
     return {name: (key_dir / name).read_text().strip() for name in names}
 
 
@@ -68,7 +79,7 @@ def install(keys: dict[str, str], key_dir: Path) -> list[str]:
     """Write the escrow's keys into key_dir (made 0700 when missing); a key already there must be the
     same (never overwritten). Returns the files written."""
     for name, text in keys.items():
-        if not (name in (DATABASE_KEY, INDEX_KEY) or FIELD_KEY_RE.match(name) or BACKUP_KEY_RE.match(name)):
+        if not is_key_file(name):
             raise EscrowProblem(f"the escrow holds {name!r}, which is no key file of madoguchi")
         existing = key_dir / name
         if existing.exists() and existing.read_text().strip() != text:

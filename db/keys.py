@@ -6,6 +6,7 @@ Layout of key_dir (mode 0700, every file 0600, owned by the service user):
     field-0001.key ...  32 random bytes, hex: AES-256-GCM keys; the highest number is current
     backup-0001.key ... 32 random bytes, hex: the backups' AES-256-GCM keys (made by the first backup);
                         the highest number is current
+    signing.key         32 random bytes, hex: the Ed25519 seed that signs purge reports (made when needed)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 DATABASE_KEY = "database.key"
 INDEX_KEY = "index.key"
+SIGNING_KEY = "signing.key"  # db/signing.py: Ed25519 seed of the purge reports' and certificates' signatures
 FIELD_KEY_RE = re.compile(r"^field-(\d{4})\.key$")
 BACKUP_KEY_RE = re.compile(r"^backup-(\d{4})\.key$")
 
@@ -56,11 +58,11 @@ def write_private_file(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def _new_key_text() -> bytes:
+def new_key_text() -> bytes:
     return (secrets.token_hex(32) + "\n").encode()
 
 
-def _read_key(path: Path) -> bytes:
+def read_key(path: Path) -> bytes:
     try:
         text = path.read_text().strip()
     except FileNotFoundError:
@@ -80,20 +82,20 @@ def create_keys(key_dir: Path) -> None:
         if (key_dir / name).exists():
             raise KeyProblem(f"key file {key_dir / name} already exists; refusing to overwrite it")
     for name in (DATABASE_KEY, INDEX_KEY, "field-0001.key"):
-        write_private_file(key_dir / name, _new_key_text())
+        write_private_file(key_dir / name, new_key_text())
 
 
 def add_field_key(key_dir: Path) -> int:
     """Create the next field key, which becomes current. Returns its id."""
     next_id = max(load_keyring(key_dir).field_keys) + 1
-    write_private_file(key_dir / f"field-{next_id:04d}.key", _new_key_text())
+    write_private_file(key_dir / f"field-{next_id:04d}.key", new_key_text())
     return next_id
 
 
 def add_backup_key(key_dir: Path) -> int:
     """Create the next backup key, which becomes current. Returns its id."""
     next_id = max(load_keyring(key_dir).backup_keys, default=0) + 1
-    write_private_file(key_dir / f"backup-{next_id:04d}.key", _new_key_text())
+    write_private_file(key_dir / f"backup-{next_id:04d}.key", new_key_text())
     return next_id
 
 
@@ -105,10 +107,10 @@ def load_keyring(key_dir: Path) -> KeyRing:
         for pattern, keys in ((FIELD_KEY_RE, field_keys), (BACKUP_KEY_RE, backup_keys)):
             match = pattern.match(entry.name)
             if match:
-                keys[int(match.group(1))] = _read_key(entry)
+                keys[int(match.group(1))] = read_key(entry)
     if not field_keys:
         raise KeyProblem(f"key folder {key_dir} has no field-NNNN.key file")
-    return KeyRing(_read_key(key_dir / DATABASE_KEY), _read_key(key_dir / INDEX_KEY), field_keys, backup_keys)
+    return KeyRing(read_key(key_dir / DATABASE_KEY), read_key(key_dir / INDEX_KEY), field_keys, backup_keys)
 
 
 def loose_permissions(key_dir: Path) -> list[str]:

@@ -423,7 +423,15 @@ class PromptText(BaseModel):
     updated_by = peewee.TextField(default="")
 
 
+class PurgeReport(BaseModel):
+    """A purge's signed report (db/purge.py), kept as the JSON that was signed."""
+
+    made_at = TimestampField()
+    dry_run = peewee.BooleanField(default=False)
+    document = peewee.TextField()
+
+
 ALL_MODELS = (Venue, Slot, ReceptionWindow, Booking, EligibilityQuestion, StaffUser, RecoveryCode, AuditLog,
               AccessLog, Outbox, WebSession, RateLimit, SiteNotice, PhoneLine, CallRecord, MessageText,
               Traffic, JobRun, CallTurn, PromptText, FlowVersion, Calendar,
-              TransferTarget, Extension, QueueEntry)
+              TransferTarget, Extension, QueueEntry, PurgeReport)

@@ -253,3 +253,16 @@ def test_a_new_box_comes_back_from_a_backup_and_the_key_escrow_alone(box, tmp_pa
     assert "ok   integrity" in cli(config, "check", ok=None).stdout
     restored, source = every_row(box, new / "data" / "madoguchi.db"), every_row(box, box.settings.database_path)
     assert restored["booking"] == source["booking"] and restored["staff_user"] == source["staff_user"]
+
+
+def test_the_nightly_job_purges_backs_up_and_drills_and_keeps_each_outcome(box):
+    """What the worker starts at backup_time: purge first (so no backup holds what is past its
+    period), then the backup, retention and the drill; `madoguchi check` then warns about nothing."""
+    newest_before = box.backups()[-1].name
+    time.sleep(1.1)
+    box.cli("backup", "nightly")
+    assert box.backups()[-1].name != newest_before
+    outcomes = {job: json.loads(text)["ok"] for job, text in box.sql("SELECT job, result FROM job_run")}
+    assert outcomes == {"purge": True, "backup": True, "backup_drill": True}
+    checked = box.cli("check", ok=None).stdout
+    assert "ok   backup" in checked and "ok   restore drill" in checked and "ok   purge" in checked

@@ -82,6 +82,8 @@ RULES = [
     ("/messages", "messages", views_notify.problems, GET, "staff", False),
     ("/messages/<int:message_id>/resend", "message_resend", views_notify.message_resend, POST, "staff", False),
     ("/usage", "usage", views_notify.usage_page, GET, "admin", False),
+    ("/purge-reports", "purge_reports", views_notify.purge_reports, GET, "admin", False),
+    ("/purge-reports/<int:report_id>.json", "purge_report_json", views_notify.purge_report_json, GET, "admin", False),
     ("/usage/statement.pdf", "usage_pdf", views_notify.usage_pdf, GET, "admin", False),
     ("/usage/statement.csv", "usage_csv", views_notify.usage_csv, GET, "admin", False),
     ("/texts", "texts", views_reports.texts_index, GET, "admin", False),

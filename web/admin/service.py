@@ -203,6 +203,7 @@ class BoxHealth:
 
     backup: jobs.Outcome | None
     drill: jobs.Outcome | None
+    purge: jobs.Outcome | None
     free_mb: int
     min_free_mb: int
     stale_before: datetime.datetime  # a job that last ran before this is overdue
@@ -213,6 +214,6 @@ class BoxHealth:
 
 def box_health(now: datetime.datetime) -> BoxHealth:
     settings = runtime.settings()
-    return BoxHealth(jobs.last("backup"), jobs.last("backup_drill"),
+    return BoxHealth(jobs.last("backup"), jobs.last("backup_drill"), jobs.last("purge"),
                      shutil.disk_usage(settings.data_dir).free // 2**20, settings.min_free_disk_mb,
                      now - datetime.timedelta(hours=36))

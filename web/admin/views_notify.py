@@ -1,7 +1,9 @@
-"""Notifications on the admin site: messages that could not be sent (with resend), and the month's
-usage statement (screen, PDF, CSV)."""
+"""Notifications on the admin site: messages that could not be sent (with resend), the month's usage
+statement (screen, PDF, CSV), and the purge's signed reports."""
 
 from __future__ import annotations
+
+import json
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
@@ -10,7 +12,7 @@ from appliance.notify import usage
 from appliance.notify.compose import LABELS
 from appliance.notify.worker import resend
 from db.connection import write_transaction
-from db.models import Booking, Outbox
+from db.models import Booking, Outbox, PurgeReport
 from web.admin import printing
 from web.admin.access import actor, current_user, safe_next
 from web.admin.forms import MESSAGES, ActionForm
@@ -68,3 +70,16 @@ def usage_csv():
     _, columns, rows = tables[0]
     return download(printing.table_csv(columns, rows, encoding), f"usage-{year}-{month:02d}-{encoding}.csv",
                     csv_type(encoding))
+
+
+def purge_reports():
+    """The purge's signed reports, newest first (what was removed, from which periods, when)."""
+    rows = list(PurgeReport.select().order_by(PurgeReport.id.desc()).limit(200))
+    reports = [(row, json.loads(row.document)) for row in rows]
+    return render_template("admin/purge_reports.html", reports=reports)
+
+
+def purge_report_json(report_id: int):
+    row = PurgeReport.get_or_none(PurgeReport.id == report_id) or abort(404)
+    return download(row.document.encode("utf-8"), f"purge-report-{row.made_at.astimezone(clock.TOKYO):%Y%m%d-%H%M}-{row.id}.json",
+                    "application/json")
