@@ -303,6 +303,34 @@ def keys_import(file, typed):
     click.echo(f"{len(written)} key(s) written to {settings.key_dir}: {', '.join(written) or 'none (all were there)'}")
 
 
+@main.group("audit")
+def audit_group():
+    """The audit log's tamper-evident chain."""
+
+
+@audit_group.command("verify")
+@click.option("--backup", "backup_name", help="Also check that the chain still holds the head this backup recorded.")
+def audit_verify(backup_name):
+    """Recompute every link of the audit log's chain: the first row changed, removed or slipped in is named."""
+    from backup import service
+    from db import audit
+    settings = _settings()
+    _open()
+    checked = audit.verify()
+    if checked.broken_at is not None:
+        raise click.ClickException(f"the audit log's chain breaks at row {checked.broken_at}: that row, or the "
+                                   "one before it, was changed, removed or slipped in")
+    click.echo(f"ok: {checked.rows} rows ({checked.unchained} from before the chain), head {checked.head_id} "
+               f"{checked.head[:16]}")
+    if backup_name:
+        taken = service.find(settings, backup_name)
+        recorded = service.describe(taken).audit_head
+        if not audit.holds(recorded):
+            raise click.ClickException(f"row {recorded['id']}, the head when {taken.stem} was taken, is gone or "
+                                       "changed: rows were cut off the end of the audit log")
+        click.echo(f"ok: row {recorded.get('id')}, the head in {taken.stem}, is still there")
+
+
 @main.group()
 def slots():
     """30-minute slots."""

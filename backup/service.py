@@ -10,6 +10,7 @@ its NAME.json after it; a restore is extracted beside the target and renamed int
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import errno
 import hashlib
@@ -51,6 +52,7 @@ class Backup:
     size: int
     sha256: str
     counts: dict[str, int]
+    audit_head: dict = dataclasses.field(default_factory=dict)  # the audit chain's latest link in it
 
     @property
     def complete(self) -> bool:
@@ -118,10 +120,11 @@ def run(settings, db, now: datetime.datetime) -> Backup:
             for member, source in _sources(settings):
                 writer.add_file(member, source)
             writer.finish({"format": FORMAT, "created_at": now.isoformat(), "counts": checked.counts,
-                           "schema_version": checked.schema_version})
+                           "schema_version": checked.schema_version, "audit_head": checked.audit_head})
         sidecar = {"format": FORMAT, "name": name, "created_at": now.isoformat(), "size": path.stat().st_size,
                    "sha256": file_sha256(path), "key_id": keys.current_key_id, "counts": checked.counts,
-                   "schema_version": checked.schema_version, "members": len(writer.members)}
+                   "schema_version": checked.schema_version, "members": len(writer.members),
+                   "audit_head": checked.audit_head}
         write_private_file(folder / f"{name}.json", json.dumps(sidecar, ensure_ascii=False, indent=1).encode())
     except (OSError, peewee.DatabaseError) as exc:  # a full disk: OSError from files, DatabaseError from VACUUM INTO
         path.unlink(missing_ok=True)
@@ -130,17 +133,18 @@ def run(settings, db, now: datetime.datetime) -> Backup:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info("backup %s: %d bytes, %d files", name, sidecar["size"], sidecar["members"])
-    return _describe(path)
+    return describe(path)
 
 
-def _describe(path: Path) -> Backup:
+def describe(path: Path) -> Backup:
     name = path.name[:-len(SUFFIX)]
     try:
         sidecar = json.loads(path.with_name(f"{name}.json").read_text(encoding="utf-8"))
         created = datetime.datetime.fromisoformat(sidecar["created_at"])
     except (OSError, ValueError, KeyError):
         return Backup(name, path, None, path.stat().st_size, "", {})
-    return Backup(name, path, created, sidecar["size"], sidecar["sha256"], sidecar.get("counts", {}))
+    return Backup(name, path, created, sidecar["size"], sidecar["sha256"], sidecar.get("counts", {}),
+                  sidecar.get("audit_head", {}))
 
 
 def all_backups(settings) -> list[Backup]:
@@ -148,7 +152,7 @@ def all_backups(settings) -> list[Backup]:
     folder = settings.backup_dir
     if not folder.is_dir():
         return []
-    found = [_describe(path) for path in folder.glob(f"madoguchi-*{SUFFIX}") if path.is_file()]
+    found = [describe(path) for path in folder.glob(f"madoguchi-*{SUFFIX}") if path.is_file()]
     return sorted(found, key=lambda b: (b.created_at or datetime.datetime.min.replace(tzinfo=TOKYO), b.name))
 
 
@@ -172,7 +176,7 @@ def _read(path: Path, settings, extract_to: Path | None) -> Verified:
     """Decrypt the whole archive, check every member against the manifest and the database page by page;
     with extract_to, write every member there (the database as madoguchi.db)."""
     keys, keyring = _keys(settings)
-    described = _describe(path)
+    described = describe(path)
     intact = described.complete and described.size == path.stat().st_size and described.sha256 == file_sha256(path)
     if described.complete and not intact:
         raise BackupProblem(f"{path.name} is damaged: its SHA-256 differs from {described.name}.json")

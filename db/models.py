@@ -212,6 +212,7 @@ class AuditLog(BaseModel):
     object_id = peewee.TextField()
     details = peewee.TextField(default="{}")
     source = peewee.TextField(default="")
+    chain = peewee.TextField(default="")  # db/audit.py: the keyed link to the row before
 
 
 class Outbox(BaseModel):

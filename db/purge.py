@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance.clock import TOKYO
-from db import housekeeping, signing
+from db import audit, housekeeping, signing
 from db.connection import database, write_transaction
 from db.keys import SIGNING_KEY
 from db.models import AccessLog, Booking, CallRecord, CallTurn, Outbox, PurgeReport, Slot
@@ -48,7 +48,7 @@ class Purged:
     def document(self, city: str) -> dict:
         return {"kind": "madoguchi purge report", "city": city, "made_at": self.made_at.isoformat(),
                 "dry_run": self.dry_run, "periods": self.periods, "removed": self.counts,
-                "database": self.database}
+                "database": self.database, "audit_head": audit.head()}
 
 
 def cutoffs(settings, now: datetime.datetime) -> dict[str, datetime.datetime]:

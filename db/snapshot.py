@@ -6,7 +6,7 @@ writes a compact copy encrypted under the same database key."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import peewee
@@ -20,7 +20,8 @@ from db.keys import KeyRing
 class Checked:
     counts: dict[str, int]  # rows per table
     schema_version: int
-    problems: list[str]  # integrity_check and cipher_integrity_check findings; empty when sound
+    audit_head: dict  # the audit chain's latest link in the copy (db/audit.py)
+    problems: list[str] = field(default_factory=list)  # integrity_check and cipher_integrity_check findings
 
 
 def take(db: peewee.Database, target: Path) -> None:
@@ -41,7 +42,9 @@ def check(path: Path, keyring: KeyRing) -> Checked:
     try:
         problems = [row[0] for row in db.execute_sql("PRAGMA integrity_check").fetchall() if row[0] != "ok"]
         problems += [" ".join(map(str, row)) for row in db.execute_sql("PRAGMA cipher_integrity_check").fetchall()]
-        return Checked(table_counts(db), migrations.state(db).current, problems)
+        last = db.execute_sql("SELECT id, chain FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+        head = {"id": last[0], "chain": last[1]} if last else {"id": None, "chain": ""}
+        return Checked(table_counts(db), migrations.state(db).current, head, problems)
     except peewee.DatabaseError as exc:
         raise DatabaseProblem(f"{path}: {exc}") from None
     finally:

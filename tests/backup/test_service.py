@@ -266,3 +266,13 @@ def test_the_nightly_job_purges_backs_up_and_drills_and_keeps_each_outcome(box):
     assert outcomes == {"purge": True, "backup": True, "backup_drill": True}
     checked = box.cli("check", ok=None).stdout
     assert "ok   backup" in checked and "ok   restore drill" in checked and "ok   purge" in checked
+
+
+def test_the_audit_chain_verifies_and_still_holds_the_head_each_backup_recorded(box):
+    box.cli("user", "add", "kansa")  # an audited action
+    time.sleep(1.1)
+    box.cli("backup", "run")
+    newest = box.backups()[-1]
+    assert newest.audit_head.get("id") and len(newest.audit_head["chain"]) == 64
+    result = box.cli("audit", "verify", "--backup", newest.name)
+    assert "ok:" in result.stdout and f"the head in {newest.name}, is still there" in result.stdout
