@@ -218,9 +218,21 @@ def db_group():
 
 
 @db_group.command("migrate")
-def db_migrate():
-    """Apply pending schema migrations."""
+@click.option("--without-backup", is_flag=True, help="Migrate even when the backup before it cannot be taken.")
+def db_migrate(without_backup):
+    """Apply pending schema migrations, after a backup of the database as it is (an upgrade can be undone
+    by restoring it and installing the previous version)."""
+    from backup import service
+    settings = _settings()
     db = _open(require_current_schema=False)
+    if migrations.state(db).pending and not without_backup:
+        try:
+            settings.backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            taken = service.run(settings, db, clock.now())
+        except (OSError, BackupProblem) as exc:
+            raise click.ClickException(f"no backup before the migration ({exc}); fix that, or run "
+                                       "`madoguchi db migrate --without-backup`") from None
+        click.echo(f"backed up before migrating: {taken.name}")
     applied = migrations.migrate(db)
     for m in applied:
         click.echo(f"applied {m.version:04d}_{m.name}")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from appliance import clock
+from appliance import clock, runtime
 from appliance.notify import mailcatcher
 from backup import handover, service
 from db import jobs
@@ -111,10 +111,12 @@ def backup_prune():
 
 @backup.command("nightly", hidden=True)
 def backup_nightly():
-    """Purge, backup, retention and drill, as the worker runs them at backup_time."""
+    """Log rotation, purge, backup, retention and drill, as the worker runs them at backup_time."""
     db = _cli()._open()
     settings = _cli()._settings()
     failed = False
+    for line in runtime.rotate_logs(settings, clock.now()):
+        log.info("logs: %s", line)
     try:
         jobs.recorded("purge", lambda: _purge(settings, dry_run=False), clock.now, describe=_purged)
     except Exception as exc:  # the backup still runs: it is what brings the box back

@@ -69,6 +69,7 @@ SETTINGS: tuple[Setting, ...] = (
             "before the appointment date."),
     Setting("min_free_disk_mb", int, 1024,
             "`madoguchi check` fails when the data folder's disk has less free space than this."),
+    Setting("log_keep_days", int, 90, "Rotated log files (one a night, gzipped) are kept this many days."),
     Setting("log_level", str, "INFO", "Log level: DEBUG, INFO, WARNING or ERROR. Logs never contain PII."),
     Setting("public_bind", str, "127.0.0.1:8080", "Address:port of the public booking site (gunicorn)."),
     Setting("admin_bind", str, "127.0.0.1:8081", "Address:port of the staff admin site (gunicorn)."),

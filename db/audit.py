@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 
 from db import crypto
-from db.connection import database
+from db.connection import database, write_transaction
 from db.models import AuditLog
 
 CONTENT = ("at", "actor", "action", "object_type", "object_id", "details", "source")
@@ -51,8 +51,11 @@ def _previous() -> str:
 
 def record(actor: str, action: str, obj: str, object_id: object, now: datetime.datetime, *,
            source: str = "", **details: object) -> AuditLog:
-    """One row per action, inside the caller's write transaction (which orders the chain). `details`
-    must hold ids, counts and codes only, never personal data."""
+    """One row per action, inside the caller's write transaction (which orders the chain; a call
+    outside one gets its own). `details` must hold ids, counts and codes only, never personal data."""
+    if not database.in_transaction():
+        with write_transaction():
+            return record(actor, action, obj, object_id, now, source=source, **details)
     text = json.dumps(details, ensure_ascii=False, sort_keys=True, default=str)
     content = (AuditLog.at.db_value(now), actor, action, obj, str(object_id), text, source)
     return AuditLog.create(at=now, actor=actor, action=action, object_type=obj, object_id=str(object_id),

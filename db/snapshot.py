@@ -35,6 +35,14 @@ def table_counts(db: peewee.Database) -> dict[str, int]:
     return {name: db.execute_sql(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in names}
 
 
+def _audit_head(db: peewee.Database) -> dict:
+    try:
+        last = db.execute_sql("SELECT id, chain FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+    except peewee.OperationalError:  # a schema from before the chain (the backup an upgrade takes first)
+        return {"id": None, "chain": ""}
+    return {"id": last[0], "chain": last[1]} if last else {"id": None, "chain": ""}
+
+
 def check(path: Path, keyring: KeyRing) -> Checked:
     """Open a copy with the database key and check it page by page; DatabaseProblem when the key does
     not open it."""
@@ -42,8 +50,7 @@ def check(path: Path, keyring: KeyRing) -> Checked:
     try:
         problems = [row[0] for row in db.execute_sql("PRAGMA integrity_check").fetchall() if row[0] != "ok"]
         problems += [" ".join(map(str, row)) for row in db.execute_sql("PRAGMA cipher_integrity_check").fetchall()]
-        last = db.execute_sql("SELECT id, chain FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
-        head = {"id": last[0], "chain": last[1]} if last else {"id": None, "chain": ""}
+        head = _audit_head(db)
         return Checked(table_counts(db), migrations.state(db).current, head, problems)
     except peewee.DatabaseError as exc:
         raise DatabaseProblem(f"{path}: {exc}") from None

@@ -73,10 +73,12 @@ def state(db: peewee.Database) -> State:
                  [m for m in migrations if m.version > current])
 
 
-def migrate(db: peewee.Database) -> list[Migration]:
-    """Apply pending migrations, each in its own transaction; returns those applied."""
+def migrate(db: peewee.Database, up_to: int | None = None) -> list[Migration]:
+    """Apply pending migrations (up to version up_to), each in its own transaction; returns those applied."""
     applied = []
     for migration in state(db).pending:
+        if up_to is not None and migration.version > up_to:
+            break
         with db.atomic("IMMEDIATE"):
             _ensure_table(db)
             if current_version(db) >= migration.version:  # another process got there first

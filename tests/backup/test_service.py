@@ -276,3 +276,30 @@ def test_the_audit_chain_verifies_and_still_holds_the_head_each_backup_recorded(
     assert newest.audit_head.get("id") and len(newest.audit_head["chain"]) == 64
     result = box.cli("audit", "verify", "--backup", newest.name)
     assert "ok:" in result.stdout and f"the head in {newest.name}, is still there" in result.stdout
+
+
+def test_an_upgrade_backs_up_before_it_migrates_and_refuses_without_a_backup(tmp_path):
+    """`madoguchi db migrate` with migrations pending first backs the database up as it is (the older
+    schema, restorable with the older version); when no backup can be taken it migrates nothing."""
+    from db import migrations
+    from db.keys import create_keys
+    root = tmp_path / "old"
+    config = root / "madoguchi.toml"
+    root.mkdir()
+    config.write_text(f'data_dir = "{root / "data"}"\nkey_dir = "{root / "keys"}"\nbackup_dir = "{root / "nas"}"\n')
+    with process_globals_kept():
+        from appliance.settings import load_settings
+        settings = load_settings(config, environ={})
+        create_keys(settings.key_dir)
+        db = open_database(settings, create=True, require_current_schema=False)
+        previous = migrations.available()[-2].version
+        migrations.migrate(db, up_to=previous)
+        db.close()
+    (root / "nas").write_text("not a folder")
+    refused = cli(config, "db", "migrate", ok=False)
+    assert "no backup before the migration" in refused.stderr and "--without-backup" in refused.stderr
+    (root / "nas").unlink()
+    done = cli(config, "db", "migrate").stdout
+    assert "backed up before migrating: madoguchi-" in done and f"applied {previous + 1:04d}_" in done
+    name = done.split("backed up before migrating: ")[1].split()[0]
+    assert f"schema version {previous}," in cli(config, "backup", "verify", name).stdout
