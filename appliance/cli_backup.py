@@ -15,7 +15,7 @@ import click
 from appliance import clock, runtime
 from appliance.notify import mailcatcher
 from backup import handover, service
-from db import jobs
+from db import alerts, jobs
 from db import purge as purging
 from db.models import PurgeReport
 
@@ -117,19 +117,18 @@ def backup_nightly():
     failed = False
     for line in runtime.rotate_logs(settings, clock.now()):
         log.info("logs: %s", line)
-    try:
-        jobs.recorded("purge", lambda: _purge(settings, dry_run=False), clock.now, describe=_purged)
-    except Exception as exc:  # the backup still runs: it is what brings the box back
-        log.exception("nightly purge: %s", exc)
-        failed = True
-    try:
-        jobs.recorded("backup", lambda: service.run(settings, db, clock.now()), clock.now, describe=_taken)
-        service.prune(settings, clock.now())
-        jobs.recorded("backup_drill", lambda: service.drill(settings), clock.now,
-                      describe=lambda result: json.dumps({"name": result[0].name}))
-    except service.BackupProblem as exc:
-        log.error("nightly backup: %s", exc)
-        failed = True
+    steps = (("purge", lambda: _purge(settings, dry_run=False), _purged),
+             ("backup", lambda: service.run(settings, db, clock.now()), _taken),
+             ("backup_drill", lambda: service.drill(settings), lambda result: json.dumps({"name": result[0].name})))
+    for job, action, describe in steps:  # each runs even when the one before failed: the backup above all
+        try:
+            jobs.recorded(job, action, clock.now, describe=describe)
+        except Exception as exc:
+            log.exception("nightly %s failed", job)
+            alerts.raise_alert(f"{job}_failed", str(exc) or type(exc).__name__, clock.now())
+            failed = True
+        if job == "backup":
+            service.prune(settings, clock.now())
     raise SystemExit(1 if failed else 0)
 
 

@@ -38,6 +38,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Folder holding the encrypted database, recordings and logs (owned by the service user)."),
     Setting("key_dir", Path, Path("/etc/madoguchi/keys"),
             "Folder holding the key files (mode 0700, files 0600). Never inside data_dir's backups."),
+    Setting("alert_email", str, "",
+            "Comma-separated addresses of the administrators who get an email when the nightly backup, drill or "
+            "purge fails, the disk runs low, or a voice process keeps restarting (through smtp_host)."),
     Setting("backup_dir", Path, Path("/var/backups/madoguchi"),
             "Folder the encrypted backups are written to: a mounted NAS or USB disk, not the data folder's disk."),
     Setting("backup_time", str, "02:30", "When the nightly backup and its restore drill run (HH:MM, Tokyo time)."),

@@ -16,11 +16,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from voice import dispatcher
+from db import alerts
+from voice import calllog, dispatcher
 
 log = logging.getLogger(__name__)
 
 RESTART_PAUSE_S = 2.0
+RESTARTS_ALERT, RESTARTS_WINDOW_S = 3, 600.0  # a child exiting this often keeps restarting: alert
 READY_TIMEOUT_S = 120.0
 
 
@@ -32,6 +34,7 @@ class Child:
     process: subprocess.Popen | None = None
     started_at: float = 0.0
     restarts: int = 0
+    exits: list[float] = field(default_factory=list)  # when it last exited (monotonic), for the alert
     next_start: float = 0.0
     stop_order: int = 1
     after_others: bool = False  # started only once every other child is ready
@@ -100,6 +103,9 @@ class Engine:
                               child.process.returncode, RESTART_PAUSE_S)
                     child.process, child.next_start = None, now + RESTART_PAUSE_S
                     child.restarts += 1
+                    child.exits = [t for t in child.exits if now - t < RESTARTS_WINDOW_S] + [now]
+                    if len(child.exits) >= RESTARTS_ALERT:
+                        self._alert(child)
                 elif (child.process is None and now >= child.next_start and self.running
                       and not (child.after_others and not all(c.ready for c in self.children if c is not child))):
                     child.start()
@@ -114,6 +120,14 @@ class Engine:
                 was_ready = ready
         self.shutdown()
         return 0
+
+    def _alert(self, child: Child) -> None:
+        """Mail the administrators (db/alerts.py: once a day); a database problem must not stop the engine."""
+        try:
+            alerts.raise_alert("process_restarting", f"{child.name}: {len(child.exits)} times in "
+                               f"{RESTARTS_WINDOW_S // 60:.0f} minutes", calllog.now())
+        except Exception:
+            log.exception("the alert about %s could not be queued", child.name)
 
     def _stop(self, signum, frame) -> None:
         self.running = False

@@ -69,6 +69,11 @@ def values(booking: Booking, now: datetime.datetime) -> dict[str, str]:
 
 def compose(message: Outbox, now: datetime.datetime) -> Composed:
     """The filled text and the address; Skip when there is nothing (left) to send."""
+    if message.event == "alert":  # to an administrator: the subject, then the text
+        if not message.recipient:
+            raise Skip("purged")
+        subject, _, body = message.body.partition("\n")
+        return Composed("email", message.recipient, subject, body)
     if message.event == "ivr_sms":  # a phone line's text, as staff wrote it, to the number the caller gave
         if not message.recipient:
             raise Skip("purged")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from appliance.notify import DeliveryError, email, reminders, sms
 from appliance.notify.compose import Skip, compose
 from appliance.notify.nightly import Nightly
 from appliance.settings import Settings
-from db import audit, housekeeping
+from db import alerts, audit, housekeeping
 from db.bookings import Actor
 from db.connection import Busy, database, write_transaction
 from db.models import Outbox
@@ -173,6 +174,11 @@ def record_receipt(receipt: sms.Receipt, now: datetime.datetime) -> bool:
 
 
 def prune(now: datetime.datetime) -> housekeeping.Pruned:
+    settings = runtime.settings()
+    free_mb = shutil.disk_usage(settings.data_dir).free // 2**20
+    if free_mb < settings.min_free_disk_mb:  # checked as often as the pruning; mailed once a day
+        alerts.raise_alert("disk_low", f"{free_mb} MB free in {settings.data_dir} (below {settings.min_free_disk_mb} MB)",
+                           now)
     with write_transaction():
         pruned = housekeeping.prune(now)
     if pruned.sessions or pruned.rate_limits:

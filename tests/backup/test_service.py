@@ -303,3 +303,17 @@ def test_an_upgrade_backs_up_before_it_migrates_and_refuses_without_a_backup(tmp
     assert "backed up before migrating: madoguchi-" in done and f"applied {previous + 1:04d}_" in done
     name = done.split("backed up before migrating: ")[1].split()[0]
     assert f"schema version {previous}," in cli(config, "backup", "verify", name).stdout
+
+
+def test_a_failed_nightly_backup_is_kept_mailed_and_the_other_steps_still_run(box, tmp_path):
+    """The NAS is not mounted: the purge still runs, the backup and the drill fail with the cause kept
+    in job_run, an alert for each is queued to the administrators, and the command exits 1."""
+    config = tmp_path / "nas-gone.toml"
+    lines = [line for line in box.config.read_text().splitlines() if not line.startswith("backup_dir")]
+    config.write_text("\n".join([*lines, f'backup_dir = "{tmp_path / "unmounted"}"',
+                                  'alert_email = "kanri@city.example.lg.jp"']) + "\n", encoding="utf-8")
+    cli(config, "backup", "nightly", ok=False)
+    outcomes = {job: json.loads(text) for job, text in box.sql("SELECT job, result FROM job_run")}
+    assert outcomes["purge"]["ok"] and not outcomes["backup"]["ok"] and "is the NAS" in outcomes["backup"]["error"]
+    keys = {key.rsplit(":", 2)[0] for (key,) in box.sql("SELECT idempotency_key FROM outbox WHERE event = 'alert'")}
+    assert keys == {"alert:backup_failed", "alert:backup_drill_failed"}

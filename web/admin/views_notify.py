@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from peewee import JOIN
 
 from appliance import clock
 from appliance.notify import usage
@@ -23,7 +24,7 @@ PROBLEMS = ("dead", "failed", "skipped")
 
 
 def problems():
-    rows = list(Outbox.select(Outbox, Booking).join(Booking)
+    rows = list(Outbox.select(Outbox, Booking).join(Booking, JOIN.LEFT_OUTER)  # IVR SMS and alerts have none
                 .where(Outbox.status.in_(PROBLEMS)).order_by(Outbox.id.desc()).limit(500))
     return render_template("admin/messages.html", rows=rows, action=ActionForm(), reasons=LABELS["reason"])
 
