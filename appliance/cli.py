@@ -315,6 +315,24 @@ def keys_import(file, typed):
     click.echo(f"{len(written)} key(s) written to {settings.key_dir}: {', '.join(written) or 'none (all were there)'}")
 
 
+@main.group("metrics")
+def metrics_group():
+    """The admin site's /metrics for Prometheus."""
+
+
+@metrics_group.command("token")
+def metrics_token():
+    """Make a new bearer token for /metrics (key_dir/metrics.token; the old one stops working) and print it
+    for the scraper's configuration (bearer_token)."""
+    import secrets
+
+    from web.admin.access import METRICS_TOKEN
+    settings = _settings()
+    token = secrets.token_urlsafe(32)
+    write_private_file(settings.key_dir / METRICS_TOKEN, (token + "\n").encode())
+    click.echo(f"{token}\n(the admin site's /metrics answers to it: Authorization: Bearer <token>)")
+
+
 @main.group("audit")
 def audit_group():
     """The audit log's tamper-evident chain."""

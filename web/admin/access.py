@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import hmac
 import ipaddress
 import logging
 
@@ -99,9 +100,12 @@ def recently_authenticated() -> bool:
 
 
 def guard(view, role: str | None, sensitive: bool = False):
-    """Wrap a view with its declared access: None (sign-in pages), or the least role that may use it."""
+    """Wrap a view with its declared access: None (sign-in pages), "token" (a machine with the bearer
+    token of key_dir/metrics.token: the Prometheus scraper), or the least role that may use it."""
     if role is None:
         return view
+    if role == "token":
+        return _token_guard(view)
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
@@ -113,6 +117,22 @@ def guard(view, role: str | None, sensitive: bool = False):
         if sensitive and not recently_authenticated():
             target = request.full_path if request.method == "GET" else (request.referrer or url_for("admin.home"))
             return redirect(url_for("admin.reauth", next=target))
+        return view(*args, **kwargs)
+    return wrapper
+
+
+METRICS_TOKEN = "metrics.token"
+
+
+def _token_guard(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        path = runtime.settings().key_dir / METRICS_TOKEN
+        if not path.is_file():
+            abort(404)  # not switched on (`madoguchi metrics token`)
+        offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not offered or not hmac.compare_digest(offered.encode(), path.read_text().strip().encode()):
+            abort(401)
         return view(*args, **kwargs)
     return wrapper
 

@@ -1,6 +1,6 @@
 """URL rules of the staff admin site, each with the least role that may use it, all in one place.
 
-Role None: the sign-in pages. "viewer" reads; "staff" runs the counter (bookings, slots, lists);
+Role None: the sign-in pages; "token": /metrics, for a scraper holding key_dir/metrics.token. "viewer" reads; "staff" runs the counter (bookings, slots, lists);
 "flows" is staff made flow editors (`madoguchi user flows`), who also edit, simulate and publish the
 lines' IVR flows; "admin" also edits venues, texts, phone prompts and lines, settings and staff accounts, reads the logs and books over capacity. GET pages that
 change nothing are open to viewers; every POST needs staff or more (the account pages aside).
@@ -14,6 +14,7 @@ from flask import Blueprint
 
 from web.admin import (
     access,
+    metrics,
     views_account,
     views_bookings,
     views_calls,
@@ -37,6 +38,7 @@ RULES = [
     ("/login/enrol", "login_enrol", views_account.login_enrol, BOTH, None, False),
     ("/login/recovery-codes", "login_codes", views_account.login_codes, BOTH, None, False),
     ("/logout", "logout", views_account.logout, POST, None, False),
+    ("/metrics", "metrics", metrics.metrics, GET, "token", False),  # Prometheus, with key_dir/metrics.token
     ("/reauth", "reauth", views_account.reauth, BOTH, "viewer", False),
     ("/account", "account", views_account.account, GET, "viewer", False),
     ("/account/password", "account_password", views_account.account_password, POST, "viewer", False),
