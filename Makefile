@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # and what the tests add (Debian's chromium for the browser tests, poppler-utils to read printed PDFs,
 # npm for axe-core unless a node install has one).
 APT_RUN := python3 python3-venv ca-certificates kamailio fonts-ipaexfont fonts-ipamj-mincho fonts-symbola
-APT_TEST := $(APT_RUN) sip-tester chromium poppler-utils $(shell command -v npm >/dev/null 2>&1 || echo npm)
+APT_TEST := $(APT_RUN) sip-tester chromium poppler-utils nginx-light $(shell command -v npm >/dev/null 2>&1 || echo npm)
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 
 .PHONY: run test bench lint clean-demo install

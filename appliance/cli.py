@@ -315,6 +315,22 @@ def keys_import(file, typed):
     click.echo(f"{len(written)} key(s) written to {settings.key_dir}: {', '.join(written) or 'none (all were there)'}")
 
 
+@main.group("tls")
+def tls_group():
+    """Certificates for the nginx in front of the sites."""
+
+
+@tls_group.command("self-signed")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--host", "hosts", multiple=True, help="A name or address the sites are reached by (repeatable).")
+def tls_self_signed(folder, hosts):
+    """Make public.crt/.key and admin.crt/.key in FOLDER where missing (a city's own are never replaced):
+    a self-signed start until the city's certificates are put there."""
+    from appliance import tls
+    made = tls.self_signed(folder, list(hosts) or ["localhost", "127.0.0.1"], clock.now())
+    click.echo(f"made {', '.join(made)} in {folder}" if made else f"{folder} has its certificates already")
+
+
 @main.group("metrics")
 def metrics_group():
     """The admin site's /metrics for Prometheus."""

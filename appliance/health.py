@@ -9,11 +9,12 @@ import platform
 import shutil
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 import peewee
 from sqlcipher3 import dbapi2 as sqlcipher
 
-from appliance import clock
+from appliance import clock, tls
 from appliance.clock import TOKYO
 from db import jobs, migrations
 from db.connection import DatabaseProblem, open_database
@@ -30,6 +31,18 @@ class Finding:
     what: str
     detail: str
     blocking: bool = True  # a failure stops the start (ExecStartPre); False: a warning
+
+
+def certificate_findings(settings, now: datetime.datetime) -> list[Finding]:
+    """The TLS certificates nginx serves (tls_cert_dir): a warning 30 days before one expires."""
+    if not settings.tls_cert_dir:
+        return []
+    found = []
+    for site, until in tls.expiries(Path(settings.tls_cert_dir)).items():
+        left = until - now
+        found.append(Finding(left > datetime.timedelta(days=30), f"certificate {site}",
+                             f"valid until {until.astimezone(TOKYO):%Y-%m-%d} ({left.days} days)", False))
+    return found
 
 
 def kept_findings(settings, now: datetime.datetime) -> list[Finding]:
@@ -83,6 +96,7 @@ def run_checks(settings) -> list[Finding]:
         add(journal == "wal" and sync == 2, "pragmas", f"journal_mode={journal} synchronous={sync}")
         if not state.pending:
             findings += kept_findings(settings, clock.now())
+            findings += certificate_findings(settings, clock.now())
             stale = rows_under_old_keys(keyring.current_field_key_id)
             add(True, "field keys", f"current key {keyring.current_field_key_id}"
                 + (f"; {stale} row(s) still under older keys: run `madoguchi keys rotate`" if stale else ""))

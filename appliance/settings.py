@@ -41,6 +41,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("alert_email", str, "",
             "Comma-separated addresses of the administrators who get an email when the nightly backup, drill or "
             "purge fails, the disk runs low, or a voice process keeps restarting (through smtp_host)."),
+    Setting("tls_cert_dir", str, "",
+            "Folder of the TLS certificates nginx serves (public.crt, admin.crt): `madoguchi check` warns 30 days "
+            "before one expires. Empty: not checked."),
     Setting("backup_dir", Path, Path("/var/backups/madoguchi"),
             "Folder the encrypted backups are written to: a mounted NAS or USB disk, not the data folder's disk."),
     Setting("backup_time", str, "02:30", "When the nightly backup and its restore drill run (HH:MM, Tokyo time)."),

@@ -6,6 +6,7 @@ madoguchi=/opt/madoguchi/.venv/bin/madoguchi
 if [ ! -f "$MADOGUCHI_CONFIG" ]; then
     "$madoguchi" init
 fi
+"$madoguchi" tls self-signed /etc/madoguchi/certs   # only where the city put no certificates
 "$madoguchi" db migrate
 "$madoguchi" models setup
 "$madoguchi" check
