@@ -80,3 +80,56 @@ def test_sigkill_during_backup_and_restore(tmp_path):
     assert [p.name for p in target.parent.iterdir() if p.name.startswith(".restored.restoring-")] == []
     assert (target / "recordings" / "call-7.wav.mdgf").read_bytes() == \
         (box.settings.recordings_dir / "call-7.wav.mdgf").read_bytes()
+
+
+@pytest.mark.slow
+def test_sigkill_during_purge_leaves_whole_rows_and_a_rerun_finishes_it(tmp_path):
+    """A purge killed ever later until one finishes: after each kill every booking is either whole or
+    wholly anonymous and the store passes integrity_check; at least one kill lands halfway; the next
+    run removes everything past its period (files and rows)."""
+    import datetime
+
+    from db.connection import connect, write_transaction
+    from db.keys import load_keyring
+    from db.models import Booking, CallRecord, Slot, Venue
+    box = Box(tmp_path / "box")
+    now = datetime.datetime.now(datetime.UTC)
+    with process_globals_kept():
+        open_database(box.settings)
+        with write_transaction():
+            venue = Venue.create(slug="old", name="旧会場", kana="キュウカイジョウ")
+            slot = Slot.create(venue=venue, date=(now - datetime.timedelta(days=200)).date(),
+                               start=datetime.time(10), capacity=9999)
+            for first in range(0, 20000, 1000):
+                Booking.insert_many([{"number": f"{20000000 + n}", "slot": slot, "status": "confirmed",
+                                      "channel": "web", "counted_as": "web", "name": f"市民 {n}号", "kana": "シミン",
+                                      "phone": f"080{n:08d}", "phone_index": f"i{n}", "created_at": now,
+                                      "updated_at": now} for n in range(first, first + 1000)]).execute()
+            for n in range(300):
+                name = f"old/call-{n}.ulaw.mdgf"
+                with EncryptedFileWriter(box.settings.recordings_dir / name, crypto.cipher()) as out:
+                    out.write(os.urandom(4000))
+                CallRecord.create(sip_call_id=f"old-{n}", did="0586000001", caller="09011112222", worker=0,
+                                  started_at=now - datetime.timedelta(days=200),
+                                  ended_at=now - datetime.timedelta(days=200), recording=name)
+    keyring = load_keyring(box.settings.key_dir)
+    partial = 0  # kills that left the purge halfway: some bookings anonymous, some not yet
+    for step in range(30):  # ever later kills, until a run gets to the end
+        kill_after(start(box, "purge", "run"), 0.4 + 0.1 * step)
+        db = connect(box.settings.database_path, keyring, 5000)
+        try:
+            assert db.execute_sql("PRAGMA integrity_check").fetchall() == [("ok",)]
+            halves = db.execute_sql("SELECT count(*) FROM booking WHERE (name IS NULL) != (phone IS NULL) "
+                                    "OR (name IS NULL) != (phone_index IS NULL)").fetchone()[0]
+            assert halves == 0, f"{halves} half-purged bookings"
+            left = db.execute_sql("SELECT count(*) FROM booking WHERE name IS NOT NULL").fetchone()[0]
+        finally:
+            db.close()
+        partial += 0 < left < 20000
+        if left == 0:
+            break
+    assert partial, "no kill landed while the purge was under way: the test proved nothing"
+    box.cli("purge", "run")
+    assert box.sql("SELECT count(*) FROM booking WHERE name IS NOT NULL OR phone IS NOT NULL") == [(0,)]
+    assert box.sql("SELECT count(*) FROM call_record WHERE recording != '' OR caller IS NOT NULL") == [(0,)]
+    assert not [p for p in box.settings.recordings_dir.rglob("*") if p.is_file()]
