@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from appliance.settings import SETTINGS
 from db import audit, crypto, recordings, signing
 from db.bookings import Actor
 from db.connection import write_transaction
-from db.files import fsync_dir, read_file
+from db.files import FolderNotEmpty, read_file, write_folder
 from db.models import ALL_MODELS, CallRecord, Extension, RateLimit, RecoveryCode, StaffUser, WebSession
 
 GUIDE = tomllib.loads(Path(__file__).with_name("handover.toml").read_text(encoding="utf-8"))
@@ -58,20 +57,11 @@ def _columns(model) -> list[str]:
 
 
 def export_all(settings, target: Path, encoding: str, actor: Actor, now: datetime.datetime) -> Exported:
-    target = target.resolve()
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise HandoverProblem(f"{target} is not empty: export into a new or empty folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.exporting-", dir=target.parent))
     try:
-        exported = _write(settings, partial, encoding, now)
-        if target.exists():
-            target.rmdir()
-        os.replace(partial, target)
-        fsync_dir(target.parent)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+        exported = write_folder(target, lambda partial: _write(settings, partial, encoding, now), "exporting")
+    except FolderNotEmpty as exc:
+        raise HandoverProblem(str(exc)) from None
+    target = target.resolve()
     with write_transaction():
         audit.record(actor.name, "export.all", "export", "all", now, source=actor.source, encoding=encoding,
                      tables=len(exported.tables), recordings=exported.recordings)
@@ -103,10 +93,6 @@ def _write(settings, folder: Path, encoding: str, now: datetime.datetime) -> Exp
     sums = [f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.relative_to(folder).as_posix()}"
             for path in sorted(folder.rglob("*")) if path.is_file()]
     (folder / "SHA256SUMS").write_text("\n".join(sums) + "\n", encoding="utf-8")
-    for path in [*folder.rglob("*"), folder]:
-        if path.is_file():
-            with open(path, "rb") as f:
-                os.fsync(f.fileno())
     return Exported(folder, tables, count, problems)
 
 

@@ -31,7 +31,7 @@ from backup.archive import MANIFEST, SUFFIX, ArchiveWriter, BackupKeys
 from db import snapshot
 from db.connection import DatabaseProblem
 from db.crypto import DecryptionError
-from db.files import file_sha256, fsync_dir
+from db.files import FolderNotEmpty, file_sha256, write_folder
 from db.keys import add_backup_key, load_keyring, write_private_file
 
 log = logging.getLogger(__name__)
@@ -234,27 +234,10 @@ def restore(path: Path, target: Path, settings) -> Verified:
     """Into an empty or new folder: madoguchi.db, recordings/, ivr_audio/, config/madoguchi.toml.
     Extracted beside it and renamed into place only when everything verified; a restore cut short
     leaves the target as it was (run it again)."""
-    target = target.resolve()
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise BackupProblem(f"{target} is not empty: restore into a new or empty folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.glob(f".{target.name}.restoring-*"):
-        shutil.rmtree(stale, ignore_errors=True)  # a restore killed halfway
-    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.restoring-", dir=target.parent))
     try:
-        verified = _read(path, settings, partial)
-        for folder, _, files in os.walk(partial):
-            for name in files:
-                with open(Path(folder) / name, "rb") as f:
-                    os.fsync(f.fileno())
-        if target.exists():
-            target.rmdir()
-        os.replace(partial, target)
-        fsync_dir(target.parent)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    return verified
+        return write_folder(target, lambda partial: _read(path, settings, partial), "restoring")
+    except FolderNotEmpty as exc:
+        raise BackupProblem(str(exc)) from None
 
 
 def drill(settings) -> tuple[Backup, Verified]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import struct
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -134,3 +136,37 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+class FolderNotEmpty(Exception):
+    """A folder to be written whole already holds something."""
+
+
+def write_folder(target: Path, fill, purpose: str):
+    """A folder that appears whole or not at all (a restore, an export): `fill(partial)` writes into a
+    new folder beside the target, every file is fsynced, and the folder is renamed into place; a failure
+    or a kill leaves the target as it was, and what a killed run left is cleared by the next. The target
+    must be new or empty; purpose names the folder beside it (.TARGET.purpose-XXXX). Returns what fill
+    returned."""
+    target = Path(target).resolve()
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise FolderNotEmpty(f"{target} is not empty: give a new or empty folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    prefix = f".{target.name}.{purpose}-"
+    for stale in target.parent.glob(f"{prefix}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    partial = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
+    try:
+        result = fill(partial)
+        for folder, _, names in os.walk(partial):
+            for name in names:
+                with open(Path(folder) / name, "rb") as f:
+                    os.fsync(f.fileno())
+        if target.exists():
+            target.rmdir()
+        os.replace(partial, target)
+        fsync_dir(target.parent)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return result
