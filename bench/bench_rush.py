@@ -3,7 +3,13 @@
 Prints availability-page and booking throughput and p95 latency, the same for a bare Flask route
 (/healthz) on the same server as the ceiling, and checks afterwards that no slot is overbooked.
 
-    .venv/bin/python bench/bench_rush.py [--users 1000] [--seconds 60] [--workers 4]
+    .venv/bin/python bench/bench_rush.py [--users 1000] [--seconds 60] [--workers 4] [--nginx-cache 1]
+
+With --nginx-cache N, the citizens go through Debian's nginx (plain HTTP on loopback), which keeps the
+availability calendars (/book/venues/<venue>: no form, the same for everyone) for N seconds, one request
+to the site refreshing each (proxy_cache_lock, stale while updating) and no session cookie stored with
+them; every other page passes through. The day pages cannot be cached: each carries the visitor's CSRF
+token.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import argparse
 import os
 import random
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -37,6 +44,48 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+NGINX = """pid {root}/nginx.pid;
+error_log {root}/nginx-error.log;
+worker_processes 1;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/t-body; proxy_temp_path {root}/t-proxy; fastcgi_temp_path {root}/t-fcgi;
+    uwsgi_temp_path {root}/t-uwsgi; scgi_temp_path {root}/t-scgi;
+    proxy_cache_path {root}/cache keys_zone=calendars:10m;
+    upstream site {{ server 127.0.0.1:{site_port}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port};
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header X-Forwarded-For $remote_addr;
+        location ~ ^/book/venues/[a-z-]+$ {{
+            proxy_pass http://site;
+            proxy_cache calendars;
+            proxy_cache_valid 200 {seconds}s;
+            proxy_cache_lock on;
+            proxy_cache_use_stale updating;
+            proxy_ignore_headers Set-Cookie Cache-Control Expires Vary;
+            proxy_hide_header Set-Cookie;
+        }}
+        location / {{ proxy_pass http://site; }}
+    }}
+}}
+"""
+
+
+def start_nginx(root: Path, site_port: int, seconds: int) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    root.chmod(0o755)  # nginx's workers run as nobody: its cache and temp folders must be theirs to write
+    for name in ("cache", "t-body", "t-proxy", "t-fcgi", "t-uwsgi", "t-scgi"):
+        (root / name).mkdir(mode=0o777)
+        (root / name).chmod(0o777)
+    (root / "nginx.conf").write_text(NGINX.format(root=root, site_port=site_port, port=port, seconds=seconds))
+    nginx = subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(root / "nginx.conf"),
+                              "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+    return nginx, port
 
 
 def prepare(root: Path) -> Path:
@@ -72,18 +121,22 @@ class Citizen(HttpUser):
         slots = SLOT.findall(day.text)
         if not slots:
             return
+        token = CSRF.search(day.text).group(1)  # each POST with the token of the page it comes from:
         with self.client.post("/book/slot", data={"csrf_token": token, "slot_id": random.choice(slots)},
                               name="choose slot", catch_response=True) as response:
             if response.status_code == 409:  # the seat went since the page was shown: 満席 + alternatives
                 response.success()
                 return
         n = next(_people)
+        details = self.client.get("/book/details", name="details")
+        token = CSRF.search(details.text).group(1)  # the session (and its token) may have been renewed
         self.client.post("/book/details", name="details", data={
             "csrf_token": token, "name": f"市民 {n}", "kana": "シミン", "phone": f"090{n:08d}",
             "birth_year": "1960", "birth_month": "1", "birth_day": str(1 + n % 28), "notify": "none"})
         confirm = self.client.get("/book/confirm", name="confirm")
         nonce = NONCE.search(confirm.text)
         if nonce:
+            token = CSRF.search(confirm.text).group(1)
             with self.client.post("/book/confirm", data={"csrf_token": token, "nonce": nonce.group(1)},
                                   name="booking POST", catch_response=True, allow_redirects=False) as response:
                 if response.status_code in (302, 409):  # 409: the seat went meanwhile (満席), a right answer
@@ -135,6 +188,7 @@ def main():
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--nginx-cache", type=int, default=0, help="seconds nginx keeps the calendars (0: no nginx)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         config = prepare(Path(tmp))
@@ -144,23 +198,30 @@ def main():
                                    f"127.0.0.1:{port}", "--workers", str(args.workers)],
                                   env={**os.environ, "MADOGUCHI_CONFIG": str(config), "MADOGUCHI_LOG_LEVEL": "WARNING"},
                                   cwd=ROOT, stderr=subprocess.DEVNULL)
-        host = f"http://127.0.0.1:{port}"
+        nginx = None
+        if args.nginx_cache:
+            nginx, front = start_nginx(Path(tmp), port, args.nginx_cache)
+        host = f"http://127.0.0.1:{front if nginx else port}"
         try:
-            for _ in range(100):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            for waited in (port, front) if nginx else (port,):
+                for _ in range(100):
+                    try:
+                        socket.create_connection(("127.0.0.1", waited), timeout=0.2).close()
+                        break
+                    except OSError:
+                        time.sleep(0.1)
             rush = report(run(Citizen, host, args.users, args.seconds), args.seconds)
             ceiling = report(run(Ceiling, host, args.users, args.seconds), args.seconds)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            for process in (nginx, server):
+                if process is not None:
+                    process.terminate()
+                    process.wait(timeout=30)
         over, inconsistent, total = overbooking(config)
 
     print(f"\nopening rush: {args.users} simulated citizens, {args.seconds} s each run, gunicorn "
-          f"{args.workers} sync workers, {os.cpu_count()} cores (load generator on the same machine)")
+          f"{args.workers} sync workers, {os.cpu_count()} cores (load generator on the same machine)"
+          + (f", through nginx keeping the calendars {args.nginx_cache} s" if args.nginx_cache else ""))
     print(f"{'endpoint':28} {'req/s':>8} {'p95 ms':>8} {'failed':>7} {'requests':>9}")
     for name, (rps, p95, failed, count) in {**rush, **ceiling}.items():
         if name != "Aggregated":
