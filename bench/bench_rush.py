@@ -46,7 +46,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-NGINX = """pid {root}/nginx.pid;
+NGINX = """{user}pid {root}/nginx.pid;
 error_log {root}/nginx-error.log;
 worker_processes 1;
 events {{ worker_connections 4096; }}
@@ -61,9 +61,10 @@ http {{
         proxy_http_version 1.1;
         proxy_set_header Connection "";
         proxy_set_header X-Forwarded-For $remote_addr;
-        location ~ ^/book/venues/[a-z-]+$ {{
+        location ~ ^/book/venues/[a-z0-9-]+$ {{
             proxy_pass http://site;
             proxy_cache calendars;
+            proxy_cache_key $scheme$proxy_host$request_uri$cookie_textsize;
             proxy_cache_valid 200 {seconds}s;
             proxy_cache_lock on;
             proxy_cache_use_stale updating;
@@ -82,7 +83,7 @@ def start_nginx(root: Path, site_port: int, seconds: int) -> tuple[subprocess.Po
     for name in ("cache", "t-body", "t-proxy", "t-fcgi", "t-uwsgi", "t-scgi"):
         (root / name).mkdir(mode=0o777)
         (root / name).chmod(0o777)
-    (root / "nginx.conf").write_text(NGINX.format(root=root, site_port=site_port, port=port, seconds=seconds))
+    (root / "nginx.conf").write_text(NGINX.format(user="user root;\n" if os.geteuid() == 0 else "", root=root, site_port=site_port, port=port, seconds=seconds))
     nginx = subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(root / "nginx.conf"),
                               "-g", "daemon off;"], stderr=subprocess.DEVNULL)
     return nginx, port

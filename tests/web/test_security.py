@@ -35,7 +35,7 @@ def test_security_headers_and_no_store(app, frozen_now):
     assert "default-src 'self'" in headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
     assert headers["X-Content-Type-Options"] == "nosniff"
-    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Referrer-Policy"] == "same-origin"
     assert headers["Cache-Control"] == "no-store"
     assert "<html lang=\"ja\">" in response.get_data(as_text=True)
     static = app.test_client().get("/static/css/site.css")
