@@ -432,7 +432,59 @@ class PurgeReport(BaseModel):
     document = peewee.TextField()
 
 
+class FaqCategory(BaseModel):
+    """A heading of the FAQ (db/faq.py)."""
+
+    key = peewee.TextField(unique=True)
+    name = peewee.TextField()
+    sort_order = peewee.IntegerField(default=0)
+
+
+class FaqEntry(BaseModel):
+    """One question and its answer (db/faq.py); `revision` counts saves, so two editors cannot overwrite."""
+
+    key = peewee.TextField(unique=True)
+    category = peewee.ForeignKeyField(FaqCategory, backref="entries", column_name="category_id")
+    question = peewee.TextField()
+    answer = peewee.TextField()
+    phrasings = peewee.TextField(default="")
+    bring = peewee.TextField(default="")
+    source_url = peewee.TextField(default="")
+    public = peewee.BooleanField(default=True)
+    status = peewee.TextField(default="draft")
+    revision = peewee.IntegerField(default=1)
+    sort_order = peewee.IntegerField(default=0)
+    updated_at = TimestampField()
+    updated_by = peewee.TextField(default="")
+
+
+class FaqRevision(BaseModel):
+    entry = peewee.ForeignKeyField(FaqEntry, backref="revisions", column_name="entry_id", on_delete="CASCADE")
+    revision = peewee.IntegerField()
+    content = peewee.TextField()  # JSON: the entry's fields as saved
+    status = peewee.TextField()
+    saved_at = TimestampField()
+    saved_by = peewee.TextField(default="")
+    comment = peewee.TextField(default="")
+
+
+class FaqUse(BaseModel):
+    entry = peewee.ForeignKeyField(FaqEntry, backref="uses", column_name="entry_id")
+    used_at = TimestampField()
+    channel = peewee.TextField()
+    rank = peewee.IntegerField(null=True)
+    used_by = peewee.TextField(default="")
+
+
+class FaqSearchMiss(BaseModel):
+    asked_at = TimestampField()
+    query = peewee.TextField()
+    found = peewee.IntegerField(default=0)
+    reviewed = peewee.BooleanField(default=False)
+
+
 ALL_MODELS = (Venue, Slot, ReceptionWindow, Booking, EligibilityQuestion, StaffUser, RecoveryCode, AuditLog,
               AccessLog, Outbox, WebSession, RateLimit, SiteNotice, PhoneLine, CallRecord, MessageText,
               Traffic, JobRun, CallTurn, PromptText, FlowVersion, Calendar,
-              TransferTarget, Extension, QueueEntry, PurgeReport)
+              TransferTarget, Extension, QueueEntry, PurgeReport, FaqCategory, FaqEntry, FaqRevision,
+              FaqUse, FaqSearchMiss)

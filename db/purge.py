@@ -5,8 +5,9 @@ What goes, each after its own period (settings purge_*_days, access_log_days):
   appointment; the row stays (slot, status, channel, party size) for the statistics;
 - calls: the recording and transcript files and what each turn heard and was asked, M days after the
   call; the caller's number, its index and the keys pressed, and IVR SMS recipients, K days after;
-- expired web sessions and rate-limit counters (db/housekeeping.py), the access log after its days,
-  the demo mail store's messages after the bookings' period.
+- expired web sessions and rate-limit counters (db/housekeeping.py), the access log and what citizens
+  searched for on the public FAQ without finding it after access_log_days, the demo mail store's
+  messages after the bookings' period.
 The database then really lets go of it: secure_delete is on (freed pages are zeroed), the WAL is
 checkpointed and truncated, and the file is vacuumed when a quarter or more of it is free pages.
 
@@ -27,7 +28,7 @@ from appliance.clock import TOKYO
 from db import audit, housekeeping, signing
 from db.connection import database, write_transaction
 from db.keys import SIGNING_KEY
-from db.models import AccessLog, Booking, CallRecord, CallTurn, Outbox, PurgeReport, Slot
+from db.models import AccessLog, Booking, CallRecord, CallTurn, FaqSearchMiss, Outbox, PurgeReport, Slot
 
 BATCH = 200
 TURN_TEXTS = ("prompt", "heard", "alternatives", "scores", "keys", "understood", "corrected")
@@ -170,12 +171,16 @@ def run(settings, now: datetime.datetime, *, dry_run: bool = False, mail_store: 
     purged.counts["caller_numbers"], purged.counts["sms_recipients"] = _callers(limits["caller_numbers_before"],
                                                                                dry_run)
     old_access = AccessLog.select().where(AccessLog.at < limits["access_log_before"])
+    old_searches = FaqSearchMiss.select().where(FaqSearchMiss.asked_at < limits["access_log_before"])
     if dry_run:
         purged.counts["access_log"] = old_access.count()
+        purged.counts["faq_searches"] = old_searches.count()
         purged.counts["sessions_and_counters"] = 0
     else:
         with write_transaction():
             purged.counts["access_log"] = AccessLog.delete().where(AccessLog.at < limits["access_log_before"]).execute()
+            purged.counts["faq_searches"] = (FaqSearchMiss.delete()
+                                             .where(FaqSearchMiss.asked_at < limits["access_log_before"]).execute())
             pruned = housekeeping.prune(now)
         purged.counts["sessions_and_counters"] = pruned.sessions + pruned.rate_limits
     purged.counts["mail_store"] = _mail_store(mail_store, limits["bookings_before"], dry_run) if mail_store else 0
