@@ -132,7 +132,7 @@ def demo(weeks):
     with write_transaction():
         result = create_demo_city(cli_actor(), clock.now(), weeks)
     click.echo(f"demo city: {result.venues} venue(s), {result.questions} question(s), "
-               f"{result.slots} slot(s), {result.phone_lines} phone line(s) added")
+               f"{result.slots} slot(s), {result.phone_lines} phone line(s), {result.faq_entries} FAQ entries added")
 
 
 @main.group()

@@ -1,4 +1,5 @@
-"""`madoguchi demo`: the demo city from demo_city.toml. Running it again adds only what is missing."""
+"""`madoguchi demo`: the demo city from demo_city.toml and its FAQ from demo_faq.toml (written for the
+demo, not an official text). Running it again adds only what is missing."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from db import calendars, flows, targets
+from db import calendars, faq, flows, targets
 from db.bookings import Actor
-from db.models import Calendar, EligibilityQuestion, PhoneLine, TransferTarget, Venue
+from db.models import Calendar, EligibilityQuestion, FaqCategory, FaqEntry, PhoneLine, TransferTarget, Venue
 from db.slots import WeeklyTemplate, generate_slots
 
 DEMO_CITY = Path(__file__).with_name("demo_city.toml")
 DEMO_FLOWS = Path(__file__).with_name("demo_flows")
+DEMO_FAQ = Path(__file__).with_name("demo_faq.toml")
 
 
 @dataclass
@@ -22,6 +24,7 @@ class DemoResult:
     questions: int
     slots: int
     phone_lines: int = 0
+    faq_entries: int = 0
 
 
 def load_demo_city() -> dict:
@@ -61,4 +64,23 @@ def create_demo_city(actor: Actor, now: datetime.datetime, weeks: int | None = N
         if flow_file and not flows.versions(line.did):
             flows.save_draft(line.did, (DEMO_FLOWS / flow_file).read_text(encoding="utf-8"), actor, now)
             flows.publish(line.did, "デモの流れ", actor, now)
-    return DemoResult(venues, questions, slots, phone_lines)
+    return DemoResult(venues, questions, slots, phone_lines, create_demo_faq(actor, now))
+
+
+def create_demo_faq(actor: Actor, now: datetime.datetime) -> int:
+    """The demo FAQ's categories and entries, published; those already there (by name) are left alone."""
+    demo = tomllib.loads(DEMO_FAQ.read_text(encoding="utf-8"))
+    for order, spec in enumerate(demo["category"], start=1):
+        if not FaqCategory.select().where(FaqCategory.key == spec["key"]).exists():
+            faq.save_category(spec["key"], spec["name"], order, actor, now)
+    added = 0
+    for order, spec in enumerate(demo["entry"], start=1):
+        if FaqEntry.select().where(FaqEntry.key == spec["key"]).exists():
+            continue
+        fields = faq.EntryFields(spec["key"], spec["category"], spec["question"], spec["answer"],
+                                 tuple(spec.get("phrasings", ())), spec.get("bring", ""), spec.get("source", ""),
+                                 spec.get("public", True))
+        entry = faq.create(fields, actor, now, status="published", comment="デモ")
+        FaqEntry.update(sort_order=order).where(FaqEntry.id == entry.id).execute()
+        added += 1
+    return added

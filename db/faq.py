@@ -34,6 +34,7 @@ CATEGORY_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 URL = re.compile(r"https?://[^\s<>\"']{1,490}")
 LIMITS = {"question": 200, "answer": 4000, "phrasing": 200, "phrasings": 20, "bring": 500}
 MISS_MAX_CHARS = 200
+PROPOSALS_MAX_ROWS = 2000
 _DIGITS = re.compile(r"\d{3,}")
 _CATALOGUE_PATH = Path(__file__).with_name("faq.toml")
 
@@ -258,7 +259,11 @@ def entry_by_key(key: str) -> FaqEntry | None:
 
 
 def revisions(entry: FaqEntry) -> list[FaqRevision]:
-    return list(entry.revisions.order_by(FaqRevision.revision.desc()))
+    """Newest first, each with the question it had (`.question`)."""
+    rows = list(entry.revisions.order_by(FaqRevision.revision.desc()))
+    for row in rows:
+        row.question = json.loads(row.content)["question"]
+    return rows
 
 
 def record_use(entry_id: int, channel: str, now: datetime.datetime, rank: int | None = None,
@@ -277,6 +282,32 @@ def masked(query: str) -> str:
 def record_miss(query: str, found: int, now: datetime.datetime) -> FaqSearchMiss | None:
     kept = masked(query)
     return FaqSearchMiss.create(asked_at=now, query=kept, found=found) if kept else None
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """Citizens' searches with the same words that found nothing useful: a new entry, or phrasings."""
+
+    query: str
+    count: int
+    last: datetime.datetime
+    found: int  # candidates the last of them was shown
+    ids: tuple[int, ...]
+
+
+def proposals() -> list[Proposal]:
+    """The unreviewed unanswered searches, the same words together, the most asked first."""
+    grouped: dict[str, list[FaqSearchMiss]] = {}
+    for row in (FaqSearchMiss.select().where(FaqSearchMiss.reviewed == False)  # noqa: E712 (peewee expression)
+                .order_by(FaqSearchMiss.asked_at.desc()).limit(PROPOSALS_MAX_ROWS)):
+        grouped.setdefault(row.query, []).append(row)
+    found = [Proposal(query, len(rows), rows[0].asked_at, rows[0].found, tuple(r.id for r in rows))
+             for query, rows in grouped.items()]
+    return sorted(found, key=lambda p: (p.count, p.last), reverse=True)
+
+
+def mark_reviewed(ids: list[int]) -> int:
+    return FaqSearchMiss.update(reviewed=True).where(FaqSearchMiss.id.in_(ids)).execute() if ids else 0
 
 
 def uses_by_entry(start: datetime.datetime, end: datetime.datetime, channel: str | None = None) -> dict[int, int]:

@@ -18,6 +18,7 @@ from web.admin import (
     views_account,
     views_bookings,
     views_calls,
+    views_faq,
     views_flows,
     views_notify,
     views_prompts,
@@ -108,6 +109,24 @@ RULES = [
      False),
     ("/calls/<int:call_id>/turns/<int:turn_id>/correct", "call_turn_correct", views_calls.call_turn_correct, POST,
      "staff", False),
+
+    # the FAQ: its answer candidates and entries for every reader; recording a use, editing, importing
+    # and the citizens' unanswered searches (their words) for staff
+    ("/faq", "faq", views_faq.faq_list, GET, "viewer", False),
+    ("/faq/candidates", "faq_candidates", views_faq.faq_candidates, GET, "viewer", False),
+    ("/faq/use", "faq_use", views_faq.faq_use, POST, "staff", False),
+    ("/faq/new", "faq_new", views_faq.faq_new, BOTH, "staff", False),
+    ("/faq/<int:entry_id>", "faq_entry", views_faq.faq_entry, GET, "viewer", False),
+    ("/faq/<int:entry_id>/edit", "faq_edit", views_faq.faq_edit, BOTH, "staff", False),
+    ("/faq/<int:entry_id>/status", "faq_status", views_faq.faq_status, POST, "staff", False),
+    ("/faq/<int:entry_id>/restore", "faq_restore", views_faq.faq_restore, POST, "staff", False),
+    ("/faq/<int:entry_id>/delete", "faq_delete", views_faq.faq_delete, POST, "staff", False),
+    ("/faq/categories", "faq_categories", views_faq.faq_categories, BOTH, "staff", False),
+    ("/faq/categories/<int:category_id>", "faq_category", views_faq.faq_category, POST, "staff", False),
+    ("/faq/export.csv", "faq_csv", views_faq.faq_csv, GET, "viewer", False),
+    ("/faq/import", "faq_import", views_faq.faq_import, POST, "staff", False),
+    ("/faq/proposals", "faq_misses", views_faq.faq_misses, GET, "staff", False),
+    ("/faq/proposals/reviewed", "faq_misses_reviewed", views_faq.faq_misses_reviewed, POST, "staff", False),
 
     ("/prompts", "prompts", views_prompts.prompts_index, GET, "admin", False),
     ("/prompts/<key>", "prompt_edit", views_prompts.prompt_edit, BOTH, "admin", False),

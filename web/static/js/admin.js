@@ -44,4 +44,24 @@ document.addEventListener("DOMContentLoaded", () => {
       timer = setTimeout(refresh, 400);
     });
   }
+
+  // FAQ answer candidates follow the operator's typing (the button still works without script). A
+  // request is sent 150 ms after the last key; an answer that comes back after a newer one is dropped.
+  const ask = document.querySelector("form[data-candidates]");
+  const candidates = document.getElementById("candidates");
+  if (ask && candidates) {
+    let timer = null;
+    let asked = 0;
+    ask.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(async () => {
+        const mine = ++asked;
+        const query = new URLSearchParams(new FormData(ask)).toString();
+        try {
+          const response = await fetch(`${ask.dataset.candidates}?${query}`, { credentials: "same-origin" });
+          if (response.ok && mine === asked) candidates.innerHTML = await response.text();
+        } catch (error) { /* the button still works */ }
+      }, 150);
+    });
+  }
 });
