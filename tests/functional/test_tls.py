@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime
 import http.client
 import os
+import re
 import shutil
 import socket
-import re
 import ssl
 import subprocess
 import time
@@ -25,8 +25,8 @@ import pytest
 
 from appliance import tls
 from db.connection import connect
-from db.models import Venue
 from db.keys import load_keyring
+from db.models import Venue
 from tests.browser.conftest import serving, site_database
 from tests.conftest import make_instance, process_globals_kept
 
