@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from web.public import views
+from web.public import views, views_faq
 
 blueprint = Blueprint("public", __name__)
 
@@ -28,6 +28,12 @@ RULES = [
     ("/mybooking/change", views.change_start, ["POST"]),
     ("/mybooking/change/confirm", views.change_confirm, ["GET", "POST"]),
     ("/api/seats/<slug>/<day>", views.seats, ["GET"]),
+    ("/faq", views_faq.faq_index, ["GET"]),
+    ("/faq/search", views_faq.faq_search, ["GET"]),
+    ("/faq/missing", views_faq.faq_missing, ["POST"]),
+    ("/faq/category/<key>", views_faq.faq_category, ["GET"]),
+    ("/faq/<key>", views_faq.faq_entry, ["GET"]),
+    ("/faq/<key>/solved", views_faq.faq_solved, ["POST"]),
     ("/textsize/<size>", views.textsize, ["GET"]),
     ("/healthz", views.healthz, ["GET"]),
 ]

@@ -151,3 +151,14 @@ def eligibility_form(questions):
 class ActionForm(Form):
     """A bare POST (cancel, change): CSRF token plus the version the citizen saw."""
     version = forms.version_field(MESSAGES["booking.stale"])
+
+
+class FaqSearchForm(forms.Form):
+    """GET: what a citizen types into the FAQ's search box."""
+
+    invalid_text = MESSAGES["faq.invalid"]
+
+    class Meta:
+        csrf = False
+
+    q = StringField("質問やことば", validators=[Length(max=200, message=MESSAGES["faq.too_long"])])
