@@ -22,7 +22,7 @@ import peewee
 from appliance.messages import catalogue
 from db import audit, faqsearch
 from db.connection import database
-from db.models import FaqCategory, FaqEntry, FaqRevision, FaqSearchMiss, FaqUse
+from db.models import FaqCategory, FaqEntry, FaqRevision, FaqSearchMiss, FaqUse, FlowVersion
 
 if TYPE_CHECKING:
     from db.bookings import Actor
@@ -199,11 +199,26 @@ def restore(entry_id: int, seen_revision: int, revision: int, actor: Actor, now:
     return update(entry_id, seen_revision, fields, actor, now, comment=f"第{revision}版に戻す")
 
 
+def flow_links(key: str) -> list[str]:
+    """The phone lines whose draft or published IVR flow sends an SMS linking to entry `key`."""
+    lines = set()
+    for version in FlowVersion.select().where(FlowVersion.status.in_(("draft", "published"))):
+        nodes = json.loads(version.graph).get("nodes", {})
+        if any(isinstance(n, dict) and n.get("kind") == "sms" and n.get("faq") == key for n in nodes.values()):
+            lines.add(version.did)
+    return sorted(lines)
+
+
 def delete(entry_id: int, actor: Actor, now: datetime.datetime) -> None:
-    """Remove an entry never used in an answer; a used one raises FaqProblem (withdraw it instead)."""
+    """Remove an entry never used in an answer nor linked from a phone line's SMS; else FaqProblem
+    (withdraw it instead, or change the flow first)."""
     uses = FaqUse.select().where(FaqUse.entry == entry_id).count()
     if uses:
         raise FaqProblem(text("problem.used", uses=uses))
+    entry = FaqEntry.get_by_id(entry_id)
+    linked = flow_links(entry.key)
+    if linked:
+        raise FaqProblem(text("problem.linked", lines="、".join(linked)))
     FaqEntry.delete_by_id(entry_id)
     audit.record(actor.name, "faq.delete", "faq_entry", entry_id, now, source=actor.source)
 

@@ -39,7 +39,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "schedule": ("calendar", "open", "closed"),
     "entry": ("text", "audio", "min_digits", "max_digits", "check", "timeout_s", "max_failures", "invalid",
               "next", "failure"),
-    "sms": ("text", "to", "sent", "failed"),
+    "sms": ("text", "faq", "to", "sent", "failed"),
     "transfer": ("text", "audio", "target", "record", "busy", "no_answer"),
     "message": ("text", "audio", "max_s", "next"),
     "queue": ("text", "audio", "group", "every_s", "max_wait_s", "max_length", "record", "overflow"),
@@ -131,6 +131,7 @@ class Node:
     max_wait_s: float = 300.0  # queue: then the overflow node
     max_length: int = 10  # queue: callers waiting at most; one more goes to the overflow node
     overflow: str = ""  # queue: full, or waited max_wait_s
+    faq: str = ""  # sms: a public FAQ entry whose page address ends the text
 
     def exits(self) -> list[tuple[str, str]]:
         """(field, node) for every way out of this node that names a node."""
@@ -177,6 +178,7 @@ class Known:
     groups: frozenset[str] = frozenset()  # groups of phones with a call queue
     ai_allowed: bool = True
     recorded: bool = True  # the line's calls are recorded (a message node needs it)
+    faq: frozenset[str] = frozenset()  # the published public FAQ entries an SMS may link to
 
 
 def _text_problem(text: str) -> bool:
@@ -304,6 +306,8 @@ def _node_problems(node: Node, graph: Graph, known: Known) -> list[str]:
             found.append(_msg("problem.no_prompt"))
         if node.to not in SMS_TO:
             found.append(_msg("problem.value", field="to"))
+        if node.faq and node.faq not in known.faq:
+            found.append(_msg("problem.unknown_faq", value=node.faq))
     if node.kind == "message" and not known.recorded:
         found.append(_msg("problem.message_unrecorded"))
     if node.kind == "ai" and not known.ai_allowed:

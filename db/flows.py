@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import peewee
 
 from appliance.messages import catalogue
-from db import audit, calendars, flowgraph, ivr_audio, targets
+from db import audit, calendars, faq, flowgraph, ivr_audio, targets
 from db.models import FlowVersion, PhoneLine
 
 if TYPE_CHECKING:
@@ -47,7 +47,8 @@ def known_for(line: PhoneLine) -> flowgraph.Known:
     audio = frozenset(ivr_audio.names())
     return flowgraph.Known(calendars=frozenset(calendars.all_schedules()),
                            targets=frozenset(targets.all_targets()), groups=frozenset(targets.groups()),
-                           audio=audio, ai_allowed=line.mode == "ai", recorded=bool(line.record))
+                           audio=audio, ai_allowed=line.mode == "ai", recorded=bool(line.record),
+                           faq=frozenset(e.key for e in faq.entries(status="published", public_only=True)))
 
 
 def _line(did: str) -> PhoneLine:

@@ -12,7 +12,7 @@ from itertools import islice
 from appliance import clock, runtime
 from appliance.clock import TOKYO
 from appliance.notify.sms import mobile_number
-from db import bookings, lookup, queues
+from db import bookings, faq, lookup, queues
 from db.bookings import Actor, Applicant, BookingError, InvalidRequest, OutsideWindow
 from db.capacity import bookable_slots, window_for, window_rules
 from db.connection import Busy, database, write_transaction
@@ -177,6 +177,9 @@ def send_sms(request: SendSms, actor: Actor, now: datetime.datetime) -> SmsQueue
     if Outbox.get_or_none(Outbox.idempotency_key == key) is None:
         Outbox.create(created_at=now, event="ivr_sms", channel="sms", recipient=number, body=request.text,
                       did=request.did, idempotency_key=key, next_attempt_at=now)
+        entry = faq.entry_by_key(request.faq) if request.faq else None
+        if entry is not None:
+            faq.record_use(entry.id, "sms", now, by=request.did)
     return SmsQueued(sms_length(request.text).segments)
 
 

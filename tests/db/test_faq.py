@@ -5,6 +5,7 @@ only published entries are candidates (internal ones not on the public side), th
 and a citizen's unanswered search is kept without the digits typed into it."""
 
 import datetime
+import json
 
 import pytest
 
@@ -142,3 +143,17 @@ def test_uses_are_counted_per_entry_in_a_period(category):
     assert faq.uses_by_entry(*month, channel="operator") == {entry.id: 2}
     with pytest.raises(ValueError):
         faq.record_use(entry.id, "fax", NOW)
+
+
+def test_an_entry_an_ivr_sms_links_to_cannot_be_deleted(category):
+    from db.models import FlowVersion, PhoneLine
+    entry = faq.create(fields(), STAFF, NOW, status="published")
+    PhoneLine.create(did="0725998128", flow="ivr", mode="dtmf_only")
+    graph = {"start": "pin", "nodes": {"pin": {"kind": "sms", "text": "ご案内", "faq": "pin-forgot", "sent": "bye",
+                                                "failed": "bye"}, "bye": {"kind": "hangup", "text": "失礼します"}}}
+    FlowVersion.create(did="0725998128", version=1, status="draft", graph=json.dumps(graph), created_at=NOW)
+    with pytest.raises(faq.FaqProblem, match="0725998128"):
+        faq.delete(entry.id, STAFF, NOW)
+    FlowVersion.update(status="retired").execute()
+    faq.delete(entry.id, STAFF, NOW)
+    assert faq.entry_by_key("pin-forgot") is None

@@ -185,3 +185,20 @@ def test_a_caller_joining_a_queue_with_a_phone_free_gets_it_at_once(db):
     assert services.perform(JoinQueue(1, "c2", "d", "国保", 1), "c2", now=NOW) == QueuePlace(1, 0.0)
     assert services.perform(JoinQueue(1, "c3", "d", "国保", 1), "c3", now=NOW) == Refused("full")
     assert services.perform(PollQueue(2, "c9"), "c9", now=NOW) == Refused("not_queued")
+
+
+def test_an_ivr_sms_linking_a_faq_entry_counts_one_use_however_often_the_step_repeats(db):
+    from db import faq
+    from db.models import FaqUse
+    from tests.conftest import ADMIN, NOW
+    from voice.call.requests import SendSms, SmsQueued
+
+    faq.save_category("pin", "暗証番号", 1, ADMIN, NOW)
+    entry = faq.create(faq.EntryFields("pin-forgot", "pin", "暗証番号を忘れました", "窓口で設定し直せます。"), ADMIN, NOW,
+                       status="published")
+    request = SendSms(1, to="09011112222", text="ご案内です。\nhttp://x/faq/pin-forgot", key="call-7:pin",
+                      did="0725998128", faq="pin-forgot")
+    assert services.perform(request, "call-7") == SmsQueued(1)
+    assert services.perform(request, "call-7") == SmsQueued(1)
+    (use,) = FaqUse.select()
+    assert (use.entry_id, use.channel, use.used_by) == (entry.id, "sms", "0725998128")

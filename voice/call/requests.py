@@ -180,6 +180,7 @@ class SendSms(Request):
     text: str
     key: str
     did: str  # the line whose flow sends it
+    faq: str = ""  # the FAQ entry the text links to (its use is counted)
 
 
 @dataclass(frozen=True)

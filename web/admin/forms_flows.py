@@ -12,7 +12,7 @@ NUMBERS = {"timeout_s": float, "max_failures": int, "min_digits": int, "max_digi
            "every_s": float, "max_wait_s": float, "max_length": int}
 TEXTS = ("text", "no_input", "wrong_key", "invalid")
 EXITS = ("next", "failure", "open", "closed", "sent", "failed", "busy", "no_answer", "overflow")
-CHOICES = (*EXITS, "calendar", "target", "group", "check", "to", "repeat_key", "back_key", "top_key", "audio")
+CHOICES = (*EXITS, "calendar", "target", "group", "check", "to", "repeat_key", "back_key", "top_key", "audio", "faq")
 
 
 def node_from_form(kind: str, form, old: dict) -> tuple[dict, list[str]]:

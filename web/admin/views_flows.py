@@ -11,7 +11,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 
 from appliance import clock
 from appliance.clock import TOKYO
-from db import audit, calendars, flowgraph, flows, ivr_audio, targets
+from db import audit, calendars, faq, flowgraph, flows, ivr_audio, targets
 from db.connection import write_transaction
 from db.models import FlowVersion, PhoneLine
 from web.admin import calls
@@ -57,7 +57,7 @@ def flow_edit(line_id: int):
         groups=sorted(targets.groups()), exits=EXITS, audio_files=ivr_audio.names(),
         draft=flows.draft(line.did), live=flows.published(line.did), versions=flows.versions(line.did),
         sms_max=flowgraph.SMS_MAX_CHARS, text_max=flowgraph.TEXT_MAX_CHARS, tz=TOKYO,
-        defaults=flowgraph.defaults())
+        defaults=flowgraph.defaults(), faq_entries=faq.entries(status="published", public_only=True))
 
 
 def flow_node(line_id: int):

@@ -295,3 +295,27 @@ def test_only_a_flow_that_can_put_callers_through_asks_its_worker_to_keep_a_plac
         "info": {"kind": "announcement", "text": "受付は平日です。", "next": "bye"},
         "bye": {"kind": "hangup", "text": "失礼いたします。"}}}
     assert not flow_for(announcements).can_transfer
+
+
+def test_an_sms_linking_a_faq_entry_ends_with_the_entrys_public_address():
+    """The node names a public FAQ entry: the text gets the entry's page on the public site (the line's
+    public_url) on a line of its own, and the request names the entry so its use is counted."""
+    graph = {"start": "welcome", "fallback": "ただいまご案内できません。", "nodes": {
+        "welcome": {"kind": "announcement", "text": "お電話ありがとうございます。", "next": "main"},
+        "main": {"kind": "menu", "text": "暗証番号は1。", "options": {"1": "pin"}, "failure": "bye"},
+        "pin": {"kind": "sms", "text": "暗証番号の再設定のご案内です。", "faq": "pin-forgot", "sent": "bye", "failed": "bye"},
+        "bye": {"kind": "hangup", "text": "失礼いたします。"}}}
+    parsed, problems = flowgraph.check(graph, flowgraph.Known(calendars=frozenset({"本庁"}), targets=frozenset({"staff"}),
+                                                              faq=frozenset({"pin-forgot"})))
+    assert problems == []
+    base = context(caller="09011112222", public_url="https://yoyaku.demo.lg.jp/")
+    flow = IvrFlow(dataclasses.replace(base, line=Line("0725998128", "ivr", mode="dtmf_only"), started_at=MONDAY_10,
+                                       program=Program("0725998128", 3, parsed, {"本庁": OFFICE})))
+    assert (Playbook(flow)
+            << started() >> Answer() >> said("ありがとうございます")
+            << finished() >> said("暗証番号は1") >> Listen
+            << keys("1") >> SendSms(1, to="09011112222", key="call-1:pin", did="0725998128", faq="pin-forgot",
+                                    text="暗証番号の再設定のご案内です。\nhttps://yoyaku.demo.lg.jp/faq/pin-forgot")
+            << reply(SmsQueued(1)) >> said("失礼いたします") >> HangUp("finished"))
+    _, problems = flowgraph.check(graph, flowgraph.Known(calendars=frozenset({"本庁"}), targets=frozenset({"staff"})))
+    assert [p.node for p in problems] == ["pin"] and "pin-forgot" in problems[0].message

@@ -178,3 +178,22 @@ def test_an_uploaded_announcement_can_be_chosen_for_a_node_and_what_is_no_audio_
                content_type="multipart/form-data")
     assert "音声として読めません" in page(admin.get(f"/lines/{line.id}/flow"))
     assert AuditLog.select().where(AuditLog.action == "ivr_audio.upload").count() == 1
+
+
+def test_an_sms_node_links_a_published_public_faq_entry_chosen_by_its_question(admin, line):
+    from db import faq
+    faq.save_category("pin", "暗証番号", 1, ADMIN, NOW)
+    faq.create(faq.EntryFields("pin-forgot", "pin", "暗証番号を忘れました", "窓口で設定し直せます。"), ADMIN, NOW,
+               status="published")
+    faq.create(faq.EntryFields("pin-staff", "pin", "職員が確かめること", "本人確認。", public=False), ADMIN, NOW,
+               status="published")
+    text = page(admin.get(f"/lines/{line.id}/flow?node=sms_caller"))
+    assert "SMSで案内するよくある質問" in text and ">暗証番号を忘れました</option>" in text
+    assert "職員が確かめること" not in text  # an operators' note has no public page to link
+    node = json.loads(flows.published(line.did).graph)["nodes"]["sms_caller"]
+    admin.post(f"/lines/{line.id}/flow/node", data={"node_id": "sms_caller", "action": "save", "text": node["text"],
+                                                   "faq": "pin-forgot", "to": "caller", "sent": node["sent"],
+                                                   "failed": node["failed"]})
+    assert json.loads(flows.draft(line.did).graph)["nodes"]["sms_caller"]["faq"] == "pin-forgot"
+    assert admin.post(f"/lines/{line.id}/flow/publish", data={"comment": "FAQを案内"}).status_code == 302
+    assert flows.program(line.did).graph.nodes["sms_caller"].faq == "pin-forgot"

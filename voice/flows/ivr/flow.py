@@ -250,8 +250,11 @@ class IvrFlow:
             self._turn("not_mobile")
             return self._enter(node.failed)
         self.waiting_request = next(self._requests)
-        return [SendSms(self.waiting_request, to=number, text=node.text, key=f"{self.context.call_id}:{node.id}",
-                        did=self.context.line.did)]
+        text = node.text
+        if node.faq:  # the entry's page on the public site, on a line of its own
+            text += f"\n{self.context.settings.public_url.rstrip('/')}/faq/{node.faq}"
+        return [SendSms(self.waiting_request, to=number, text=text, key=f"{self.context.call_id}:{node.id}",
+                        did=self.context.line.did, faq=node.faq)]
 
     def _sms_done(self, result: object) -> list[Command]:
         if isinstance(result, Refused):
