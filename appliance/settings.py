@@ -63,6 +63,15 @@ SETTINGS: tuple[Setting, ...] = (
             "Callers' numbers (the call log, the keys pressed, IVR SMS recipients) are removed this many days "
             "after the call."),
     Setting("access_log_days", int, 365, "The admin site's access log is kept this many days."),
+    Setting("escalation_groups", str, "",
+            "Where operators escalate what they cannot answer: comma-separated name=addresses (several addresses "
+            "separated by spaces), each escalation mailed there through smtp_host (e.g. "
+            "市民課マイナンバー担当=mynumber@city.example.lg.jp). Empty: escalations are listed on the admin site only."),
+    Setting("escalation_hours", int, 8,
+            "Business hours a group has to answer an escalation (its due time), counted on escalation_calendar."),
+    Setting("escalation_calendar", str, "",
+            "The calendar (電話の流れ's calendars) whose opening hours escalation due times count; empty: "
+            "weekdays 8:30-17:15 without national holidays and 12/29-1/3."),
     Setting("city_name", str, "デモ市", "The city's name as citizens see it."),
     Setting("help_phone", str, "0586-00-0000",
             "The city's help line, shown on every page and spoken when the bot cannot finish."),
@@ -355,6 +364,9 @@ def _check_voice(values: dict[str, Any]) -> None:
     if values["asr_engine"] not in ("whisper", "reazonspeech", "reazonspeech-espnet"):
         raise SettingsError(f"asr_engine must be whisper, reazonspeech or reazonspeech-espnet, got {values['asr_engine']!r}")
     _check_transfer(values)
+    parse_escalation_groups(values["escalation_groups"])
+    if not 1 <= values["escalation_hours"] <= 200:
+        raise SettingsError(f"escalation_hours must be 1-200, got {values['escalation_hours']}")
     first, last = port_range(values["rtp_ports"])
     workers = voice_workers(values["voice_max_calls"]) + 1  # and the overflow worker
     if values["voice_max_calls"] < 1 or (last - first + 1) // workers < 8:
@@ -376,6 +388,7 @@ def voice_workers(max_calls: int) -> int:
 TRANSFER_MODES = ("bridged", "blind")
 TRANSFER_NUMBER = re.compile(r"\+?[0-9*#]{2,32}")
 SIP_URI = re.compile(r"sips?:[^\s,=<>\"]+")
+EMAIL = re.compile(r"[^\s@,=]+@[^\s@,=]+\.[^\s@,=]+")
 
 
 def parse_transfer_targets(text: str) -> dict[str, str]:
@@ -389,6 +402,20 @@ def parse_transfer_targets(text: str) -> dict[str, str]:
             raise SettingsError(f"transfer_targets: {name!r} is named twice")
         targets[name] = target
     return targets
+
+
+def parse_escalation_groups(text: str) -> dict[str, tuple[str, ...]]:
+    """{group: addresses} from "name=a@x b@y, ..."; a bad entry names itself in the error."""
+    groups: dict[str, tuple[str, ...]] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, addresses = (s.strip() for s in item.partition("="))
+        found = tuple(addresses.split())
+        if not sep or not name or not found or not all(EMAIL.fullmatch(a) for a in found):
+            raise SettingsError(f"escalation_groups: {item!r} is not name=address (addresses separated by spaces)")
+        if name in groups:
+            raise SettingsError(f"escalation_groups: {name!r} is named twice")
+        groups[name] = found
+    return groups
 
 
 def transfer_via_host(transfer_via: str, sip_trunk_mode: str, sip_registrar: str) -> str:

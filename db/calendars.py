@@ -79,6 +79,36 @@ class Schedule:
             return Verdict(False, _msg("rule.holiday", label=holiday))
         return Verdict(_within(self.weekly.get(day.weekday(), ()), minute), _msg("rule.weekly"))
 
+    def hours(self, day: datetime.date) -> tuple[Range, ...]:
+        """The day's opening hours, as `at` decides them (an exception, the year end, a holiday, the week)."""
+        for exception in self.exceptions:
+            if exception.day == day:
+                return exception.hours
+        if self.year_end_closed and ((day.month == 12 and day.day >= 29) or (day.month == 1 and day.day <= 3)):
+            return ()
+        if self.holidays_closed and jpholiday.is_holiday(day):
+            return ()
+        return self.weekly.get(day.weekday(), ())
+
+    def after_open_minutes(self, start: datetime.datetime, minutes: float) -> datetime.datetime | None:
+        """The moment `minutes` of opening hours after `start` (local time; as SLA calendars count a due
+        time); None when the calendar opens for less than that within a year."""
+        left = minutes
+        day = start.date()
+        for _ in range(366):
+            for begin, end in sorted(self.hours(day)):
+                opens = datetime.datetime.combine(day, datetime.time(), start.tzinfo) + datetime.timedelta(minutes=begin)
+                closes = opens + datetime.timedelta(minutes=end - begin)
+                if closes <= start:
+                    continue
+                opens = max(opens, start)
+                available = (closes - opens).total_seconds() / 60
+                if available >= left:
+                    return opens + datetime.timedelta(minutes=left)
+                left -= available
+            day += datetime.timedelta(days=1)
+        return None
+
     def to_json(self) -> dict:
         return {"name": self.name, "weekly": {str(d): [_range_text(r) for r in rs] for d, rs in sorted(self.weekly.items())},
                 "holidays_closed": self.holidays_closed, "year_end_closed": self.year_end_closed,
@@ -150,6 +180,10 @@ def parse(data: dict) -> Schedule:
         raise CalendarError(problems)
     return Schedule(name, weekly, bool(data.get("holidays_closed", True)), bool(data.get("year_end_closed", True)),
                     tuple(sorted(exceptions, key=lambda e: e.day)))
+
+
+# the city office's usual hours, when no calendar is named (escalation due times)
+OFFICE_HOURS = Schedule("平日 8:30〜17:15", {d: ((8 * 60 + 30, 17 * 60 + 15),) for d in range(5)})
 
 
 def _schedule(row: Calendar) -> Schedule:

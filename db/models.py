@@ -483,8 +483,56 @@ class FaqSearchMiss(BaseModel):
     reviewed = peewee.BooleanField(default=False)
 
 
+class Inquiry(BaseModel):
+    """One contact in the record book (db/inquiries.py)."""
+
+    channel = peewee.TextField()
+    received_at = TimestampField()
+    answered_at = TimestampField(null=True)
+    talk_ended_at = TimestampField(null=True)
+    completed_at = TimestampField(null=True)
+    did = peewee.TextField(default="")
+    call = peewee.ForeignKeyField(CallRecord, null=True, column_name="call_id", on_delete="SET NULL")
+    target = peewee.TextField(default="")
+    topic = peewee.TextField(default="")
+    summary = EncryptedField(null=True)
+    answer = EncryptedField(null=True)
+    caller_name = EncryptedField(null=True)
+    caller_phone = EncryptedField(null=True)
+    booking_number = peewee.TextField(default="")
+    status = peewee.TextField(default="open")
+    first_contact = peewee.BooleanField(default=False)
+    revision = peewee.IntegerField(default=1)
+    created_by = peewee.TextField(default="")
+    updated_at = TimestampField()
+    updated_by = peewee.TextField(default="")
+
+
+class InquiryFaq(BaseModel):
+    inquiry = peewee.ForeignKeyField(Inquiry, backref="faq_links", column_name="inquiry_id", on_delete="CASCADE")
+    entry = peewee.ForeignKeyField(FaqEntry, column_name="entry_id")
+
+    class Meta:
+        primary_key = peewee.CompositeKey("inquiry", "entry")
+
+
+class Escalation(BaseModel):
+    inquiry = peewee.ForeignKeyField(Inquiry, backref="escalations", column_name="inquiry_id")
+    group_name = peewee.TextField()
+    note = EncryptedField(null=True)
+    escalated_at = TimestampField()
+    escalated_by = peewee.TextField(default="")
+    due_at = TimestampField()
+    status = peewee.TextField(default="open")
+    reply = EncryptedField(null=True)
+    replied_at = TimestampField(null=True)
+    replied_by = peewee.TextField(default="")
+    closed_at = TimestampField(null=True)
+    closed_by = peewee.TextField(default="")
+
+
 ALL_MODELS = (Venue, Slot, ReceptionWindow, Booking, EligibilityQuestion, StaffUser, RecoveryCode, AuditLog,
               AccessLog, Outbox, WebSession, RateLimit, SiteNotice, PhoneLine, CallRecord, MessageText,
               Traffic, JobRun, CallTurn, PromptText, FlowVersion, Calendar,
               TransferTarget, Extension, QueueEntry, PurgeReport, FaqCategory, FaqEntry, FaqRevision,
-              FaqUse, FaqSearchMiss)
+              FaqUse, FaqSearchMiss, Inquiry, InquiryFaq, Escalation)

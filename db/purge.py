@@ -5,6 +5,8 @@ What goes, each after its own period (settings purge_*_days, access_log_days):
   appointment; the row stays (slot, status, channel, party size) for the statistics;
 - calls: the recording and transcript files and what each turn heard and was asked, M days after the
   call; the caller's number, its index and the keys pressed, and IVR SMS recipients, K days after;
+- the inquiry record book (finished records): the question and the escalation texts after M days, the
+  caller's name, number and booking number after K days;
 - expired web sessions and rate-limit counters (db/housekeeping.py), the access log and what citizens
   searched for on the public FAQ without finding it after access_log_days, the demo mail store's
   messages after the bookings' period.
@@ -28,7 +30,18 @@ from appliance.clock import TOKYO
 from db import audit, housekeeping, signing
 from db.connection import database, write_transaction
 from db.keys import SIGNING_KEY
-from db.models import AccessLog, Booking, CallRecord, CallTurn, FaqSearchMiss, Outbox, PurgeReport, Slot
+from db.models import (
+    AccessLog,
+    Booking,
+    CallRecord,
+    CallTurn,
+    Escalation,
+    FaqSearchMiss,
+    Inquiry,
+    Outbox,
+    PurgeReport,
+    Slot,
+)
 
 BATCH = 200
 TURN_TEXTS = ("prompt", "heard", "alternatives", "scores", "keys", "understood", "corrected")
@@ -137,6 +150,30 @@ def _callers(before: datetime.datetime, dry_run: bool) -> tuple[int, int]:
     return calls, sms
 
 
+def _inquiries(contact_before: datetime.datetime, texts_before: datetime.datetime, dry_run: bool) -> tuple[int, int]:
+    """(records whose caller's name, number and booking number went, records whose question and
+    escalation texts went). A record still open or escalated keeps them; the answer given stays (it is
+    written without personal data, and answers later callers)."""
+    finished = Inquiry.status.in_(("resolved", "closed"))
+
+    def contact_ids() -> list[int]:
+        return [i.id for i in Inquiry.select(Inquiry.id).where(
+            Inquiry.received_at < contact_before, finished,
+            Inquiry.caller_name.is_null(False) | Inquiry.caller_phone.is_null(False) | (Inquiry.booking_number != ""))
+            .order_by(Inquiry.id)]
+
+    def text_ids() -> list[int]:
+        return [i.id for i in Inquiry.select(Inquiry.id).where(Inquiry.received_at < texts_before, finished,
+                                                                Inquiry.summary.is_null(False)).order_by(Inquiry.id)]
+
+    def clear_texts(batch: list[int]) -> None:
+        Inquiry.update(summary=None).where(Inquiry.id.in_(batch)).execute()
+        Escalation.update(note=None, reply=None).where(Escalation.inquiry.in_(batch)).execute()
+    contacts = _batches(contact_ids, lambda batch: Inquiry.update(caller_name=None, caller_phone=None, booking_number="")
+                        .where(Inquiry.id.in_(batch)).execute(), dry_run)
+    return contacts, _batches(text_ids, clear_texts, dry_run)
+
+
 def _mail_store(folder: Path, before: datetime.datetime, dry_run: bool) -> int:
     old = [p for p in folder.glob("*.*") if p.suffix in (".eml", ".sms")
            and datetime.datetime.fromtimestamp(p.stat().st_mtime, TOKYO) < before] if folder.is_dir() else []
@@ -170,6 +207,8 @@ def run(settings, now: datetime.datetime, *, dry_run: bool = False, mail_store: 
         limits["recordings_before"], settings.recordings_dir, dry_run)
     purged.counts["caller_numbers"], purged.counts["sms_recipients"] = _callers(limits["caller_numbers_before"],
                                                                                dry_run)
+    purged.counts["inquiry_contacts"], purged.counts["inquiry_texts"] = _inquiries(
+        limits["caller_numbers_before"], limits["recordings_before"], dry_run)
     old_access = AccessLog.select().where(AccessLog.at < limits["access_log_before"])
     old_searches = FaqSearchMiss.select().where(FaqSearchMiss.asked_at < limits["access_log_before"])
     if dry_run:

@@ -10,7 +10,7 @@ import queue
 import threading
 
 from appliance import clock
-from db import crypto, flows, queues
+from db import crypto, flows, inquiries, queues
 from db.connection import write_transaction
 from db.models import CallRecord, CallTurn, PhoneLine
 from voice.flows.base import Line
@@ -57,9 +57,12 @@ def call_answered(sip_call_id: str, at: datetime.datetime) -> None:
 
 
 def call_progress(sip_call_id: str, step: str, keys: str, state: str) -> None:
-    """Where a call is now, for the live view (kept until it ends)."""
+    """Where a call is now, for the live view (kept until it ends). A call put through to a staff phone
+    opens its record in the inquiry book, prefilled with the line and linked to the call."""
     (CallRecord.update(live_step=step[:40], live_keys=keys[-200:] or None, live_state=state[:80])
      .where((CallRecord.sip_call_id == sip_call_id) & CallRecord.ended_at.is_null()).execute())
+    if state.startswith("talking:"):
+        inquiries.open_for_call(sip_call_id, state.removeprefix("talking:"), clock.now())
 
 
 def call_ended(sip_call_id: str, at: datetime.datetime, *, outcome: str, end_reason: str, path: list[str],

@@ -231,3 +231,18 @@ def test_turns_are_stored_bounded_whatever_a_flow_passes(db):
     assert len(first.alternative_list) == 10 and all(len(a) == calllog.MAX_TEXT for a in first.alternative_list)
     assert first.score_list == [("う" * 40, 3.0)]
     assert (second.step, second.result, second.heard, second.keys, second.alternative_list) == ("-", "-", "", "", [])
+
+
+def test_a_call_put_through_to_a_staff_phone_opens_its_record_once(db):
+    """Talking to a transfer target: the live view shows it and the inquiry book has the call's record,
+    prefilled with the line; progress written again (a key, a step) opens no second one."""
+    from db.models import Inquiry
+    cid = call_id()
+    calllog.call_started(cid, "0725998128", CALLER, worker=1, at=NOW)
+    calllog.call_progress(cid, "main", "2", "ringing:受付1")
+    assert not Inquiry.select().exists()
+    calllog.call_progress(cid, "staff", "2", "talking:受付1")
+    calllog.call_progress(cid, "staff", "23", "talking:受付1")
+    (inquiry,) = Inquiry.select()
+    assert (inquiry.channel, inquiry.did, inquiry.target, inquiry.call_id) == ("phone", "0725998128", "受付1",
+                                                                               record(cid).id)
