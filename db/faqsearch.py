@@ -80,7 +80,7 @@ class _Tokenizer:
         return tokenizer.tokenize(text, mode)
 
 
-_tokenize = _Tokenizer()
+tokenize = _Tokenizer()
 
 
 def clean(text: str) -> str:
@@ -99,7 +99,7 @@ def words(text: str) -> _Words:
     if not text:
         return found
     reading = []
-    for m in _tokenize(text):
+    for m in tokenize(text):
         pos = m.part_of_speech()[0]
         if pos in _SKIP_READING:
             continue
@@ -110,7 +110,7 @@ def words(text: str) -> _Words:
             found.features.append("w:" + normal)
             # the parts of a compound (電子証明書 → 電子, 証明, 書) meet questions that use one of them
             if len(m.surface()) > 2:
-                parts = [p.normalized_form() for p in _tokenize(m.surface(), SplitMode.A)]
+                parts = [p.normalized_form() for p in tokenize(m.surface(), SplitMode.A)]
                 if len(parts) > 1:
                     found.features.extend("w:" + p for p in parts if p not in _STOP)
     found.reading = "".join(reading).replace("ー", "")
@@ -207,7 +207,7 @@ def marked(text: str, asked: _Words) -> tuple[tuple[str, bool], ...]:
 
 def words_spans(text: str) -> list[tuple[int, int, str, str]]:
     """(begin, end, normalised form, reading) of each word of text (not blanks or punctuation)."""
-    return [(m.begin(), m.end(), m.normalized_form(), katakana(m.reading_form())) for m in _tokenize(text)
+    return [(m.begin(), m.end(), m.normalized_form(), katakana(m.reading_form())) for m in tokenize(text)
             if m.part_of_speech()[0] in _CONTENT and m.normalized_form() not in _STOP]
 
 

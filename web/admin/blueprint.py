@@ -18,6 +18,7 @@ from web.admin import (
     views_account,
     views_bookings,
     views_calls,
+    views_desk,
     views_faq,
     views_flows,
     views_notify,
@@ -109,6 +110,19 @@ RULES = [
      False),
     ("/calls/<int:call_id>/turns/<int:turn_id>/correct", "call_turn_correct", views_calls.call_turn_correct, POST,
      "staff", False),
+
+    # the operator's desk and the inquiry record book: staff write; viewers read it masked
+    ("/desk", "desk", views_desk.desk, GET, "staff", False),
+    ("/desk/records", "desk_records", views_desk.desk_records, GET, "staff", False),
+    ("/desk/phones", "desk_phones", views_desk.desk_phones, POST, "staff", False),
+    ("/inquiries", "inquiries", views_desk.book, GET, "viewer", False),
+    ("/inquiries/export.csv", "inquiries_csv", views_desk.book_csv, GET, "staff", True),
+    ("/inquiries/new", "inquiry_new", views_desk.inquiry_new, POST, "staff", False),
+    ("/inquiries/<int:inquiry_id>", "inquiry", views_desk.inquiry, GET, "viewer", False),
+    ("/inquiries/<int:inquiry_id>/save", "inquiry_save", views_desk.inquiry_save, POST, "staff", False),
+    ("/inquiries/<int:inquiry_id>/escalate", "inquiry_escalate", views_desk.inquiry_escalate, POST, "staff", False),
+    ("/escalations", "escalations", views_desk.escalation_list, GET, "viewer", False),
+    ("/escalations/<int:escalation_id>", "escalation_action", views_desk.escalation_action, POST, "staff", False),
 
     # the FAQ: its answer candidates and entries for every reader; recording a use, editing, importing
     # and the citizens' unanswered searches (their words) for staff

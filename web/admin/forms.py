@@ -31,6 +31,11 @@ MESSAGES = catalogue(Path(__file__).with_name("messages.toml"))
 WEEKDAY_NAMES = ("月", "火", "水", "木", "金", "土", "日")
 
 
+def choices(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as a select's choices."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
 def required():
     return DataRequired(message=MESSAGES["field.required"])
 

@@ -14,7 +14,7 @@ from db import faq, faqfile
 from db.connection import write_transaction
 from db.models import FaqCategory, FaqEntry
 from web.admin.access import actor
-from web.admin.forms import MESSAGES
+from web.admin.forms import MESSAGES, choices
 from web.admin.forms_faq import AskForm, CategoryForm, EntryForm
 
 CANDIDATES = 5
@@ -68,7 +68,7 @@ def faq_entry(entry_id: int):
 
 def _form(entry: FaqEntry | None) -> EntryForm:
     form = EntryForm()
-    form.category.choices = [(c.key, c.name) for c in faq.categories()]
+    form.category.choices = choices((c.key, c.name) for c in faq.categories())
     if request.method == "GET" and entry is not None:
         fields = faq.EntryFields.of(entry)
         form.process(data={**fields.__dict__, "phrasings": "\n".join(fields.phrasings),
