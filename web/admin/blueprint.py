@@ -19,6 +19,7 @@ from web.admin import (
     views_bookings,
     views_calls,
     views_desk,
+    views_desk_report,
     views_faq,
     views_flows,
     views_notify,
@@ -121,6 +122,9 @@ RULES = [
     ("/inquiries/<int:inquiry_id>", "inquiry", views_desk.inquiry, GET, "viewer", False),
     ("/inquiries/<int:inquiry_id>/save", "inquiry_save", views_desk.inquiry_save, POST, "staff", False),
     ("/inquiries/<int:inquiry_id>/escalate", "inquiry_escalate", views_desk.inquiry_escalate, POST, "staff", False),
+    ("/desk/report", "desk_report", views_desk_report.report_page, GET, "viewer", False),
+    ("/desk/report.pdf", "desk_report_pdf", views_desk_report.report_pdf, GET, "viewer", False),
+    ("/desk/report.csv", "desk_report_csv", views_desk_report.report_csv, GET, "viewer", False),
     ("/escalations", "escalations", views_desk.escalation_list, GET, "viewer", False),
     ("/escalations/<int:escalation_id>", "escalation_action", views_desk.escalation_action, POST, "staff", False),
 
