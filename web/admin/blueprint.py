@@ -114,7 +114,6 @@ RULES = [
 
     # the operator's desk and the inquiry record book: staff write; viewers read it masked
     ("/desk", "desk", views_desk.desk, GET, "staff", False),
-    ("/desk/records", "desk_records", views_desk.desk_records, GET, "staff", False),
     ("/desk/phones", "desk_phones", views_desk.desk_phones, POST, "staff", False),
     ("/inquiries", "inquiries", views_desk.book, GET, "viewer", False),
     ("/inquiries/export.csv", "inquiries_csv", views_desk.book_csv, GET, "staff", True),
@@ -131,7 +130,6 @@ RULES = [
     # the FAQ: its answer candidates and entries for every reader; recording a use, editing, importing
     # and the citizens' unanswered searches (their words) for staff
     ("/faq", "faq", views_faq.faq_list, GET, "viewer", False),
-    ("/faq/candidates", "faq_candidates", views_faq.faq_candidates, GET, "viewer", False),
     ("/faq/use", "faq_use", views_faq.faq_use, POST, "staff", False),
     ("/faq/new", "faq_new", views_faq.faq_new, BOTH, "staff", False),
     ("/faq/<int:entry_id>", "faq_entry", views_faq.faq_entry, GET, "viewer", False),

@@ -37,14 +37,12 @@ def _my_phones() -> list[str]:
 
 
 def desk():
+    """The operator's desk; with fragment=1 only the open records (the page refreshes them every 2 s)."""
+    if request.args.get("fragment") == "1":
+        return render_template("admin/desk_records.html", records=inquiries.open_records(_my_phones() or None),
+                               labels=calls.line_names())
     return render_template("admin/desk.html", phones=sorted(targets.all_targets()), mine=_my_phones(),
                            records=inquiries.open_records(_my_phones() or None), channels=CHANNEL_LABELS,
-                           labels=calls.line_names())
-
-
-def desk_records():
-    """Only the open records, for the page's script every 2 s."""
-    return render_template("admin/desk_records.html", records=inquiries.open_records(_my_phones() or None),
                            labels=calls.line_names())
 
 

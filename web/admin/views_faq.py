@@ -33,18 +33,15 @@ def _ask() -> tuple[AskForm, list]:
 
 
 def faq_list():
-    """The operator's page: the question box with its candidates, then the entries by category."""
+    """The operator's page: the question box with its candidates, then the entries by category; with
+    fragment=1 only the candidates (the page's script asks for them as the operator types)."""
     form, candidates = _ask()
+    if request.args.get("fragment") == "1":
+        return render_template("admin/faq_candidates.html", form=form, candidates=candidates)
     status = request.args.get("status") if request.args.get("status") in faq.STATUSES else None
     return render_template("admin/faq.html", form=form, candidates=candidates, status=status,
                            categories=faq.categories(), entries=faq.entries(status=status),
                            encodings=CSV_ENCODINGS)
-
-
-def faq_candidates():
-    """Only the candidates, for the page's script as the operator types."""
-    form, candidates = _ask()
-    return render_template("admin/faq_candidates.html", form=form, candidates=candidates)
 
 
 def faq_use():

@@ -58,7 +58,7 @@ document.addEventListener("DOMContentLoaded", () => {
         const mine = ++asked;
         const query = new URLSearchParams(new FormData(ask)).toString();
         try {
-          const response = await fetch(`${ask.dataset.candidates}?${query}`, { credentials: "same-origin" });
+          const response = await fetch(`${ask.dataset.candidates}&${query}`, { credentials: "same-origin" });
           if (response.ok && mine === asked) candidates.innerHTML = await response.text();
         } catch (error) { /* the button still works */ }
       }, 150);
