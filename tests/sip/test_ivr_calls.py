@@ -215,7 +215,8 @@ def test_the_live_view_sees_each_key_as_it_is_pressed(ivr, tmp_path):
 def test_a_transfer_rings_a_staff_phone_registered_as_an_extension_and_is_recorded(ivr, tmp_path):
     """Extension 2101 (madoguchi voice extension add) registers with its digest password; the 国保 line's
     0 transfers to the target sip:2101@<the box>, which Kamailio finds where the phone registered: it
-    rings, is answered, and the call is recorded. A wrong password is not registered."""
+    rings, is answered, and the call is recorded; being put through opened the call's record in the
+    inquiry book for the operator (the line, the phone, the call). A wrong password is not registered."""
     engine, _ = ivr
     phone_port = free_port_block(1, region=48000)
     from tests.sip.conftest import SCENARIOS
@@ -243,6 +244,9 @@ def test_a_transfer_rings_a_staff_phone_registered_as_an_extension_and_is_record
         engine.wait_idle()
         [row] = engine.calls(before)
         assert row["outcome"] == "transferred" and row["recording"] and row["recording_seconds"] > 3, row
+        records = engine.query("SELECT i.channel, i.did, i.target, i.status, i.answered_at IS NOT NULL FROM inquiry i "
+                               "JOIN call_record c ON c.id = i.call_id WHERE c.id > ?", before)
+        assert records == [("phone", "0725998128", "国保資格給付係", "open", 1)], records
     finally:
         engine.cli("voice", "target", "set", "国保資格給付係", f"sip:staff@127.0.0.1:{STAFF_PORT['port']}")
 
