@@ -47,7 +47,7 @@ run: $(BIN)/madoguchi
 	$(call apt_install,$(APT_RUN))
 	@mkdir -p $(VAR)
 	@[ -f $(MADOGUCHI_CONFIG) ] || printf '%s\n' 'data_dir = "$(VAR)/data"' 'key_dir = "$(VAR)/keys"' \
-	  'backup_dir = "$(VAR)/backups"' \
+	  'backup_dir = "$(VAR)/backups"' 'escalation_groups = "市民課マイナンバー担当=mynumber@demo-city.example.lg.jp"' \
 	  'city_name = "デモ市"' 'smtp_host = "127.0.0.1"' 'smtp_port = 1025' 'smtp_security = "none"' \
 	  'mail_from = "yoyaku@demo-city.example.lg.jp"' 'sms_gateway = "http-json"' \
 	  'sms_url = "http://127.0.0.1:1026/sms"' > $(MADOGUCHI_CONFIG)
