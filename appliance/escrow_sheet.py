@@ -32,7 +32,7 @@ def sheet(keys: dict[str, str], city: str, now: datetime.datetime) -> bytes:
     pdf.set_font("ipaexg", size=16)
     pdf.cell(0, 10, TEXT["title"].format(city=city), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("ipaexg", size=10)
-    pdf.multi_cell(0, 6, TEXT["intro"].format(made=f"{now:%Y-%m-%d %H:%M}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 6, TEXT["intro"].format(made=f"{now:%Y-%m-%d %H:%M}"), align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     for name, text in keys.items():
         pdf.set_font("ipaexg", size=11)
@@ -42,5 +42,5 @@ def sheet(keys: dict[str, str], city: str, now: datetime.datetime) -> bytes:
             pdf.cell(0, 7, line, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(3)
     pdf.set_font("ipaexg", size=9)
-    pdf.multi_cell(0, 5, TEXT["footer"], new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5, TEXT["footer"], align="L", new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
