@@ -150,13 +150,19 @@ def save(inquiry_id: int, seen_revision: int, fields: RecordFields, actor: Actor
     return inquiry
 
 
-def _talk_end(inquiry: Inquiry, now: datetime.datetime) -> datetime.datetime:
-    """When the conversation ended: the call's end, or now for a contact without a call (or one still going)."""
+def _talk_end(inquiry: Inquiry, now: datetime.datetime) -> datetime.datetime | None:
+    """When the conversation ended: the call's end (None while it goes on: the call log writes it when the
+    call ends), or now for a contact without a call."""
     if inquiry.call_id is not None:
         call = CallRecord.get_or_none(CallRecord.id == inquiry.call_id)
-        if call is not None and call.ended_at is not None:
+        if call is not None:
             return call.ended_at
     return now
+
+
+def call_ended(call: CallRecord, at: datetime.datetime) -> None:
+    """The call of a record ended: its talk ends now (a record finished during the call keeps its time)."""
+    Inquiry.update(talk_ended_at=at).where(Inquiry.call == call, Inquiry.talk_ended_at.is_null()).execute()
 
 
 def _link_faq(inquiry: Inquiry, entry_ids: tuple[int, ...], actor: Actor, now: datetime.datetime) -> None:

@@ -82,6 +82,7 @@ def call_ended(sip_call_id: str, at: datetime.datetime, *, outcome: str, end_rea
     record.live_step, record.live_keys, record.live_state = "", None, ""
     record.save()
     queues.leave(sip_call_id, "connected" if record.outcome == "transferred" else "abandoned", at)
+    inquiries.call_ended(record, at)
     rows = [_turn_row(record.id, seq, turn) for seq, turn in enumerate(list(turns)[:MAX_TURNS], 1)]
     if rows:
         CallTurn.insert_many(rows).execute()

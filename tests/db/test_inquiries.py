@@ -159,3 +159,16 @@ def test_the_purge_takes_contacts_and_questions_of_finished_records_and_keeps_op
     assert (gone.caller_name, gone.caller_phone, gone.summary, gone.answer) == (None, None, None, "案内した")
     kept = Inquiry.get_by_id(still_open.id)
     assert (kept.caller_name, kept.summary) == ("佐藤", "折り返し待ち")
+
+
+def test_a_record_finished_during_the_call_gets_its_talk_time_when_the_call_ends(call):
+    """Resolved while still talking: no talk end yet (not "now"); the call's end writes it, and the
+    after-call work is then nothing (finished before the end)."""
+    from voice import calllog
+    record = inquiries.open_for_call("call-desk-1", "受付1", NOW)
+    done = inquiries.save(record.id, 1, inquiries.RecordFields(summary="質問", answer="回答", outcome="resolved"), ADMIN,
+                          NOW + datetime.timedelta(minutes=2))
+    assert done.talk_ended_at is None and done.completed_at == NOW + datetime.timedelta(minutes=2)
+    calllog.call_ended("call-desk-1", NOW + datetime.timedelta(minutes=3), outcome="transferred",
+                       end_reason="transfer_ended", path=["welcome", "staff"])
+    assert Inquiry.get_by_id(record.id).talk_ended_at == NOW + datetime.timedelta(minutes=3)

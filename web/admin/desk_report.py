@@ -116,7 +116,7 @@ def figures(start: datetime.datetime, end: datetime.datetime) -> Figures:
         if record.channel == "phone" and record.answered_at and record.talk_ended_at:
             talk = max(0.0, (record.talk_ended_at - record.answered_at).total_seconds())
             found.talk_s.append(talk)
-            if record.completed_at:
+            if record.completed_at:  # finished during the call: no after-call work
                 found.handle_s.append(talk + max(0.0, (record.completed_at - record.talk_ended_at).total_seconds()))
     uses = (FaqUse.select(FaqUse.entry, FaqUse.channel, peewee.fn.COUNT(FaqUse.id).alias("n"))
             .where(FaqUse.used_at >= start, FaqUse.used_at < end).group_by(FaqUse.entry, FaqUse.channel))

@@ -87,15 +87,16 @@ def _escalate_form(record: Inquiry, formdata=None) -> EscalateForm:
     return form
 
 
-def _page(record: Inquiry, form: RecordForm, escalate_form: EscalateForm, status: int = 200, theirs=None):
-    ask = (request.args.get("q") or record.summary or "").strip()
+def _page(record: Inquiry, form: RecordForm, escalate_form: EscalateForm, status: int = 200, theirs=None,
+          ask: str | None = None):
+    ask = (record.summary or "" if ask is None else ask).strip()
     path, keys = inquiries.call_path(record)
     hidden = not may("staff")  # a viewer reads the book without callers' names, numbers and digits
     return render_template(
         "admin/inquiry.html", record=record, form=form, escalate_form=escalate_form, ask=ask,
         candidates=faq.search(ask, 5) if ask else [], past=inquiries.past_answers().search(ask, 3) if ask else [],
         used=inquiries.faq_entries(record), path=[calls.label("step", step) for step in path], keys=keys,
-        line=calls.line_names().get(record.did, record.did), escalations=list(record.escalations),
+        line=calls.line_names().get(record.did, ""), escalations=list(record.escalations),
         channels=CHANNEL_LABELS, statuses=STATUS_LABELS, hidden=hidden, masked=masked if hidden else (lambda t: t),
         theirs=theirs, tz=TOKYO), status
 
@@ -109,6 +110,8 @@ def inquiry_save(inquiry_id: int):
     record = _record(inquiry_id)
     form = _record_form(record, request.form)
     escalate_form = _escalate_form(record)
+    if request.form.get("action") == "candidates":  # what was written so far, searched; nothing saved
+        return _page(record, form, escalate_form, ask=form.summary.data or "")
     if not form.validate_on_submit():
         return _page(record, form, escalate_form, 422)
     try:
