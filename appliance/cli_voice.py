@@ -67,6 +67,22 @@ def voice_recognizer():
         ready.unlink(missing_ok=True)
 
 
+@voice.command("transcribe")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="Records to transcribe in this run.")
+def voice_transcribe(limit):
+    """Transcribe the recorded conversations of inquiry records whose call has ended, piece by piece
+    through the running recognition service (the worker runs this every minute when there are some)."""
+    from voice.recognition import RecognitionClient
+    from voice.transcribe import transcribe_pending
+    settings = _cli()._settings()
+    _cli()._open()
+    if not (settings.run_dir / "asr.ready").exists():
+        raise click.ClickException("the recognition service is not running (start the voice engine: madoguchi voice)")
+    run = transcribe_pending(settings, RecognitionClient(settings.run_dir / "asr.sock", timeout_s=120), limit)
+    click.echo(f"{run.transcribed} transcribed, {run.failed} failed")
+
+
 @voice.command("trunk-password")
 def voice_trunk_password():
     """Store the register-mode SIP password (asked for, or read from standard input) in key_dir."""

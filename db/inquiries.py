@@ -266,8 +266,8 @@ def open_records(targets: list[str] | None = None) -> list[Inquiry]:
 
 def search(start: datetime.datetime, end: datetime.datetime, words: str = "", topic: str = "",
            status: str = "", channel: str = "", limit: int = 1000) -> list[Inquiry]:
-    """Records received in [start, end), newest first, whose summary or answer holds every word (the texts
-    are encrypted: they are compared here, after the period narrowed the rows)."""
+    """Records received in [start, end), newest first, whose summary, answer or transcript holds every word
+    (the texts are encrypted: they are compared here, after the period narrowed the rows)."""
     query = (Inquiry.select().where(Inquiry.received_at >= start, Inquiry.received_at < end)
              .order_by(Inquiry.received_at.desc()))
     if topic:
@@ -279,7 +279,7 @@ def search(start: datetime.datetime, end: datetime.datetime, words: str = "", to
     wanted = [w for w in faqsearch.clean(words).split() if w]
     found = []
     for row in query.limit(20_000):
-        haystack = faqsearch.clean(f"{row.summary or ''} {row.answer or ''}")
+        haystack = faqsearch.clean(f"{row.summary or ''} {row.answer or ''} {row.transcript or ''}")
         if all(w in haystack for w in wanted):
             found.append(row)
             if len(found) == limit:
@@ -317,6 +317,32 @@ def past_answers() -> faqsearch.FaqIndex:
                          for r in rows if r.summary]
             _past = (generation, faqsearch.FaqIndex(documents))
         return _past[1]
+
+
+# -- the conversation's transcript ------------------------------------------------------------------
+
+TRANSCRIPT_TRIES = 3
+
+
+def pending_transcripts(limit: int = 20) -> list[Inquiry]:
+    """Records whose call has ended with a recording not yet transcribed, oldest first."""
+    return list(Inquiry.select(Inquiry, CallRecord).join(CallRecord)
+                .where(Inquiry.transcript_state == "", Inquiry.transcript_tries < TRANSCRIPT_TRIES,
+                       CallRecord.ended_at.is_null(False), CallRecord.recording != "")
+                .order_by(Inquiry.id).limit(limit))
+
+
+def keep_transcript(inquiry_id: int, text: str) -> None:
+    Inquiry.update(transcript=text or None, transcript_state="done").where(Inquiry.id == inquiry_id).execute()
+
+
+def transcript_failed(inquiry_id: int) -> bool:
+    """One more failed try; True when that was the last (the record is marked failed)."""
+    Inquiry.update(transcript_tries=Inquiry.transcript_tries + 1).where(Inquiry.id == inquiry_id).execute()
+    if Inquiry.get_by_id(inquiry_id).transcript_tries >= TRANSCRIPT_TRIES:
+        Inquiry.update(transcript_state="failed").where(Inquiry.id == inquiry_id).execute()
+        return True
+    return False
 
 
 def counts_by_status(start: datetime.datetime, end: datetime.datetime) -> dict[str, int]:

@@ -503,6 +503,9 @@ class Inquiry(BaseModel):
     status = peewee.TextField(default="open")
     first_contact = peewee.BooleanField(default=False)
     revision = peewee.IntegerField(default=1)
+    transcript = EncryptedField(null=True)  # the conversation, as the recognition service read it
+    transcript_state = peewee.TextField(default="")  # "", "done" or "failed"
+    transcript_tries = peewee.IntegerField(default=0)
     created_by = peewee.TextField(default="")
     updated_at = TimestampField()
     updated_by = peewee.TextField(default="")

@@ -5,8 +5,8 @@ What goes, each after its own period (settings purge_*_days, access_log_days):
   appointment; the row stays (slot, status, channel, party size) for the statistics;
 - calls: the recording and transcript files and what each turn heard and was asked, M days after the
   call; the caller's number, its index and the keys pressed, and IVR SMS recipients, K days after;
-- the inquiry record book (finished records): the question and the escalation texts after M days, the
-  caller's name, number and booking number after K days;
+- the inquiry record book (finished records): the question, the conversation's transcript and the
+  escalation texts after M days, the caller's name, number and booking number after K days;
 - expired web sessions and rate-limit counters (db/housekeeping.py), the access log and what citizens
   searched for on the public FAQ without finding it after access_log_days, the demo mail store's
   messages after the bookings' period.
@@ -163,11 +163,12 @@ def _inquiries(contact_before: datetime.datetime, texts_before: datetime.datetim
             .order_by(Inquiry.id)]
 
     def text_ids() -> list[int]:
-        return [i.id for i in Inquiry.select(Inquiry.id).where(Inquiry.received_at < texts_before, finished,
-                                                                Inquiry.summary.is_null(False)).order_by(Inquiry.id)]
+        return [i.id for i in Inquiry.select(Inquiry.id).where(
+            Inquiry.received_at < texts_before, finished,
+            Inquiry.summary.is_null(False) | Inquiry.transcript.is_null(False)).order_by(Inquiry.id)]
 
     def clear_texts(batch: list[int]) -> None:
-        Inquiry.update(summary=None).where(Inquiry.id.in_(batch)).execute()
+        Inquiry.update(summary=None, transcript=None).where(Inquiry.id.in_(batch)).execute()
         Escalation.update(note=None, reply=None).where(Escalation.inquiry.in_(batch)).execute()
     contacts = _batches(contact_ids, lambda batch: Inquiry.update(caller_name=None, caller_phone=None, booking_number="")
                         .where(Inquiry.id.in_(batch)).execute(), dry_run)

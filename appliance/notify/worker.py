@@ -1,5 +1,6 @@
 """`madoguchi worker`: sends the outbox after commit, runs the daily jobs (reminders; the nightly backup
-and drill in a child process, appliance/notify/nightly.py) and prunes expired sessions and rate-limit
+and drill in a child process, appliance/notify/nightly.py), has the operators' recorded conversations
+transcribed (another child, appliance/notify/transcripts.py) and prunes expired sessions and rate-limit
 counters every ten minutes.
 
 A message is claimed (status 'sending', committed) before it is handed to the mail server or the SMS
@@ -24,6 +25,7 @@ from appliance import clock, runtime
 from appliance.notify import DeliveryError, email, reminders, sms
 from appliance.notify.compose import Skip, compose
 from appliance.notify.nightly import Nightly
+from appliance.notify.transcripts import Transcripts
 from appliance.settings import Settings
 from db import alerts, audit, housekeeping
 from db.bookings import Actor
@@ -196,16 +198,18 @@ def run_once(senders: Senders, now: datetime.datetime) -> int:
 
 
 def run(stop: threading.Event, senders: Senders, now: Callable[[], datetime.datetime] = clock.now,
-        nightly: Nightly | None = None) -> None:
+        nightly: Nightly | None = None, transcripts: Transcripts | None = None) -> None:
     recovered = recover(now(), lease=datetime.timedelta(0))  # one worker: whatever was 'sending' died with it
     if recovered:
         log.warning("%s message(s) interrupted by the last stop will be sent again", recovered)
     log.info("worker started (email %s, SMS %s)", "on" if senders.email else "off", "on" if senders.sms else "off")
     next_prune = now()
     nightly = nightly or Nightly()
+    transcripts = transcripts or Transcripts()
     while not stop.is_set():
         try:
             nightly.poll(now())
+            transcripts.poll(now())
             if now() >= next_prune:
                 prune(now())
                 next_prune = now() + housekeeping.PRUNE_EVERY
@@ -216,4 +220,5 @@ def run(stop: threading.Event, senders: Senders, now: Callable[[], datetime.date
         if not handled:
             stop.wait(POLL_SECONDS)
     nightly.stop()
+    transcripts.stop()
     log.info("worker stopped")
