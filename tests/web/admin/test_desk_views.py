@@ -112,3 +112,13 @@ def test_a_viewer_reads_records_masked_and_writes_nothing(viewer, desk_call):
     assert "山田" not in text(viewer.get("/inquiries"))
     assert viewer.get("/desk").status_code == 403
     assert viewer.post(f"/inquiries/{desk_call.id}/save", data={"summary": "x"}).status_code == 403
+
+
+def test_a_booking_made_on_the_callers_behalf_is_linked_from_the_record(clerk, desk_call):
+    from db import normalize
+    number = "1234567" + normalize.check_digit("1234567")
+    clerk.get(f"/inquiries/{desk_call.id}")
+    clerk.post(f"/inquiries/{desk_call.id}/save", data={"summary": "更新の予約", "booking_number": number[:4] + "-" + number[4:],
+                                                        "outcome": "open", "revision": "1"})
+    assert Inquiry.get_by_id(desk_call.id).booking_number == number
+    assert f'href="/bookings/{number}"' in text(clerk.get(f"/inquiries/{desk_call.id}"))
