@@ -6,7 +6,7 @@ Excel; and what citizens searched for on the public FAQ without finding it."""
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 
 from appliance import clock
 from appliance.csvfile import CSV_ENCODINGS
@@ -16,6 +16,7 @@ from db.models import FaqCategory, FaqEntry
 from web.admin.access import actor
 from web.admin.forms import MESSAGES, choices
 from web.admin.forms_faq import AskForm, CategoryForm, EntryForm
+from web.admin.views_reports import csv_type, download
 
 CANDIDATES = 5
 
@@ -198,8 +199,7 @@ def faq_csv():
     encoding = request.args.get("encoding", "utf-8")
     if encoding not in CSV_ENCODINGS:
         abort(404)
-    return Response(faqfile.export(encoding), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="faq-{clock.today().isoformat()}.csv"'})
+    return download(faqfile.export(encoding), f"faq-{clock.today().isoformat()}.csv", csv_type(encoding))
 
 
 def faq_import():

@@ -122,3 +122,10 @@ def test_a_booking_made_on_the_callers_behalf_is_linked_from_the_record(clerk, d
                                                         "outcome": "open", "revision": "1"})
     assert Inquiry.get_by_id(desk_call.id).booking_number == number
     assert f'href="/bookings/{number}"' in text(clerk.get(f"/inquiries/{desk_call.id}"))
+
+
+def test_an_export_of_the_book_is_audited(clerk, desk_call):
+    from db.models import AuditLog
+    clerk.get("/inquiries/export.csv", query_string={"encoding": "shift_jis"})
+    (row,) = AuditLog.select().where(AuditLog.action == "export.inquiries")
+    assert row.object_id == "inquiries" and '"rows": 1' in row.details
