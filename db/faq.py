@@ -35,6 +35,7 @@ URL = re.compile(r"https?://[^\s<>\"']{1,490}")
 LIMITS = {"question": 200, "answer": 4000, "phrasing": 200, "phrasings": 20, "bring": 500}
 MISS_MAX_CHARS = 200
 PROPOSALS_MAX_ROWS = 2000
+MISSES_PER_DAY = 1000
 _DIGITS = re.compile(r"\d{3,}")
 _CATALOGUE_PATH = Path(__file__).with_name("faq.toml")
 
@@ -295,8 +296,14 @@ def masked(query: str) -> str:
 
 
 def record_miss(query: str, found: int, now: datetime.datetime) -> FaqSearchMiss | None:
+    """Keep a citizen's unanswered search (masked); none beyond MISSES_PER_DAY in a day, so a robot
+    searching the public site cannot fill the store."""
     kept = masked(query)
-    return FaqSearchMiss.create(asked_at=now, query=kept, found=found) if kept else None
+    if not kept:
+        return None
+    if FaqSearchMiss.select().where(FaqSearchMiss.asked_at > now - datetime.timedelta(days=1)).count() >= MISSES_PER_DAY:
+        return None
+    return FaqSearchMiss.create(asked_at=now, query=kept, found=found)
 
 
 @dataclass(frozen=True)

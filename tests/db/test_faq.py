@@ -157,3 +157,10 @@ def test_an_entry_an_ivr_sms_links_to_cannot_be_deleted(category):
     FlowVersion.update(status="retired").execute()
     faq.delete(entry.id, STAFF, NOW)
     assert faq.entry_by_key("pin-forgot") is None
+
+
+def test_unanswered_searches_kept_a_day_are_capped(db, monkeypatch):
+    monkeypatch.setattr(faq, "MISSES_PER_DAY", 3)
+    kept = [faq.record_miss(f"質問{n}", 0, NOW) for n in range(5)]
+    assert [m is not None for m in kept] == [True, True, True, False, False]
+    assert faq.record_miss("次の日の質問", 0, NOW + datetime.timedelta(days=1, seconds=1)) is not None
