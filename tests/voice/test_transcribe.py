@@ -96,3 +96,16 @@ def test_with_the_service_down_nothing_is_marked(db, instance, tmp_path):
     run = transcribe_pending(instance, RecognitionClient(tmp_path / "no-service.sock", timeout_s=2))
     assert (run.transcribed, run.failed) == (0, 0)
     assert Inquiry.get_by_id(record.id).transcript_state == "" and inquiries.pending_transcripts()[0].id == record.id
+
+
+def test_only_the_conversation_is_read_not_the_lines_announcements_before(db, instance, service):
+    """The recording starts at the answer; the operator came on 7 s later: the first sentence (the
+    line's own words) is skipped, and the times stay the call's."""
+    samples = conversation()
+    record = recorded_call(instance, "conversation-2", audio.ulaw_encode(samples))
+    CallRecord.update(answered_at=NOW).where(CallRecord.sip_call_id == "conversation-2").execute()
+    Inquiry.update(answered_at=NOW + datetime.timedelta(seconds=7)).where(Inquiry.id == record.id).execute()
+    transcribe_pending(instance, service)
+    text = Inquiry.get_by_id(record.id).transcript
+    assert "忘れて" not in text and "窓口" in text, text
+    assert not text.startswith("[0:00]"), text  # begins 5 s in (2 s before the operator)
