@@ -289,7 +289,10 @@ class VoiceWorker(TransferLegs):
                  self.slots.index(slot))
         self.log_writer.submit(calllog.call_started, active.sip_call_id, did, caller, self.index, started_at,
                                kind=chosen.flow.kind, flow_version=program.version if program else None)
-        self._answer(call, 180)
+        if self.settings.voice_ring_ms > 0:
+            # ringing first; without a ring the answer follows at once, and a 180 sent just before it
+            # can overtake it through the dispatcher's parallel receivers (a strict caller then aborts)
+            self._answer(call, 180)
         self._effects(active, active.session.start(time.monotonic()))
 
     def _answer(self, call: PhoneCall, code: int) -> None:
